@@ -1,0 +1,23 @@
+# `make demo` and `make test` each set up a fresh machine first (idempotent, see scripts/setup.sh).
+.PHONY: setup demo test test-python test-r test-trixie lint clean
+
+VENV := .venv
+PY := $(VENV)/bin/python
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(VENV)/bin/harmonybridge demo --out out/demo
+
+test: setup test-python test-r
+
+# pytest exits 5 when it collected no test: that is a failure here.
+test-python:
+	@$(PY) -m pytest -q; s=$$?; if [ $$s -eq 5 ]; then echo "pytest ran no test" >&2; exit 1; fi; exit $$s
+
+test-r:
+	Rscript -e 'testthat::test_dir("r/tests/testthat", package = "harmonybridge", load_package = "installed", stop_on_failure = TRUE)'
+
+clean:
+	rm -rf out .pytest_cache .hypothesis

@@ -1,0 +1,110 @@
+"""``harmonybridge doctor``: every piece of the stack, its version, OK or the problem and its fix."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from ._compat import pkg_version, version_tuple
+
+
+@dataclass
+class Check:
+    name: str
+    version: str | None
+    ok: bool
+    note: str = ""
+
+    def line(self) -> str:
+        status = "OK" if self.ok else "PROBLEM"
+        return f"{self.name:<22} {self.version or '-':<14} {status:<8} {self.note}"
+
+
+def _rscript(code: str, timeout: float = 60) -> tuple[int, str]:
+    exe = shutil.which("Rscript")
+    if exe is None:
+        return 127, "Rscript not found"
+    proc = subprocess.run([exe, "--vanilla", "-e", code], capture_output=True, text=True, timeout=timeout, check=False)
+    return proc.returncode, (proc.stdout.strip() or proc.stderr.strip())
+
+
+def _python_pkg(name: str, minimum: tuple[int, ...] | None, fix: str, required: bool = True) -> Check:
+    found = pkg_version(name)
+    if found is None:
+        return Check(name, None, not required, f"not installed; {fix}" if required else f"optional, not installed ({fix})")
+    if minimum and version_tuple(found) < minimum:
+        return Check(name, found, False, f"need >= {'.'.join(map(str, minimum))}; {fix}")
+    return Check(name, found, True)
+
+
+def rpy2_status(r_version: str | None) -> Check:
+    """rpy2 installed, matching R, and importable (checked in a subprocess: a bad rpy2 can crash)."""
+    found = pkg_version("rpy2") or pkg_version("rpy2-robjects")
+    if found is None:
+        return Check("rpy2", None, False, "not installed; pip install 'harmonybridge[r]' (or make setup)")
+    if r_version:
+        want_36 = version_tuple(r_version) >= (4, 5)
+        if want_36 and version_tuple(found) < (3, 6):
+            return Check("rpy2", found, False, f"R {r_version} needs rpy2 3.6.x: pip install 'rpy2>=3.6,<3.7'")
+        if not want_36 and version_tuple(found) >= (3, 6):
+            return Check(
+                "rpy2", found, False,
+                f"rpy2 3.6 needs R >= 4.5 but R is {r_version} (import fails: undefined symbol R_getVar); "
+                "pip uninstall -y rpy2 rpy2-rinterface rpy2-robjects && pip install 'rpy2>=3.5.17,<3.6'",
+            )  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", "import rpy2.robjects as ro; print(ro.r('R.version.string')[0])"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["import failed"])[-1]
+        return Check("rpy2", found, False, f"import fails: {last}")
+    return Check("rpy2", found, True, f"embeds {proc.stdout.strip()}")
+
+
+R_PACKAGES = {
+    "Seurat": "apt-get install r-cran-seurat (or install.packages('Seurat'))",
+    "SeuratObject": "apt-get install r-cran-seuratobject (or install.packages('SeuratObject'))",
+    "SingleCellExperiment": "apt-get install r-bioc-singlecellexperiment",
+    "harmony": "in R: install.packages('harmony') (needed for backend='r' only)",
+    "harmonybridge": "make setup (installs r/ with R CMD INSTALL r)",
+}
+
+
+def run_checks() -> list[Check]:
+    """All checks, in the order they are printed."""
+    checks = [
+        Check("Python", sys.version.split()[0], sys.version_info >= (3, 11), "" if sys.version_info >= (3, 11) else "need >= 3.11"),
+        _python_pkg("anndata", (0, 10), "pip install -U anndata"),
+        _python_pkg("scanpy", (1, 10), "pip install -U scanpy"),
+        _python_pkg("harmonypy", (2, 1), "pip install -U 'harmonypy>=2.1'"),
+    ]
+    code, out = _rscript("cat(as.character(getRversion()))")
+    r_version = out if code == 0 else None
+    if r_version is None:
+        checks.append(Check("R", None, False, "Rscript not found; apt-get install r-base-dev (needed for backend='r' and Seurat)"))
+    else:
+        checks.append(Check("R", r_version, True))
+    checks.append(rpy2_status(r_version))
+    if r_version is not None:
+        names = ", ".join(f"'{p}'" for p in R_PACKAGES)
+        code, out = _rscript(
+            f"for (p in c({names})) cat(p, if (requireNamespace(p, quietly = TRUE)) "
+            "as.character(packageVersion(p)) else 'NA', '\\n')"
+        )
+        found = dict(line.split() for line in out.splitlines() if len(line.split()) == 2) if code == 0 else {}
+        for pkg, fix in R_PACKAGES.items():
+            v = found.get(pkg, "NA")
+            checks.append(Check(f"R {pkg}", None if v == "NA" else v, v != "NA", "" if v != "NA" else f"not installed; {fix}"))
+        code, out = _rscript("cat(extSoftVersion()[['BLAS']])")
+        blas = out if code == 0 else ""
+        fast = "openblas" in blas.lower() or "mkl" in blas.lower()
+        checks.append(
+            Check(
+                "R BLAS", "/".join(blas.split("/")[-2:]) or None, True,
+                "" if fast else "reference BLAS (slow); apt-get install libopenblas0-pthread",
+            )  # fmt: skip
+        )
+    return checks

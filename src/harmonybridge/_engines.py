@@ -1,0 +1,101 @@
+"""The Harmony engines. Each takes a checked embedding, batch columns and resolved
+parameters, and returns an :class:`EngineResult`; none of them sees the AnnData."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._compat import pkg_version, version_tuple
+from ._params import HarmonyParams
+
+logger = logging.getLogger("harmonybridge")
+
+MIN_HARMONYPY = (2, 1, 0)
+
+
+@dataclass
+class EngineResult:
+    """What one Harmony run gives back: the corrected cells x PCs and its trace."""
+
+    embedding: np.ndarray
+    engine: str
+    versions: dict[str, str]
+    objective: np.ndarray
+    kmeans_rounds: np.ndarray
+    objective_kmeans: np.ndarray
+    seconds: float
+    params: HarmonyParams
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_iter(self) -> int:
+        """Harmony iterations run."""
+        return int(len(self.kmeans_rounds))
+
+    @property
+    def converged(self) -> bool:
+        """Whether the objective's last relative change fell below ``epsilon_harmony``."""
+        obj = self.objective
+        if len(obj) < 2:
+            return False
+        change = (obj[-2] - obj[-1]) / abs(obj[-2]) if obj[-2] != 0 else 0.0
+        return bool(change < self.params.epsilon_harmony)
+
+    def record(self) -> dict[str, Any]:
+        """What ``uns['harmony']`` holds (only types an ``.h5ad`` can store)."""
+        return {
+            "engine": self.engine,
+            "engine_version": self.versions.get(self.engine.split()[-1], ""),
+            "versions": dict(self.versions),
+            "params": self.params.to_record(),
+            "n_iter": self.n_iter,
+            "converged": self.converged,
+            "objective": np.asarray(self.objective, dtype=np.float64),
+            "kmeans_rounds": np.asarray(self.kmeans_rounds, dtype=np.int64),
+            "objective_kmeans": np.asarray(self.objective_kmeans, dtype=np.float64),
+            "seconds": float(self.seconds),
+        }
+
+
+def import_harmonypy():
+    """harmonypy, at least 2.1, or an error saying how to get it."""
+    found = pkg_version("harmonypy")
+    if found is None:
+        msg = "harmonypy is not installed; install it with: pip install 'harmonypy>=2.1'"
+        raise ImportError(msg)
+    if version_tuple(found) < MIN_HARMONYPY:
+        msg = (
+            f"harmonypy {found} is too old: harmonybridge needs harmonypy >= 2.1 (C++ backend, cells x PCs output, "
+            "deterministic per random_state). Upgrade with: pip install -U 'harmonypy>=2.1'"
+        )
+        raise ImportError(msg)
+    import harmonypy
+
+    return harmonypy
+
+
+def run_python(Z: np.ndarray, meta: pd.DataFrame, keys: list[str], params: HarmonyParams, *, verbose: bool) -> EngineResult:
+    """Harmony by harmonypy, with every parameter passed explicitly."""
+    hp = import_harmonypy()
+    logger.info("harmony (python, harmonypy %s): %d cells x %d PCs, batch %s", hp.__version__, *Z.shape, keys)
+    start = time.perf_counter()
+    ho = hp.run_harmony(Z, meta, keys, verbose=verbose, **params.to_harmonypy())
+    seconds = time.perf_counter() - start
+    result = EngineResult(
+        embedding=ho.Z_corr,
+        engine="harmonypy",
+        versions={"harmonypy": pkg_version("harmonypy") or hp.__version__},
+        objective=np.asarray(ho.objective_harmony, dtype=np.float64),
+        kmeans_rounds=np.asarray(ho.kmeans_rounds, dtype=np.int64),
+        objective_kmeans=np.asarray(ho.objective_kmeans, dtype=np.float64),
+        seconds=seconds,
+        params=params,
+    )
+    logger.info("harmony (python): %d iterations in %.1f s, converged=%s", result.n_iter, seconds, result.converged)
+    return result

@@ -1,0 +1,129 @@
+"""The public Harmony entry points: scanpy-shaped, engine-agnostic."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from anndata import AnnData
+
+from . import _check
+from ._engines import EngineResult, run_python
+from ._params import HarmonyParams
+
+Backend = Literal["python", "r"]
+BACKENDS = ("python", "r")
+
+
+def _run_engine(adata: AnnData, keys: list[str], basis: str, backend: str, params: HarmonyParams, verbose: bool) -> EngineResult:
+    """Check the input and run one engine; the AnnData is read, never written."""
+    if backend not in BACKENDS:
+        msg = f"backend must be one of {list(BACKENDS)}, got {backend!r}"
+        raise ValueError(msg)
+    Z = _check.embedding(adata, basis)
+    n = _check.n_cells(adata)
+    meta = _check.batch_frame(adata, keys)
+    resolved = params.resolve(n, len(keys))
+    if backend == "python":
+        return run_python(Z, meta, keys, resolved, verbose=verbose)
+    from ._rharmony import run_r  # R is started only when asked for
+
+    return run_r(Z, meta, keys, resolved, verbose=verbose, cell_names=adata.obs_names)
+
+
+def store_result(adata: AnnData, result: EngineResult, *, backend: str, keys: list[str], basis: str, key_added: str, uns_key: str = "harmony") -> None:
+    """Write the embedding and the run's record into the AnnData."""
+    adata.obsm[key_added] = result.embedding
+    record = result.record()
+    record.update(backend=backend, batch_key=list(keys), basis=basis, key_added=key_added)
+    adata.uns[uns_key] = record
+
+
+def run_harmony(
+    adata: AnnData,
+    batch_key: str | Sequence[str],
+    *,
+    backend: Backend = "python",
+    basis: str = "X_pca",
+    key_added: str = "X_pca_harmony",
+    theta: float | Sequence[float] | None = None,
+    sigma: float = 0.1,
+    lamb: float | Sequence[float] | None = None,
+    nclust: int | None = None,
+    tau: float = 0,
+    block_size: float = 0.05,
+    max_iter: int = 10,
+    max_iter_kmeans: int = 4,
+    epsilon_cluster: float = 1e-3,
+    epsilon_harmony: float = 1e-2,
+    alpha: float = 0.2,
+    ncores: int | None = None,
+    random_state: int = 0,
+    copy: bool = False,
+    verbose: bool = False,
+) -> AnnData | None:
+    """Correct ``adata.obsm[basis]`` for batch with Harmony.
+
+    Parameters
+    ----------
+    adata
+        Cells with a PCA (or other) embedding in ``obsm[basis]``.
+    batch_key
+        One ``obs`` column, or a list of them to correct several covariates at once.
+    backend
+        ``"python"`` runs harmonypy; ``"r"`` runs R's ``harmony::RunHarmony`` through rpy2.
+        Both get the same explicit parameters.
+    basis, key_added
+        Where the embedding is read from and where the corrected cells x PCs are written.
+    theta, sigma, lamb, nclust, tau, block_size, max_iter, max_iter_kmeans, epsilon_cluster, epsilon_harmony, alpha
+        Harmony's parameters (see :class:`HarmonyParams`); ``lamb=None`` estimates lambda.
+    ncores
+        Threads; default all CPUs this process may use. Results do not depend on it.
+    random_state
+        Seed. The same seed and engine give identical output.
+    copy
+        Return a corrected copy instead of writing into ``adata``.
+    verbose
+        Let the engine log every iteration.
+
+    Returns
+    -------
+    The corrected copy if ``copy``, else None. ``obsm[key_added]`` holds the corrected
+    embedding; ``uns['harmony']`` the parameters used, engine and version, iterations,
+    convergence and the objective per iteration. On any error ``adata`` is unchanged.
+    """
+    params = HarmonyParams(
+        theta=theta, sigma=sigma, lamb=lamb, nclust=nclust, tau=tau, block_size=block_size, max_iter=max_iter,
+        max_iter_kmeans=max_iter_kmeans, epsilon_cluster=epsilon_cluster, epsilon_harmony=epsilon_harmony,
+        alpha=alpha, ncores=ncores, random_state=random_state,
+    )  # fmt: skip
+    keys = _check.batch_keys(adata, batch_key)
+    result = _run_engine(adata, keys, basis, backend, params, verbose)
+    target = adata.copy() if copy else adata
+    store_result(target, result, backend=backend, keys=keys, basis=basis, key_added=key_added)
+    return target if copy else None
+
+
+#: harmonypy's own keyword names, accepted by the scanpy-compatible entry point.
+_HARMONYPY_ALIASES = {"max_iter_harmony": "max_iter", "vars_use": None}
+
+
+def harmony_integrate(
+    adata: AnnData,
+    key: str | Sequence[str],
+    basis: str = "X_pca",
+    adjusted_basis: str = "X_pca_harmony",
+    **kwargs: Any,
+) -> None:
+    """Drop-in for ``scanpy.external.pp.harmony_integrate`` that works with harmonypy >= 2.
+
+    Same signature as scanpy's: ``import harmonybridge as hb; hb.harmony_integrate(adata, "batch")``.
+    ``kwargs`` take harmonybridge's or harmonypy's names (``max_iter_harmony``) and ``backend``.
+    """
+    for alias, name in _HARMONYPY_ALIASES.items():
+        if alias in kwargs:
+            if name is None:
+                msg = f"{alias!r} is set by `key` in harmony_integrate; remove it"
+                raise TypeError(msg)
+            kwargs[name] = kwargs.pop(alias)
+    run_harmony(adata, key, basis=basis, key_added=adjusted_basis, **kwargs)
