@@ -20,7 +20,7 @@ def batch_keys(adata: AnnData, batch_key: str | Sequence[str]) -> list[str]:
     if not isinstance(adata, AnnData):
         msg = f"expected an AnnData, got {type(adata).__name__}"
         raise TypeError(msg)
-    keys = [batch_key] if isinstance(batch_key, str) else list(batch_key)
+    keys = [batch_key] if isinstance(batch_key, str) else list(batch_key) if isinstance(batch_key, Sequence) else None
     if not keys or not all(isinstance(k, str) for k in keys):
         msg = f"batch_key must be an obs column name or a list of them, got {batch_key!r}"
         raise TypeError(msg)

@@ -63,9 +63,8 @@ class EngineResult:
         }
 
 
-def import_harmonypy():
-    """harmonypy, at least 2.1, or an error saying how to get it."""
-    found = pkg_version("harmonypy")
+def check_harmonypy_version(found: str | None) -> None:
+    """Refuse a missing or pre-2.1 harmonypy, saying how to get a good one."""
     if found is None:
         msg = "harmonypy is not installed; install it with: pip install 'harmonypy>=2.1'"
         raise ImportError(msg)
@@ -75,6 +74,11 @@ def import_harmonypy():
             "deterministic per random_state). Upgrade with: pip install -U 'harmonypy>=2.1'"
         )
         raise ImportError(msg)
+
+
+def import_harmonypy():
+    """harmonypy, at least 2.1, or an error saying how to get it."""
+    check_harmonypy_version(pkg_version("harmonypy"))
     import harmonypy
 
     return harmonypy

@@ -97,7 +97,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         steps(f"reading {args.input}")
         raw = _io.read(args.input)
         steps(f"QC, normalize, log1p, HVGs by {args.batch!r}, PCA")
-        adata = _workflow.preprocess(raw, args.batch)
+        adata = _workflow.preprocess(raw, args.batch, min_genes=args.min_genes)
         batch, name = args.batch, Path(args.input).stem
     else:
         adata = _workflow.load_pbmc68k()
@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     p.add_argument("--input", help="raw counts (.h5ad or .rds) instead of scanpy's pbmc68k_reduced")
     p.add_argument("--batch", help="batch column of --input")
+    p.add_argument("--min-genes", type=int, default=200, help="QC: cells need this many genes (default 200)")
     p.add_argument("--backend", choices=["python", "r"], default="python")
     p.set_defaults(func=cmd_demo)
 

@@ -1,0 +1,140 @@
+"""The harmonybridge command: run, doctor, demo, and its errors (exit 2, one clear line)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from helpers import synthetic
+
+import harmonybridge as hb
+from harmonybridge import _io
+from harmonybridge.cli import main
+
+EXE = [sys.executable, "-m", "harmonybridge.cli"]
+
+
+@pytest.fixture
+def small_h5ad(tmp_path):
+    path = tmp_path / "small.h5ad"
+    hb.write(synthetic(), path)
+    return path
+
+
+def test_run_writes_corrected_file(small_h5ad, tmp_path, capsys):
+    out = tmp_path / "out.h5ad"
+    assert main(["run", str(small_h5ad), "--batch", "batch", "--out", str(out), "--theta", "1.5", "--seed", "3"]) == 0
+    adata = hb.read(out)
+    expected = synthetic()
+    hb.run_harmony(expected, "batch", theta=1.5, random_state=3)
+    np.testing.assert_array_equal(adata.obsm["X_pca_harmony"], expected.obsm["X_pca_harmony"])
+    assert adata.uns["harmony"]["params"]["theta"] == [1.5]
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_run_default_output_beside_input(small_h5ad):
+    assert main(["-q", "run", str(small_h5ad), "--batch", "batch"]) == 0
+    assert (small_h5ad.parent / "small.harmony.h5ad").exists()
+
+
+def test_run_as_a_subprocess(small_h5ad, tmp_path):
+    """The console entry point, as users call it."""
+    out = tmp_path / "o.h5ad"
+    proc = subprocess.run([*EXE, "run", str(small_h5ad), "--batch", "batch", "--out", str(out)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "iterations" in proc.stdout
+    assert out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "{missing}", "--batch", "batch"], "input file '{missing}' does not exist"),
+        (["run", "{txt}", "--batch", "batch"], "is not .h5ad or .rds"),
+        (["run", "{fake}", "--batch", "batch"], "is not an h5ad file (no HDF5 signature)"),
+        (["run", "{h5ad}", "--batch", "donor"], "batch key 'donor' not in adata.obs; available columns: ['batch', 'cell_type']"),
+        (["run", "{h5ad}", "--batch", "batch", "--basis", "X_umap"], "'X_umap' not in adata.obsm"),
+        (["run", "{h5ad}", "--batch", "batch", "--out", "{nodir}/o.h5ad"], "does not exist; create it first"),
+        (["run", "{h5ad}", "--batch", "batch", "--out", "{tmp}/o.csv"], "must end in .h5ad or .rds"),
+        (["run", "{h5ad}", "--batch", "batch", "--sigma", "-1"], "sigma must be in (0"),
+    ],
+)
+def test_run_errors(small_h5ad, tmp_path, capsys, args, message):
+    (tmp_path / "a.txt").write_text("x")
+    (tmp_path / "fake.h5ad").write_text("not hdf5")
+    names = {"missing": str(tmp_path / "nope.h5ad"), "txt": str(tmp_path / "a.txt"), "fake": str(tmp_path / "fake.h5ad"),
+             "h5ad": str(small_h5ad), "nodir": str(tmp_path / "nodir"), "tmp": str(tmp_path)}  # fmt: skip
+    before = small_h5ad.read_bytes()
+    assert main([a.format(**names) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("harmonybridge: error: ")
+    assert message.format(**names) in err
+    assert small_h5ad.read_bytes() == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere; a read-only folder cannot be made")
+def test_run_unwritable_output(small_h5ad, tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir(mode=0o500)
+    assert main(["run", str(small_h5ad), "--batch", "batch", "--out", str(ro / "o.h5ad")]) == 2
+    assert "is not writable" in capsys.readouterr().err
+
+
+def test_unwritable_output_is_refused(small_h5ad, tmp_path):
+    """As root, a folder is writable; a path under a regular file never is."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(FileNotFoundError, match="does not exist; create it first"):
+        _io.check_output(blocker / "o.h5ad")
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path):
+    """A write that fails midway leaves neither the target nor a temporary file."""
+    target = tmp_path / "t.h5ad"
+    adata = synthetic()
+    adata.uns["bad"] = object()  # anndata cannot write this
+    with pytest.raises(Exception, match="object"):
+        _io.write_h5ad(adata, target)
+    assert list(tmp_path.iterdir()) == []
+    # and an existing file survives a failed overwrite
+    hb.write(synthetic(), target)
+    before = target.read_bytes()
+    with pytest.raises(Exception, match="object"):
+        _io.write_h5ad(adata, target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["t.h5ad"]
+
+
+def test_doctor_lists_every_component(capsys):
+    code = main(["doctor"])
+    out = capsys.readouterr().out
+    for name in ["Python", "scanpy", "anndata", "harmonypy", "rpy2", "R ", "R Seurat", "R SeuratObject",
+                 "R SingleCellExperiment", "R harmony", "R BLAS"]:  # fmt: skip
+        assert name in out, name
+    assert code == 0  # the Python core is installed here
+
+
+def test_rpy2_mismatch_is_explained():
+    from harmonybridge._doctor import rpy2_status
+
+    found = rpy2_status("4.2.2")
+    from harmonybridge._compat import pkg_version, version_tuple
+
+    if version_tuple(pkg_version("rpy2") or "0") >= (3, 6):
+        assert not found.ok and "R_getVar" in found.note
+    else:
+        assert found.ok, found.note
+    wrong = rpy2_status("4.5.1" if version_tuple(pkg_version("rpy2") or "0") < (3, 6) else "4.2.2")
+    assert not wrong.ok
+    assert "pip install" in wrong.note
+
+
+def test_help_does_not_start_r():
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys, harmonybridge, harmonybridge.cli; print('rpy2' in sys.modules)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert proc.stdout.strip() == "False"

@@ -1,0 +1,111 @@
+"""HarmonyParams: validation, resolution of automatic values, and the two engines' names."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harmonybridge import HarmonyParams
+from harmonybridge._params import HARMONYPY_ARGS, R_ARGS, R_OPTIONS
+
+
+def test_every_parameter_reaches_both_engines():
+    names = set(HarmonyParams.names())
+    assert set(HARMONYPY_ARGS) == names
+    # random_state is passed to R as set.seed(), not as an argument
+    assert set(R_ARGS) | set(R_OPTIONS) == names - {"random_state"}
+
+
+def test_harmonypy_names():
+    kw = HarmonyParams(theta=1.5, lamb=0.5, max_iter=7, max_iter_kmeans=9, ncores=1).resolve(300, 1).to_harmonypy()
+    assert kw == {
+        "theta": [1.5], "sigma": 0.1, "lamb": [0.5], "nclust": 10, "tau": 0.0, "block_size": 0.05,
+        "max_iter_harmony": 7, "max_iter_kmeans": 9, "epsilon_cluster": 1e-3, "epsilon_harmony": 1e-2,
+        "alpha": 0.2, "ncores": 1, "random_state": 0,
+    }  # fmt: skip
+
+
+def test_r_names():
+    r = HarmonyParams(theta=(1.0, 3.0), block_size=0.1, random_state=7, ncores=2).resolve(3000, 2).to_r()
+    assert r["args"] == {
+        "theta": [1.0, 3.0], "sigma": 0.1, "lambda": None, "nclust": 100, "max_iter": 10, "ncores": 2,
+        "early_stop": True,
+    }  # fmt: skip
+    assert r["options"] == {
+        "alpha": 0.2, "tau": 0.0, "block.size": 0.1, "max.iter.cluster": 4, "epsilon.cluster": 1e-3,
+        "epsilon.harmony": 1e-2,
+    }  # fmt: skip
+    assert r["seed"] == 7
+
+
+@pytest.mark.parametrize(
+    ("n_cells", "n_cov", "theta", "nclust"),
+    [(3500, 1, (2.0,), 100), (300, 2, (2.0, 2.0), 10), (44, 1, (2.0,), 1)],
+)
+def test_resolve_fills_defaults(n_cells, n_cov, theta, nclust):
+    p = HarmonyParams().resolve(n_cells, n_cov)
+    assert p.theta == theta
+    assert p.nclust == nclust
+    assert p.lamb is None
+    assert p.ncores >= 1
+
+
+def test_resolve_broadcasts_scalars_per_covariate():
+    p = HarmonyParams(theta=1.0, lamb=2.0).resolve(300, 3)
+    assert p.theta == (1.0, 1.0, 1.0)
+    assert p.lamb == (2.0, 2.0, 2.0)
+
+
+def test_resolve_rejects_wrong_number_of_values():
+    with pytest.raises(ValueError, match="theta has 2 values but there are 3 batch covariates"):
+        HarmonyParams(theta=(1, 2)).resolve(300, 3)
+
+
+def test_resolve_rejects_nclust_above_cells():
+    with pytest.raises(ValueError, match="nclust=50 must be smaller than the number of cells"):
+        HarmonyParams(nclust=50).resolve(20, 1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"sigma": 0}, ValueError, r"sigma must be in \(0"),
+        ({"sigma": float("nan")}, ValueError, "sigma must be a finite number"),
+        ({"theta": -1}, ValueError, "theta must be >= 0"),
+        ({"theta": "2"}, TypeError, "theta must be a number or one number per batch covariate"),
+        ({"theta": []}, TypeError, "theta must be a number"),
+        ({"lamb": 0}, ValueError, "lamb must be > 0"),
+        ({"nclust": 2.5}, TypeError, "nclust must be an integer"),
+        ({"nclust": 0}, ValueError, "nclust must be between 1"),
+        ({"tau": -1}, ValueError, r"tau must be in \[0"),
+        ({"block_size": 0}, ValueError, r"block_size must be in \(0"),
+        ({"block_size": 1.5}, ValueError, r"block_size must be in \(0"),
+        ({"max_iter": 0}, ValueError, "max_iter must be between 1"),
+        ({"max_iter_kmeans": True}, TypeError, "max_iter_kmeans must be an integer"),
+        ({"epsilon_cluster": 0}, ValueError, "epsilon_cluster must be in"),
+        ({"epsilon_harmony": -1}, ValueError, "epsilon_harmony must be in"),
+        ({"alpha": 2}, ValueError, r"alpha must be in \(0"),
+        ({"ncores": 0}, ValueError, "ncores must be between 1"),
+        ({"random_state": -1}, ValueError, "random_state must be between 0"),
+        ({"random_state": 2**31}, ValueError, "random_state must be between 0"),
+    ],
+)
+def test_validation(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        HarmonyParams(**kwargs)
+
+
+def test_record_round_trip():
+    p = HarmonyParams(theta=(1.0, 2.0), lamb=None, nclust=None, random_state=3)
+    rec = p.to_record()
+    assert rec["lamb"] == "auto"
+    assert rec["nclust"] == "auto"
+    assert HarmonyParams.from_record(rec) == p
+    # as an .h5ad gives it back: arrays and numpy scalars
+    rec2 = {**rec, "theta": np.array([1.0, 2.0]), "random_state": np.int64(3)}
+    assert HarmonyParams.from_record(rec2) == p
+
+
+def test_frozen():
+    with pytest.raises(AttributeError):
+        HarmonyParams().sigma = 1  # type: ignore[misc]
