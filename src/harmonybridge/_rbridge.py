@@ -52,6 +52,7 @@ def robjects() -> Any:
     if pkg_version("rpy2") is None and pkg_version("rpy2-robjects") is None:
         msg = "rpy2 is not installed; the R parts need it: pip install 'harmonybridge[r]' (or make setup)"
         raise RBridgeError(msg)
+    logging.getLogger("rpy2").setLevel(logging.WARNING)  # its start-up notes are not the user's business
     try:
         import rpy2.robjects as ro
     except (ImportError, OSError, RuntimeError, ValueError) as err:
@@ -143,3 +144,55 @@ def call(fn: Callable[..., Any], *args: Any, what: str, **kwargs: Any) -> Any:
             detail = ("\nR said:\n  " + "\n  ".join(tail)) if tail else ""
             msg = f"{what} failed in R: {r_message}{detail}"
             raise RError(msg, r_message=r_message, r_output=output) from None
+
+
+# --- vectors across the boundary: one copy each way, no per-element Python loops -----------
+def float_matrix(values: Any, nrow: int, ncol: int) -> Any:
+    """An R double matrix nrow x ncol from a C-ordered buffer read column-major (one copy).
+
+    A C-ordered cells x PCs NumPy array is, byte for byte, R's PCs x cells matrix, so
+    ``float_matrix(Z, Z.shape[1], Z.shape[0])`` gives harmony its layout without a transpose.
+    """
+    import numpy as np
+    import rpy2.rinterface as ri
+
+    robjects()
+    flat = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+    if flat.size != nrow * ncol:
+        msg = f"buffer of {flat.size} values cannot be a {nrow} x {ncol} matrix"
+        raise ValueError(msg)
+    vec = ri.FloatSexpVector.from_memoryview(memoryview(flat))
+    vec.do_slot_assign("dim", ri.IntSexpVector([nrow, ncol]))
+    return vec
+
+
+def factor(codes: Any, levels: Any, *, ordered: bool = False) -> Any:
+    """An R factor from 0-based integer codes (-1 = NA) and its levels (one copy)."""
+    import numpy as np
+    import rpy2.rinterface as ri
+
+    robjects()
+    codes = np.asarray(codes)
+    r_codes = np.where(codes < 0, np.iinfo(np.int32).min, codes + 1).astype(np.int32)  # INT_MIN is NA_integer_
+    vec = ri.IntSexpVector.from_memoryview(memoryview(np.ascontiguousarray(r_codes)))
+    vec.do_slot_assign("levels", ri.StrSexpVector([str(x) for x in levels]))
+    vec.do_slot_assign("class", ri.StrSexpVector(["ordered", "factor"] if ordered else ["factor"]))
+    return vec
+
+
+def to_numpy(vec: Any, dtype: Any = None) -> Any:
+    """An R numeric/integer/logical vector or matrix as a NumPy array owning its data (one copy).
+
+    Matrices come back C-ordered with R's dimensions reversed (R's d x N is NumPy's N x d).
+    """
+    import numpy as np
+
+    # rpy2 shapes a matrix's memoryview column-major; its flat buffer, read in order, is what we want
+    arr = np.array(np.asarray(vec.memoryview()).ravel(order="F"), copy=True)
+    try:
+        dim = list(vec.do_slot("dim"))
+    except LookupError:
+        dim = None
+    if dim:
+        arr = arr.reshape(dim[::-1])
+    return arr.astype(dtype, copy=False) if dtype is not None else arr
