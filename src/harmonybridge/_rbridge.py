@@ -78,7 +78,7 @@ def r_version() -> str:
 def require(package: str) -> Any:
     """The R package as an rpy2 namespace (cached), or :class:`RPackageMissing` with the install command."""
     ro = robjects()
-    with _LOCK:
+    with _LOCK, console():  # loading a package can print (rpy2's reticulate hook, start-up messages)
         ok = bool(ro.r["requireNamespace"](package, quietly=True)[0])
     if not ok:
         hint = R_INSTALL_HINTS.get(package, f"in R: install.packages('{package}')")

@@ -17,6 +17,7 @@ from anndata import AnnData
 
 from . import _check
 from ._harmony import run_harmony
+from ._metrics import median_lisi
 
 logger = logging.getLogger("harmonybridge")
 
@@ -93,15 +94,6 @@ def preprocess(
     n_comps = min(n_comps, int(out.var["highly_variable"].sum()) - 1, out.n_obs - 1)
     sc.pp.pca(out, n_comps=n_comps, mask_var="highly_variable", random_state=random_state)
     return out
-
-
-def median_lisi(X: np.ndarray, labels: pd.Series, perplexity: float = 30) -> float:
-    """Median LISI of ``labels`` in ``X`` (harmonypy's implementation)."""
-    from harmonypy import compute_lisi
-
-    perplexity = min(perplexity, (len(labels) - 1) / 3)
-    frame = pd.DataFrame({"label": labels.to_numpy()})
-    return float(np.median(compute_lisi(np.asarray(X), frame, ["label"], perplexity=perplexity)[:, 0]))
 
 
 @dataclass

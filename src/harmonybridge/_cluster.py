@@ -1,0 +1,125 @@
+"""Downstream clustering in either ecosystem, results back in one AnnData under keys that
+name the ecosystem, so scanpy's and Seurat's clusters can sit side by side and be compared."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from anndata import AnnData
+
+from . import _check
+from ._metrics import compare_clusterings
+
+logger = logging.getLogger("harmonybridge")
+
+#: each ecosystem's own defaults, used when n_neighbors / resolution are None
+DEFAULTS = {"scanpy": {"n_neighbors": 15, "resolution": 1.0}, "seurat": {"n_neighbors": 20, "resolution": 0.8}}
+
+
+def _scanpy(X: np.ndarray, names: pd.Index, n_neighbors: int, resolution: float, umap: bool, seed: int) -> dict:
+    import scanpy as sc
+
+    tmp = AnnData(obs=pd.DataFrame(index=names))
+    tmp.obsm["X"] = X
+    sc.pp.neighbors(tmp, n_neighbors=n_neighbors, use_rep="X", random_state=seed)
+    sc.tl.leiden(tmp, resolution=resolution, flavor="igraph", n_iterations=2, directed=False, random_state=seed)
+    if umap:
+        sc.tl.umap(tmp, random_state=seed)
+    from ._compat import pkg_version
+
+    return {
+        "clusters": tmp.obs["leiden"],
+        "graphs": {"connectivities": tmp.obsp["connectivities"], "distances": tmp.obsp["distances"]},
+        "umap": tmp.obsm.get("X_umap"),
+        "neighbors_params": dict(tmp.uns["neighbors"]["params"]),
+        "versions": {"scanpy": pkg_version("scanpy") or ""},
+    }
+
+
+def _seurat(X: np.ndarray, names: pd.Index, n_neighbors: int, resolution: float, umap: bool, seed: int) -> dict:
+    from . import _rbridge
+
+    hb = _rbridge.hb()
+    _rbridge.require("Seurat")
+    ro = _rbridge.robjects()
+    n, d = X.shape
+    out = _rbridge.call(
+        hb.hb_seurat_cluster, _rbridge.float_matrix(X, d, n), ro.StrVector(list(map(str, names))),
+        what="Seurat FindNeighbors/FindClusters/RunUMAP", seed=seed, umap=umap, resolution=resolution,
+        **{"k.param": n_neighbors},
+    )  # fmt: skip
+    factor = out.rx2("clusters")
+    levels = list(factor.levels)
+    codes = _rbridge.to_numpy(factor, np.int64) - 1
+    clusters = pd.Series(pd.Categorical.from_codes(codes, categories=levels), index=names)
+    snn = sp.csc_matrix(
+        (_rbridge.to_numpy(out.rx2("snn_x")), _rbridge.to_numpy(out.rx2("snn_i"), np.int32), _rbridge.to_numpy(out.rx2("snn_p"), np.int32)),
+        shape=(n, n),
+    ).tocsr()  # fmt: skip
+    coords = out.rx2("umap")
+    umap_xy = None if coords is ro.NULL or not umap else _rbridge.to_numpy(coords, np.float64).reshape(n, 2)
+    versions = dict(zip(out.rx2("versions").names, map(str, out.rx2("versions")), strict=True))
+    return {"clusters": clusters, "graphs": {"snn": snn}, "umap": umap_xy, "neighbors_params": {"k.param": n_neighbors}, "versions": versions}
+
+
+def cluster(
+    adata: AnnData,
+    *,
+    backend: Literal["scanpy", "seurat"] = "scanpy",
+    use_rep: str = "X_pca_harmony",
+    n_neighbors: int | None = None,
+    resolution: float | None = None,
+    key_added: str | None = None,
+    umap: bool = True,
+    random_state: int = 0,
+    copy: bool = False,
+) -> AnnData | None:
+    """Neighbours, clusters and UMAP on ``obsm[use_rep]`` with scanpy or with Seurat.
+
+    - ``backend="scanpy"``: ``sc.pp.neighbors``, Leiden, ``sc.tl.umap`` (defaults 15 neighbours, resolution 1.0).
+    - ``backend="seurat"``: ``FindNeighbors``, ``FindClusters`` (Louvain, Seurat's default) and ``RunUMAP``
+      through the R bridge (defaults ``k.param=20``, resolution 0.8); only the embedding crosses to R.
+
+    Results go under ``key = key_added or backend``: ``obs[f"{key}_clusters"]``,
+    ``obsm[f"X_umap_{key}"]``, the graphs in ``obsp`` (``{key}_connectivities``/``{key}_distances``
+    for scanpy, ``{key}_snn`` for Seurat) and the settings in ``uns[f"{key}_clusters"]``.
+    On any error ``adata`` is unchanged.
+    """
+    if backend not in DEFAULTS:
+        msg = f"backend must be 'scanpy' or 'seurat', got {backend!r}"
+        raise ValueError(msg)
+    X = _check.embedding(adata, use_rep)
+    n_neighbors = DEFAULTS[backend]["n_neighbors"] if n_neighbors is None else int(n_neighbors)
+    resolution = DEFAULTS[backend]["resolution"] if resolution is None else float(resolution)
+    if n_neighbors < 2:
+        msg = f"n_neighbors must be at least 2, got {n_neighbors}"
+        raise ValueError(msg)
+    if adata.n_obs <= n_neighbors:
+        msg = f"{adata.n_obs} cells are too few for {n_neighbors} neighbours; lower n_neighbors"
+        raise ValueError(msg)
+    key = key_added or backend
+    logger.info("clustering with %s on %s: %d cells, %d neighbours, resolution %s", backend, use_rep, adata.n_obs, n_neighbors, resolution)
+    run = _scanpy if backend == "scanpy" else _seurat
+    res = run(np.ascontiguousarray(X, dtype=np.float32 if backend == "scanpy" else np.float64), adata.obs_names, n_neighbors, resolution, umap, random_state)
+    target = adata.copy() if copy else adata
+    target.obs[f"{key}_clusters"] = pd.Categorical(np.asarray(res["clusters"]), categories=list(pd.Categorical(res["clusters"]).categories))
+    for name, graph in res["graphs"].items():
+        target.obsp[f"{key}_{name}"] = graph
+    if res["umap"] is not None:
+        target.obsm[f"X_umap_{key}"] = res["umap"]
+    target.uns[f"{key}_clusters"] = {
+        "backend": backend, "use_rep": use_rep, "n_neighbors": n_neighbors, "resolution": resolution,
+        "random_state": random_state, "n_clusters": int(target.obs[f"{key}_clusters"].nunique()),
+        "graphs": [f"{key}_{name}" for name in res["graphs"]], "versions": res["versions"],
+    }  # fmt: skip
+    if backend == "scanpy":  # so that scanpy's own tools find the graph: sc.tl.umap(adata, neighbors_key=key)
+        target.uns[key] = {"connectivities_key": f"{key}_connectivities", "distances_key": f"{key}_distances",
+                           "params": res["neighbors_params"]}  # fmt: skip
+    return target if copy else None
+
+
+__all__ = ["cluster", "compare_clusterings"]

@@ -1,0 +1,102 @@
+"""Agreement and integration metrics, from maintained libraries: LISI from harmonypy,
+ARI/NMI/silhouette from scikit-learn, neighbours from scikit-learn, Leiden from scanpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def median_lisi(X: np.ndarray, labels: pd.Series | np.ndarray, perplexity: float = 30) -> float:
+    """Median LISI of ``labels`` in ``X`` (harmonypy's implementation, checked against R's lisi)."""
+    from harmonypy import compute_lisi
+
+    labels = pd.Series(np.asarray(labels))
+    perplexity = min(perplexity, (len(labels) - 1) / 3)
+    frame = pd.DataFrame({"label": labels.to_numpy()})
+    return float(np.median(compute_lisi(np.asarray(X), frame, ["label"], perplexity=perplexity)[:, 0]))
+
+
+def per_pc_pearson(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Pearson r of each column of A with the same column of B."""
+    A = np.asarray(A, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    if A.shape != B.shape:
+        msg = f"embeddings differ in shape: {A.shape} vs {B.shape}"
+        raise ValueError(msg)
+    A = A - A.mean(0)
+    B = B - B.mean(0)
+    denom = np.sqrt((A * A).sum(0) * (B * B).sum(0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (A * B).sum(0) / denom
+    return np.where(denom > 0, r, 1.0)
+
+
+def relative_l2(A: np.ndarray, B: np.ndarray) -> float:
+    """||A - B|| / mean(||A||, ||B||) (Frobenius): symmetric, 0 when equal."""
+    A = np.asarray(A, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    scale = 0.5 * (np.linalg.norm(A) + np.linalg.norm(B))
+    return float(np.linalg.norm(A - B) / scale) if scale > 0 else 0.0
+
+
+def knn_indices(X: np.ndarray, k: int = 15) -> np.ndarray:
+    """Each cell's k nearest neighbours (itself excluded), exact, by scikit-learn."""
+    from sklearn.neighbors import NearestNeighbors
+
+    X = np.asarray(X, dtype=np.float32)
+    if X.shape[0] <= k:
+        msg = f"{X.shape[0]} cells are too few for {k} nearest neighbours; need at least {k + 1}"
+        raise ValueError(msg)
+    nn = NearestNeighbors(n_neighbors=k + 1, algorithm="brute", n_jobs=-1).fit(X)
+    idx = nn.kneighbors(return_distance=False, n_neighbors=k)
+    return idx
+
+
+def knn_overlap(idx_a: np.ndarray, idx_b: np.ndarray) -> float:
+    """Mean share of each cell's neighbours in A that are also its neighbours in B."""
+    k = idx_a.shape[1]
+    a = np.sort(idx_a, axis=1)
+    b = np.sort(idx_b, axis=1)
+    # per row: |a ∩ b| via searchsorted on sorted rows (vectorised over cells)
+    offsets = (np.arange(a.shape[0]) * (int(max(a.max(), b.max())) + 1))[:, None]
+    fa, fb = (a + offsets).ravel(), (b + offsets).ravel()
+    common = np.isin(fa, fb, assume_unique=True).reshape(a.shape).sum(1)
+    return float(np.mean(common / k))
+
+
+def leiden(X: np.ndarray, *, n_neighbors: int = 15, resolution: float = 1.0, random_state: int = 0) -> np.ndarray:
+    """Leiden clusters of X (scanpy neighbours + igraph Leiden), as strings."""
+    import anndata as ad
+    import scanpy as sc
+
+    tmp = ad.AnnData(obs=pd.DataFrame(index=[str(i) for i in range(X.shape[0])]))
+    tmp.obsm["X"] = np.asarray(X, dtype=np.float32)
+    sc.pp.neighbors(tmp, n_neighbors=n_neighbors, use_rep="X", random_state=random_state)
+    sc.tl.leiden(tmp, resolution=resolution, flavor="igraph", n_iterations=2, directed=False, random_state=random_state)
+    return tmp.obs["leiden"].to_numpy()
+
+
+def compare_clusterings(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray) -> dict:
+    """ARI, NMI and the contingency table of two clusterings of the same cells."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    a = pd.Series(np.asarray(a), name=getattr(a, "name", None) or "a")
+    b = pd.Series(np.asarray(b), name=getattr(b, "name", None) or "b")
+    if len(a) != len(b):
+        msg = f"clusterings cover different numbers of cells: {len(a)} vs {len(b)}"
+        raise ValueError(msg)
+    return {
+        "ari": float(adjusted_rand_score(a, b)),
+        "nmi": float(normalized_mutual_info_score(a, b)),
+        "contingency": pd.crosstab(a.rename(a.name), b.rename(b.name if b.name != a.name else f"{b.name} (2)")),
+    }
+
+
+def silhouette(X: np.ndarray, labels: np.ndarray, *, max_cells: int = 20_000, random_state: int = 0) -> float:
+    """Silhouette of labels in X (scikit-learn), on a seeded sample above ``max_cells`` cells."""
+    from sklearn.metrics import silhouette_score
+
+    n = X.shape[0]
+    sample = None if n <= max_cells else max_cells
+    return float(silhouette_score(np.asarray(X), np.asarray(labels), sample_size=sample, random_state=random_state))

@@ -1,0 +1,79 @@
+"""Downstream clustering with scanpy or Seurat, results back in one AnnData, compared."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import needs_r, synthetic
+
+import harmonybridge as hb
+
+
+@pytest.fixture(scope="module")
+def corrected(pbmc3500):
+    adata = pbmc3500.copy()
+    hb.run_harmony(adata, "donor")
+    return adata
+
+
+def test_scanpy_backend(corrected):
+    adata = corrected.copy()
+    hb.cluster(adata)
+    assert adata.obs["scanpy_clusters"].nunique() > 3
+    assert adata.obsm["X_umap_scanpy"].shape == (adata.n_obs, 2)
+    assert adata.obsp["scanpy_connectivities"].shape == (adata.n_obs, adata.n_obs)
+    assert adata.uns["scanpy_clusters"]["n_neighbors"] == 15
+    assert adata.uns["scanpy"]["connectivities_key"] == "scanpy_connectivities"  # scanpy tools find it
+
+
+@needs_r("Seurat")
+def test_seurat_backend_and_comparison(corrected):
+    adata = corrected.copy()
+    hb.cluster(adata, backend="scanpy")
+    hb.cluster(adata, backend="seurat")
+    seurat = adata.obs["seurat_clusters"]
+    assert seurat.nunique() > 3
+    assert list(seurat.cat.categories) == sorted(seurat.cat.categories, key=int)  # Seurat's 0, 1, 2, ... by size
+    assert adata.obsm["X_umap_seurat"].shape == (adata.n_obs, 2)
+    snn = adata.obsp["seurat_snn"]
+    assert snn.shape == (adata.n_obs, adata.n_obs)
+    assert abs(snn - snn.T).max() < 1e-12  # Seurat's SNN graph is symmetric
+    assert np.allclose(snn.diagonal(), 1)
+    assert adata.uns["seurat_clusters"]["n_neighbors"] == 20 and adata.uns["seurat_clusters"]["resolution"] == 0.8
+    cmp = hb.compare_clusterings(adata.obs["scanpy_clusters"], seurat)
+    assert cmp["ari"] > 0.7  # the same cells, two ecosystems: much the same clusters
+    assert cmp["contingency"].to_numpy().sum() == adata.n_obs
+
+
+@needs_r("Seurat")
+def test_seurat_backend_is_reproducible_and_keyed(corrected):
+    a, b = corrected.copy(), corrected.copy()
+    hb.cluster(a, backend="seurat", umap=False, key_added="s1", resolution=0.5)
+    hb.cluster(b, backend="seurat", umap=False, key_added="s1", resolution=0.5)
+    assert (a.obs["s1_clusters"] == b.obs["s1_clusters"]).all()
+    assert "X_umap_s1" not in a.obsm
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"use_rep": "X_nope"}, KeyError, r"'X_nope' not in adata.obsm"),
+        ({"backend": "monocle"}, ValueError, "backend must be 'scanpy' or 'seurat'"),
+        ({"n_neighbors": 400}, ValueError, "300 cells are too few for 400 neighbours"),
+        ({"n_neighbors": 1}, ValueError, "n_neighbors must be at least 2"),
+    ],
+)
+def test_errors_leave_adata_unchanged(kwargs, error, match):
+    adata = synthetic()
+    adata.obsm["X_pca_harmony"] = adata.obsm["X_pca"].copy()
+    before = (set(adata.obs.columns), set(adata.obsm), set(adata.obsp), set(adata.uns))
+    with pytest.raises(error, match=match):
+        hb.cluster(adata, **kwargs)
+    assert (set(adata.obs.columns), set(adata.obsm), set(adata.obsp), set(adata.uns)) == before
+
+
+def test_copy():
+    adata = synthetic()
+    adata.obsm["X_pca_harmony"] = adata.obsm["X_pca"].copy()
+    out = hb.cluster(adata, copy=True, umap=False)
+    assert "scanpy_clusters" in out.obs and "scanpy_clusters" not in adata.obs
