@@ -89,6 +89,9 @@ def run_python(Z: np.ndarray, meta: pd.DataFrame, keys: list[str], params: Harmo
     hp = import_harmonypy()
     logger.info("harmony (python, harmonypy %s): %d cells x %d PCs, batch %s", hp.__version__, *Z.shape, keys)
     start = time.perf_counter()
+    # a plain numbered index: with string cell names, pandas hashes every name when harmonypy
+    # reads the category codes (50 ms at 200k cells, 0.2 s at 1M; bench/bench_harmony.py)
+    meta = meta.reset_index(drop=True)
     ho = hp.run_harmony(Z, meta, keys, verbose=verbose, **params.to_harmonypy())
     seconds = time.perf_counter() - start
     result = EngineResult(
