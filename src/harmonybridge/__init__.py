@@ -4,19 +4,32 @@
 """
 
 from ._compat import ConversionWarning, HarmonyBridgeWarning
+from ._convert import ConversionLog, from_seurat, read_rds, to_seurat, write_rds
+from ._cluster import cluster
+from ._crosscheck import CrossCheckReport, cross_check
 from ._harmony import harmony_integrate, run_harmony
+from ._metrics import compare_clusterings
 from ._io import read, write
 from ._params import HarmonyParams
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CrossCheckReport",
+    "cluster",
+    "compare_clusterings",
+    "cross_check",
+    "ConversionLog",
     "ConversionWarning",
     "HarmonyBridgeWarning",
     "HarmonyParams",
     "__version__",
+    "from_seurat",
     "harmony_integrate",
     "read",
+    "read_rds",
     "run_harmony",
+    "to_seurat",
     "write",
+    "write_rds",
 ]

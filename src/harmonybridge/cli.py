@@ -55,6 +55,13 @@ def _default_out(path: Path, suffix: str) -> Path:
     return path.with_name(f"{path.stem}.harmony{suffix}")
 
 
+def _backend_keys(args: argparse.Namespace) -> list[tuple[str, str, str]]:
+    """(backend, obsm key, uns key) for each engine to run; --backend both stores both."""
+    if args.backend != "both":
+        return [(args.backend, args.key_added, "harmony")]
+    return [("python", f"{args.key_added}_py", "harmony_py"), ("r", f"{args.key_added}_r", "harmony_r")]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from . import _io
     from ._harmony import run_harmony
@@ -64,19 +71,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     params = _params_from(args)
     HarmonyParams(**params)  # validate before reading a large file
     logger.info("reading %s", src)
+    if src.suffix.lower() == ".rds" and out.suffix.lower() == ".rds":
+        return _run_seurat_file(args, src, out, params)
     adata = _io.read(src)
     logger.info("%d cells x %d genes", adata.n_obs, adata.n_vars)
-    backends = ["python", "r"] if args.backend == "both" else [args.backend]
-    for backend in backends:
-        key = args.key_added if len(backends) == 1 else f"{args.key_added}_{'py' if backend == 'python' else 'r'}"
+    for backend, key, uns_key in _backend_keys(args):
         run_harmony(adata, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params)
-        rec = adata.uns["harmony"]
-        if len(backends) > 1:
-            adata.uns[f"harmony_{'py' if backend == 'python' else 'r'}"] = adata.uns.pop("harmony")
+        rec = adata.uns.pop("harmony")
+        adata.uns[uns_key] = rec
         print(f"{backend}: obsm[{key!r}] {adata.obsm[key].shape[0]} cells x {adata.obsm[key].shape[1]} PCs; "
               f"{rec['n_iter']} iterations, converged={bool(rec['converged'])}, {rec['seconds']:.1f} s")  # fmt: skip
     logger.info("writing %s", out)
     _io.write(adata, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def _run_seurat_file(args: argparse.Namespace, src: Path, out: Path, params: dict) -> int:
+    """A Seurat .rds in, a Seurat .rds out: only the reductions cross, nothing is converted."""
+    from . import _io, _rbridge
+    from ._harmony import run_harmony
+    from ._rharmony import reduction_name
+
+    hb_r = _rbridge.hb()
+    obj = _rbridge.call(hb_r.hb_read_rds, str(src), what=f"reading {str(src)!r}")
+    for backend, key, _ in _backend_keys(args):
+        obj = run_harmony(obj, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params)
+        print(f"{backend}: Seurat reduction {reduction_name(key)!r} added")
+    with _io.atomic_path(out) as tmp:
+        _rbridge.call(hb_r.hb_write_rds, obj, str(tmp), what=f"writing {str(out)!r}")
     print(f"wrote {out}")
     return 0
 
@@ -111,11 +134,55 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "dotplot": _plot.markers_dotplot(adata, outdir / f"{name}_markers_dotplot.png"),
         "convergence": _plot.convergence({args.backend: adata.uns["harmony"]}, outdir / f"{name}_convergence.png"),
     }
-    h5ad = _io.write(adata, outdir / f"{name}_harmony.h5ad")
+    written = [_io.write(adata, outdir / f"{name}_harmony.h5ad")]
+    if args.rds:
+        written.append(_io.write(adata, outdir / f"{name}_harmony.rds"))
     print(result.summary())
-    for path in [h5ad, *(p for p in figs.values() if p is not None)]:
+    for path in [*written, *(p for p in figs.values() if p is not None)]:
         print(f"wrote {path}")
     return 0
+
+
+def _overrides(pairs: list[str] | None) -> dict:
+    """KEY=VALUE pairs (for one engine only) as HarmonyParams values."""
+    out: dict = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in HarmonyParams.names():
+            msg = f"engine parameter must be KEY=VALUE with KEY one of {HarmonyParams.names()}, got {pair!r}"
+            raise ValueError(msg)
+        number = float(value)
+        out[key] = int(number) if number.is_integer() and key in ("nclust", "max_iter", "max_iter_kmeans", "ncores", "random_state") else number
+    return out
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from . import _io
+    from ._crosscheck import cross_check
+
+    src = _io.check_input(args.input)
+    report_dir = Path(args.report)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    _io.check_output(report_dir / "report.json", (".json",))
+    params = _params_from(args)
+    HarmonyParams(**params)
+    adata = _io.read(src)
+    if args.basis not in adata.obsm and args.basis == "X_pca":
+        from ._workflow import preprocess
+
+        logger.info("no X_pca in %s: computing it from counts (normalize, log1p, HVGs by batch, PCA; no cell dropped)", src)
+        adata = preprocess(adata, args.batch[0], min_genes=0, max_pct_mt=100.0)
+    logger.info("cross-check on %s: %d cells, %d seeds per engine", src, adata.n_obs, args.seeds)
+    report = cross_check(adata, args.batch, label_key=args.label, n_seeds=args.seeds, basis=args.basis,
+                         python_params=_overrides(args.python_param), r_params=_overrides(args.r_param), **params)  # fmt: skip
+    with _io.atomic_path(report_dir / "report.html") as tmp:
+        tmp.write_text(report.to_html(), encoding="utf-8")
+    with _io.atomic_path(report_dir / "report.json") as tmp:
+        tmp.write_text(report.to_json(), encoding="utf-8")
+    print(report)
+    print(f"\nverdict: the engines {report.verdict.upper()}")
+    print(f"wrote {report_dir / 'report.html'} and {report_dir / 'report.json'}")
+    return 0 if report.passed else 1
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -129,6 +196,27 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     bad = [c for c in checks if not c.ok]
     print(f"{len(checks) - len(bad)} of {len(checks)} OK" + (f"; problems: {', '.join(c.name for c in bad)}" if bad else ""))
     return 1 if any(c.name in core for c in bad) else 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from . import _convert, _io
+
+    src = _io.check_input(args.input)
+    out = _io.check_output(args.output)
+    kinds = (src.suffix.lower(), out.suffix.lower())
+    if kinds == (".h5ad", ".rds"):
+        adata = _io.read_h5ad(src)
+        _, log = _convert.write_rds(adata, out, assay=args.assay, assay_version=args.assay_version, raw=args.raw,
+                                    return_log=True)  # fmt: skip
+    elif kinds == (".rds", ".h5ad"):
+        adata, log = _convert.read_rds(src, assay=args.assay_in, return_log=True)
+        _io.write_h5ad(adata, out)
+    else:
+        msg = f"convert goes .h5ad -> .rds or .rds -> .h5ad, not {kinds[0]} -> {kinds[1]}"
+        raise ValueError(msg)
+    print(log)
+    print(f"wrote {out}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,8 +240,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", help="raw counts (.h5ad or .rds) instead of scanpy's pbmc68k_reduced")
     p.add_argument("--batch", help="batch column of --input")
     p.add_argument("--min-genes", type=int, default=200, help="QC: cells need this many genes (default 200)")
+    p.add_argument("--rds", action="store_true", help="also write the result as a Seurat .rds")
     p.add_argument("--backend", choices=["python", "r"], default="python")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("convert", help="AnnData <-> Seurat: .h5ad -> .rds or .rds -> .h5ad; prints what was renamed or dropped")
+    p.add_argument("input", help="input .h5ad or .rds (a Seurat object)")
+    p.add_argument("output", help="output .rds or .h5ad (the other kind), written atomically")
+    p.add_argument("--assay", default="RNA", help="assay name written to the .rds (default RNA)")
+    p.add_argument("--assay-in", default=None, help="assay read from the .rds (default: its default assay)")
+    p.add_argument("--assay-version", choices=["v4", "v5"], default=None,
+                   help="Seurat assay class written: v5 (Assay5) or v4 (Assay); default v5 with SeuratObject >= 5")  # fmt: skip
+    p.add_argument("--raw", choices=["assay", "drop"], default="assay",
+                   help="adata.raw as a second assay <assay>_raw (default) or dropped")  # fmt: skip
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("check", help="run both engines under several seeds and say whether they agree (exit 0) or not (1)")
+    p.add_argument("input", help="input .h5ad or .rds with a PCA")
+    p.add_argument("--batch", required=True, nargs="+", help="obs column(s) naming the batch")
+    p.add_argument("--label", help="obs column with cell-type labels, to measure biology kept")
+    p.add_argument("--report", required=True, help="folder for report.html and report.json")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per engine (default 3)")
+    p.add_argument("--basis", default="X_pca", help="obsm key of the embedding (default X_pca)")
+    p.add_argument("--python-param", action="append", metavar="KEY=VALUE",
+                   help="override a parameter for the Python engine only (e.g. theta=0, to see a difference caught)")  # fmt: skip
+    p.add_argument("--r-param", action="append", metavar="KEY=VALUE", help="override a parameter for the R engine only")
+    _add_params(p)
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("doctor", help="check Python, R, Seurat, harmony and rpy2; say how to fix what is wrong")
     p.set_defaults(func=cmd_doctor)

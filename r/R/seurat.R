@@ -1,0 +1,285 @@
+# Building and reading Seurat objects part by part, for harmonybridge's AnnData <-> Seurat
+# converters (src/harmonybridge/_convert.py). Everything goes through SeuratObject's
+# accessors (CreateSeuratObject, CreateAssayObject / CreateAssay5Object, SetAssayData /
+# LayerData<-, GetAssayData / LayerData, Embeddings, Loadings, Stdev, CreateDimReducObject,
+# as.Graph, Misc, [[<-); there is no @slot access on Seurat objects.
+#
+# SeuratObject 4 (Assay only) and 5 (Assay and Assay5) are both supported: the code
+# dispatches on the installed version at run time (hb_seurat_object_v5()).
+
+.so <- function(name) getExportedValue("SeuratObject", name)
+
+.hb_need <- function(what) {
+  for (pkg in c("Matrix", "SeuratObject")) {
+    if (!requireNamespace(pkg, quietly = TRUE)) {
+      stop(what, " needs the R package '", pkg, "'; install it with install.packages('", pkg, "')", call. = FALSE)
+    }
+  }
+}
+
+#' Whether the installed SeuratObject has v5 assays (Assay5, layers).
+hb_seurat_object_v5 <- function() {
+  .hb_need("hb_seurat_object_v5")
+  utils::packageVersion("SeuratObject") >= "5.0.0"
+}
+
+#' The assay version written when none is asked for: "v5" with SeuratObject >= 5, else "v4".
+hb_default_assay_version <- function() if (hb_seurat_object_v5()) "v5" else "v4"
+
+#' "v5" for an Assay5 (StdAssay), "v4" for an Assay.
+hb_assay_version <- function(object, assay = NULL) {
+  a <- if (inherits(object, "Seurat")) object[[assay %||% .so("DefaultAssay")(object)]] else object
+  if (inherits(a, "StdAssay")) "v5" else "v4"
+}
+
+`%||%` <- function(x, y) if (is.null(x)) y else x
+
+# ---- vectors and matrices from Python ------------------------------------------------------
+
+#' Split one string joined with sep (and ended by sep) into its n pieces.
+hb_split_strings <- function(joined, n, na = NULL, sep = "\x1f") {
+  if (n == 0L) return(character(0))
+  out <- strsplit(joined, sep, fixed = TRUE)[[1L]]
+  if (length(out) != n) stop("hb_split_strings: expected ", n, " strings, got ", length(out), call. = FALSE)
+  if (!is.null(na)) out[na] <- NA_character_
+  out
+}
+
+#' A character vector as one string joined by sep (NA as "") and the NA mask.
+hb_join_strings <- function(x, sep = "\x1f") {
+  x <- as.character(x)
+  na <- is.na(x)
+  x[na] <- ""
+  x <- enc2utf8(x)
+  if (any(grepl(sep, x, fixed = TRUE))) return(list(joined = NULL, na = na, strings = x))
+  list(joined = paste0(x, collapse = sep), na = na, strings = NULL)
+}
+
+#' A dgCMatrix (features x cells) from its 0-based CSC arrays, without copying them.
+hb_dgc <- function(i, p, x, nrow, ncol, features, cells) {
+  .hb_need("hb_dgc")
+  methods::new("dgCMatrix", i = i, p = p, x = x, Dim = c(as.integer(nrow), as.integer(ncol)),
+               Dimnames = list(features, cells))
+}
+
+#' A dense features x cells matrix from column-major values.
+hb_dense <- function(x, nrow, ncol, features, cells) {
+  dim(x) <- c(as.integer(nrow), as.integer(ncol))
+  dimnames(x) <- list(features, cells)
+  x
+}
+
+#' A data frame from a named list of columns, names kept as they are (no check.names).
+hb_data_frame <- function(columns, row_names) {
+  structure(columns, names = names(columns) %||% character(0), class = "data.frame", row.names = row_names)
+}
+
+# ---- AnnData parts -> Seurat ---------------------------------------------------------------
+
+.hb_key <- function(name) {
+  key <- gsub("[^A-Za-z0-9]", "", name)
+  if (!nzchar(key) || grepl("^[0-9]", key)) key <- paste0("X", key)
+  paste0(key, "_")
+}
+
+.hb_set_layer <- function(a, layer, value) {
+  if (hb_seurat_object_v5()) {
+    f <- .so("LayerData<-")
+    f(a, layer = layer, value = value)
+  } else {
+    .so("SetAssayData")(a, slot = layer, new.data = value)
+  }
+}
+
+.hb_get_layer <- function(a, layer) {
+  if (hb_seurat_object_v5()) .so("LayerData")(a, layer = layer) else .so("GetAssayData")(a, slot = layer)
+}
+
+.hb_layers <- function(a) {
+  if (hb_seurat_object_v5()) return(.so("Layers")(a))
+  present <- vapply(c("counts", "data", "scale.data"), function(l) !.so("IsMatrixEmpty")(.hb_get_layer(a, l)), logical(1))
+  c("counts", "data", "scale.data")[present]
+}
+
+#' A v4 Assay or a v5 Assay5 holding data (X), and optionally counts, scale.data, other layers
+#' (v5 only) and feature metadata (var, a data frame with the features as row names).
+hb_make_assay <- function(data, counts = NULL, scale_data = NULL, layers = list(), var = NULL,
+                          version = NULL, key = "rna_") {
+  .hb_need("hb_make_assay")
+  version <- version %||% hb_default_assay_version()
+  if (version == "v5") {
+    if (!hb_seurat_object_v5()) {
+      stop("assay_version 'v5' needs SeuratObject >= 5.0.0 (installed: ", utils::packageVersion("SeuratObject"),
+           "); use assay_version 'v4' or upgrade SeuratObject", call. = FALSE)
+    }
+    op <- options(Seurat.object.assay.calcn = FALSE)
+    on.exit(options(op), add = TRUE)
+    a <- .so("CreateAssay5Object")(data = data)
+  } else if (version == "v4") {
+    a <- .so("CreateAssayObject")(data = data)
+  } else {
+    stop("assay version must be 'v4' or 'v5', not '", version, "'", call. = FALSE)
+  }
+  .so("Key<-")(a, value = key) -> a
+  if (!is.null(counts)) a <- .hb_set_layer(a, "counts", counts)
+  if (!is.null(scale_data)) a <- .hb_set_layer(a, "scale.data", scale_data)
+  for (name in names(layers)) {
+    if (version != "v5") stop("v4 assays hold only counts, data and scale.data, not layer '", name, "'", call. = FALSE)
+    a <- .hb_set_layer(a, name, layers[[name]])
+  }
+  if (!is.null(var) && ncol(var) > 0L) {
+    for (col in names(var)) {
+      v <- var[[col]]
+      names(v) <- rownames(var)
+      a[[col]] <- v
+    }
+  }
+  a
+}
+
+#' A Seurat object from AnnData parts.
+#'
+#' @param assay assay name; `data` the X matrix (features x cells), `counts`, `scale_data`,
+#'   `layers` (v5), `var` feature metadata; `obs` cell metadata whose names are already
+#'   valid for Seurat; `reductions` a list of lists (name, key, embeddings, loadings, stdev);
+#'   `graphs` a named list of cells x cells dgCMatrix; `extra_assays` a named list of lists
+#'   with `data` and `var`; `misc` stored as `Misc(object, "harmonybridge")`.
+hb_to_seurat <- function(assay, data, counts = NULL, scale_data = NULL, layers = list(), var = NULL,
+                         obs = NULL, reductions = list(), graphs = list(), extra_assays = list(),
+                         misc = NULL, version = NULL, project = "SeuratProject") {
+  .hb_need("hb_to_seurat")
+  version <- version %||% hb_default_assay_version()
+  op <- options(Seurat.object.assay.calcn = FALSE)
+  on.exit(options(op), add = TRUE)
+  a <- hb_make_assay(data, counts, scale_data, layers, var, version, key = .hb_key(tolower(assay)))
+  obj <- .so("CreateSeuratObject")(a, assay = assay, project = project)
+  made <- setdiff(colnames(obj[[]]), names(obs))  # orig.ident: removed once obs is in (a data
+  # frame with no columns turns the next factor added into integers in SeuratObject 4)
+  for (name in names(extra_assays)) {
+    ex <- extra_assays[[name]]
+    obj[[name]] <- hb_make_assay(ex$data, var = ex$var, version = version, key = .hb_key(tolower(name)))
+  }
+  if (!is.null(obs) && ncol(obs) > 0L) {
+    for (col in names(obs)) {
+      v <- obs[[col]]
+      names(v) <- rownames(obs)
+      obj[[col]] <- v
+    }
+  }
+  for (col in made) obj[[col]] <- NULL
+  for (r in reductions) {
+    emb <- r$embeddings
+    colnames(emb) <- paste0(r$key, seq_len(ncol(emb)))
+    loadings <- r$loadings %||% new("matrix")
+    if (length(loadings)) colnames(loadings) <- colnames(emb)
+    obj[[r$name]] <- .so("CreateDimReducObject")(
+      embeddings = emb, loadings = loadings, stdev = r$stdev %||% numeric(0), key = r$key, assay = assay
+    )
+  }
+  for (name in names(graphs)) {
+    g <- .so("as.Graph")(graphs[[name]])
+    .so("DefaultAssay<-")(g, value = assay) -> g
+    obj[[name]] <- g
+  }
+  if (!is.null(misc)) .so("Misc<-")(obj, slot = "harmonybridge", value = misc) -> obj
+  obj
+}
+
+# ---- Seurat -> AnnData parts ---------------------------------------------------------------
+
+.hb_split_layers <- function(a) {
+  layers <- .hb_layers(a)
+  layers[grepl("^(counts|data|scale\\.data)\\.", layers)]
+}
+
+#' The parts of one assay of a Seurat object, for AnnData; `join`: join split v5 layers on a
+#' copy (else refuse them).
+hb_from_seurat <- function(object, assay = NULL, join = TRUE) {
+  .hb_need("hb_from_seurat")
+  if (!inherits(object, "Seurat")) {
+    stop("expected a Seurat object, got an object of class '", class(object)[1L], "'", call. = FALSE)
+  }
+  assays <- .so("Assays")(object)
+  assay <- assay %||% .so("DefaultAssay")(object)
+  if (!assay %in% assays) {
+    stop("assay '", assay, "' not in the Seurat object; assays: ", paste(assays, collapse = ", "), call. = FALSE)
+  }
+  a <- object[[assay]]
+  joined <- character(0)
+  split <- .hb_split_layers(a)
+  if (length(split)) {
+    if (!isTRUE(join)) {
+      stop("assay '", assay, "' has split layers (", paste(split, collapse = ", "),
+           "); join them first with SeuratObject::JoinLayers() or pass join = TRUE", call. = FALSE)
+    }
+    joined <- split
+    a <- .so("JoinLayers")(a)
+  }
+  version <- hb_assay_version(a)
+  layers <- .hb_layers(a)
+  get <- function(l) if (l %in% layers) .hb_get_layer(a, l) else NULL
+  data <- get("data")
+  counts <- get("counts")
+  scale_data <- get("scale.data")
+  other <- setdiff(layers, c("data", "counts", "scale.data"))
+  extra <- lapply(stats::setNames(other, other), get)
+  reductions <- list()
+  for (name in .so("Reductions")(object)) {
+    dr <- object[[name]]
+    if (!identical(.so("DefaultAssay")(dr), assay) && !.so("IsGlobal")(dr)) next
+    loadings <- .so("Loadings")(dr)
+    reductions[[name]] <- list(
+      name = name, key = .so("Key")(dr), embeddings = .so("Embeddings")(dr),
+      loadings = if (length(loadings)) loadings else NULL, stdev = .so("Stdev")(dr)
+    )
+  }
+  graphs <- list()
+  for (name in .so("Graphs")(object)) {
+    g <- object[[name]]
+    ga <- .so("DefaultAssay")(g)
+    if (!is.null(ga) && length(ga) && !identical(ga, assay)) next
+    graphs[[name]] <- methods::as(g, "dgCMatrix")
+  }
+  raw <- NULL
+  raw_name <- paste0(assay, "_raw")
+  if (raw_name %in% assays) {
+    ra <- object[[raw_name]]
+    raw <- list(data = .hb_get_layer(ra, "data"), var = ra[[]], features = rownames(ra))
+  }
+  var_features <- tryCatch(.so("VariableFeatures")(a), error = function(e) character(0))
+  list(
+    assay = assay, version = version, assays = assays, joined = joined,
+    cells = .so("Cells")(object), features = rownames(a),
+    data = data, counts = counts, scale_data = scale_data, layers = extra,
+    obs = object[[]], var = a[[]], reductions = reductions, graphs = graphs,
+    variable_features = var_features, raw = raw,
+    misc = .so("Misc")(object, slot = "harmonybridge")
+  )
+}
+
+#' Dense features x cells double matrix or dgCMatrix, whichever `m` is closest to.
+hb_as_plain_matrix <- function(m) {
+  if (is.null(m)) return(NULL)
+  if (inherits(m, "dgCMatrix")) return(m)
+  if (is.matrix(m)) {
+    if (!is.double(m)) storage.mode(m) <- "double"
+    return(m)
+  }
+  if (inherits(m, "sparseMatrix")) return(methods::as(methods::as(methods::as(m, "CsparseMatrix"), "generalMatrix"), "dMatrix"))
+  as.matrix(m)
+}
+
+#' Read an .rds and check it holds a Seurat object.
+hb_read_rds <- function(path) {
+  obj <- readRDS(path)
+  if (!inherits(obj, "Seurat")) {
+    stop("'", path, "' holds an object of class '", class(obj)[1L], "', not a Seurat object", call. = FALSE)
+  }
+  obj
+}
+
+#' Save a Seurat object to an .rds.
+hb_write_rds <- function(object, path) {
+  saveRDS(object, path)
+  invisible(path)
+}

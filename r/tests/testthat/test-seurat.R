@@ -1,0 +1,114 @@
+skip_if_no_seurat_object <- function() {
+  skip_if_not_installed("Matrix")
+  skip_if_not_installed("SeuratObject")
+}
+
+small_parts <- function(n = 6L, g = 4L) {
+  cells <- paste0("c_", seq_len(n))
+  features <- paste0("g", seq_len(g))
+  m <- Matrix::rsparsematrix(g, n, 0.5)
+  dimnames(m) <- list(features, cells)
+  list(cells = cells, features = features, m = m)
+}
+
+test_that("hb_dgc wraps CSC arrays without copying them", {
+  skip_if_no_seurat_object()
+  i <- c(0L, 2L, 1L)
+  p <- c(0L, 2L, 3L)
+  x <- c(1, 2, 3)
+  m <- hb_dgc(i, p, x, 3L, 2L, c("a", "b", "c"), c("u", "v"))
+  expect_s4_class(m, "dgCMatrix")
+  expect_true(methods::validObject(m))
+  expect_equal(as.matrix(m), matrix(c(1, 0, 2, 0, 3, 0), 3, dimnames = list(c("a", "b", "c"), c("u", "v"))))
+  if (capabilities("profmem")) {
+    untracemem(x)
+    tracemem(x)
+    expect_silent(m2 <- hb_dgc(i, p, x, 3L, 2L, NULL, NULL))
+    untracemem(x)
+  }
+})
+
+test_that("strings cross joined, with NA and empty strings", {
+  s <- c("a", "", "b c", "é", "")
+  joined <- paste0(paste0(s, collapse = "\x1f"), "\x1f")
+  expect_identical(hb_split_strings(joined, length(s)), s)
+  expect_identical(hb_split_strings(joined, length(s), na = c(FALSE, TRUE, FALSE, FALSE, FALSE)),
+                   c("a", NA, "b c", "é", ""))
+  expect_identical(hb_split_strings("", 0L), character(0))
+  expect_error(hb_split_strings(joined, 3L), "expected 3 strings")
+  out <- hb_join_strings(c("x", NA, "y"))
+  expect_identical(out$joined, "x\x1f\x1fy")
+  expect_identical(out$na, c(FALSE, TRUE, FALSE))
+})
+
+test_that("hb_data_frame keeps odd column names and types", {
+  df <- hb_data_frame(list(`my col` = factor(c("a", NA), levels = c("b", "a")), `1x` = c(TRUE, NA)), c("r1", "r2"))
+  expect_identical(names(df), c("my col", "1x"))
+  expect_identical(levels(df[["my col"]]), c("b", "a"))
+  expect_identical(rownames(df), c("r1", "r2"))
+})
+
+test_that("hb_to_seurat builds a Seurat object through the accessors, metadata exact", {
+  skip_if_no_seurat_object()
+  s <- small_parts()
+  f <- factor(c("a", "b", NA, "a", "a", "b"), levels = c("b", "a", "unused"))
+  o <- factor(c("lo", "hi", "lo", "hi", "lo", "hi"), levels = c("lo", "hi"), ordered = TRUE)
+  obs <- hb_data_frame(list(batch = f, stage = o, n = 1:6), s$cells)
+  var <- hb_data_frame(list(hv = c(TRUE, FALSE, NA, TRUE)), s$features)
+  emb <- matrix(rnorm(12), 6, 2, dimnames = list(s$cells, NULL))
+  g <- methods::as(Matrix::Diagonal(6, x = 1), "CsparseMatrix")
+  g <- methods::as(methods::as(g, "generalMatrix"), "dMatrix")
+  dimnames(g) <- list(s$cells, s$cells)
+  obj <- hb_to_seurat("RNA", s$m, counts = s$m, obs = obs, var = var, version = "v4",
+                      reductions = list(list(name = "pca", key = "PC_", embeddings = emb, stdev = c(2, 1))),
+                      graphs = list(RNA_snn = g),
+                      misc = list(record = "{}"))
+  expect_s4_class(obj, "Seurat")
+  md <- obj[[]]
+  expect_identical(names(md), c("batch", "stage", "n"))
+  expect_identical(levels(md$batch), c("b", "a", "unused"))
+  expect_true(is.ordered(md$stage))
+  expect_identical(SeuratObject::Key(obj[["pca"]]), "PC_")
+  expect_equal(SeuratObject::Stdev(obj, "pca"), c(2, 1))
+  expect_identical(SeuratObject::Graphs(obj), "RNA_snn")
+  expect_identical(SeuratObject::Misc(obj, "harmonybridge"), list(record = "{}"))
+  expect_identical(obj[["RNA"]][["hv"]][[1]], c(TRUE, FALSE, NA, TRUE))
+})
+
+test_that("hb_from_seurat returns the parts, and refuses what it cannot read", {
+  skip_if_no_seurat_object()
+  s <- small_parts()
+  obj <- hb_to_seurat("RNA", s$m, obs = hb_data_frame(list(), s$cells), version = "v4")
+  parts <- hb_from_seurat(obj)
+  expect_identical(parts$assay, "RNA")
+  expect_identical(parts$cells, s$cells)
+  expect_equal(parts$data, s$m)
+  expect_null(parts$counts)
+  expect_error(hb_from_seurat(obj, assay = "ADT"), "assay 'ADT' not in the Seurat object; assays: RNA")
+  expect_error(hb_from_seurat(list()), "expected a Seurat object")
+})
+
+test_that("v5 needs SeuratObject 5; split v5 layers are joined on a copy or refused", {
+  skip_if_no_seurat_object()
+  s <- small_parts()
+  if (!hb_seurat_object_v5()) {
+    expect_identical(hb_default_assay_version(), "v4")
+    expect_error(hb_make_assay(s$m, version = "v5"), "needs SeuratObject >= 5.0.0")
+    skip("SeuratObject < 5: no Assay5 here")
+  }
+  obj <- hb_to_seurat("RNA", s$m, counts = s$m, obs = hb_data_frame(list(b = factor(rep(c("x", "y"), 3))), s$cells),
+                      version = "v5")
+  expect_s4_class(obj[["RNA"]], "Assay5")
+  obj[["RNA"]] <- split(obj[["RNA"]], f = obj$b)
+  expect_error(hb_from_seurat(obj, join = FALSE), "split layers")
+  parts <- hb_from_seurat(obj)
+  expect_true(length(parts$joined) > 0)
+  expect_true(any(grepl("^counts\\.", SeuratObject::Layers(obj[["RNA"]]))))  # the caller's object is unchanged
+})
+
+test_that("hb_read_rds refuses files without a Seurat object", {
+  skip_if_no_seurat_object()
+  path <- tempfile(fileext = ".rds")
+  saveRDS(list(a = 1), path)
+  expect_error(hb_read_rds(path), "not a Seurat object")
+})
