@@ -51,7 +51,7 @@ def load_pcs(name: str) -> AnnData:
     return adata
 
 
-def synthetic(n_cells: int = 300, n_pcs: int = 10, n_batches: int = 3, seed: int = 0) -> AnnData:
+def synthetic(n_cells: int = 300, n_pcs: int = 10, n_batches: int = 3, seed: int = 0, n_genes: int = 0) -> AnnData:
     """Seeded cells in three types with a shift per batch, as a PCA embedding."""
     rng = np.random.default_rng(seed)
     batch = rng.integers(0, n_batches, n_cells)
@@ -67,5 +67,11 @@ def synthetic(n_cells: int = 300, n_pcs: int = 10, n_batches: int = 3, seed: int
         index=[f"c{i}" for i in range(n_cells)],
     )
     adata = AnnData(obs=obs)
+    if n_genes:  # sparse counts, for paths that need genes (a Seurat object does)
+        import scipy.sparse as sp
+
+        counts = sp.random(n_cells, n_genes, density=0.2, format="csr", random_state=seed, dtype=np.float32)
+        counts.data = np.ceil(counts.data * 10)
+        adata = AnnData(counts, obs=obs, var=pd.DataFrame(index=[f"gene{i}" for i in range(n_genes)]))
     adata.obsm["X_pca"] = Z.astype(np.float32)
     return adata

@@ -66,12 +66,21 @@ def test_check_cli_on_counts_datasets(tmp_path, capsys, file, batch, label):
 def test_check_cli_exit_code_on_disagreement(tmp_path, capsys):
     path = tmp_path / "s.h5ad"
     hb.write(synthetic(n_cells=600), path)
-    # one engine only cannot be steered from the CLI; theta 0 on both is still agreement, so plant via the API
-    report = hb.cross_check(hb.read(path), "batch", python_params={"theta": 0.0}, figures=True)
-    assert not report.passed
-    page = report.to_html()
+    code = main(["-q", "check", str(path), "--batch", "batch", "--report", str(tmp_path / "rep"), "--python-param", "theta=0"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "verdict: the engines DISAGREE" in out
+    page = (tmp_path / "rep" / "report.html").read_text()
     assert "Engines DISAGREE" in page and 'class="bad"' in page
-    assert "DISAGREE" in repr(report)
+    data = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert data["params"]["python"]["theta"] == [0.0] and data["params"]["r"]["theta"] == [2.0]
+
+
+def test_check_cli_rejects_bad_override(tmp_path, capsys):
+    path = tmp_path / "s.h5ad"
+    hb.write(synthetic(), path)
+    assert main(["check", str(path), "--batch", "batch", "--report", str(tmp_path), "--r-param", "gamma=1"]) == 2
+    assert "engine parameter must be KEY=VALUE" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -38,3 +38,57 @@ hb_require <- function(package, fix) {
   }
   invisible(TRUE)
 }
+
+#' A Seurat reduction's embedding as dims x cells (NumPy's cells x dims, byte for byte).
+hb_seurat_embedding <- function(object, reduction = "pca") {
+  hb_require("SeuratObject", "apt-get install r-cran-seuratobject")
+  available <- SeuratObject::Reductions(object)
+  if (!reduction %in% available) {
+    stop(sprintf(
+      "reduction '%s' not in the Seurat object; available: %s. Run Seurat::RunPCA() first.",
+      reduction, if (length(available)) paste(available, collapse = ", ") else "none"
+    ), call. = FALSE)
+  }
+  t(SeuratObject::Embeddings(object, reduction = reduction))
+}
+
+#' Metadata columns of a Seurat object as character vectors (NA kept), for the batch checks.
+hb_seurat_meta <- function(object, vars) {
+  md <- object[[]]
+  missing <- setdiff(vars, colnames(md))
+  if (length(missing)) {
+    stop(sprintf(
+      "batch key '%s' not in the Seurat object's meta.data; available columns: %s",
+      missing[[1]], paste(colnames(md), collapse = ", ")
+    ), call. = FALSE)
+  }
+  out <- lapply(vars, function(v) as.character(md[[v]]))
+  names(out) <- vars
+  out
+}
+
+#' Store a corrected embedding as RunHarmony.Seurat does: reduction `reduction.save`, key
+#' from Key(), stdev of each column, the assay of `reduction.use`, then ProjectDim when the
+#' assay has scale.data (RunHarmony's project.dim = TRUE). `record` (the run's JSON) goes to
+#' Misc(object, "harmony").
+hb_seurat_add_harmony <- function(object, embedding, reduction.use = "pca", reduction.save = "harmony",
+                                  project.dim = TRUE, record = NULL) {
+  hb_require("Seurat", "apt-get install r-cran-seurat, or in R: install.packages('Seurat')")
+  emb <- t(embedding)
+  rownames(emb) <- SeuratObject::Cells(object[[reduction.use]])
+  key <- Seurat::Key(reduction.save, quiet = TRUE)
+  colnames(emb) <- paste0(key, seq_len(ncol(emb)))
+  assay <- SeuratObject::DefaultAssay(object[[reduction.use]])
+  object[[reduction.save]] <- SeuratObject::CreateDimReducObject(
+    embeddings = emb, stdev = as.numeric(apply(emb, 2, stats::sd)), assay = assay, key = key
+  )
+  scaled <- tryCatch(
+    SeuratObject::GetAssayData(object, assay = assay, slot = "scale.data"),
+    error = function(e) NULL
+  )
+  if (project.dim && !is.null(scaled) && length(scaled) > 0) {
+    object <- Seurat::ProjectDim(object, reduction = reduction.save, overwrite = TRUE, verbose = FALSE)
+  }
+  if (!is.null(record)) SeuratObject::Misc(object, slot = "harmony") <- record
+  object
+}

@@ -31,6 +31,13 @@ def _run_engine(adata: AnnData, keys: list[str], basis: str, backend: str, param
     return run_r(Z, meta, keys, resolved, verbose=verbose, cell_names=adata.obs_names)
 
 
+def _is_seurat(obj: object) -> bool:
+    """An rpy2 R object of class Seurat (checked without starting R for anything else)."""
+    if isinstance(obj, AnnData) or "rpy2" not in type(obj).__module__:
+        return False
+    return "Seurat" in list(getattr(obj, "rclass", []))
+
+
 def store_result(adata: AnnData, result: EngineResult, *, backend: str, keys: list[str], basis: str, key_added: str, uns_key: str = "harmony") -> None:
     """Write the embedding and the run's record into the AnnData."""
     adata.obsm[key_added] = result.embedding
@@ -86,9 +93,13 @@ def run_harmony(
     verbose
         Let the engine log every iteration.
 
+    A Seurat object (an rpy2 object) works too: ``basis``/``key_added`` name its reductions
+    (``X_pca`` -> ``pca``, ``X_pca_harmony`` -> ``harmony``) and a new Seurat object is returned,
+    as ``RunHarmony(obj, batch_key)`` would return it, from either engine.
+
     Returns
     -------
-    The corrected copy if ``copy``, else None. ``obsm[key_added]`` holds the corrected
+    The corrected copy if ``copy``, else None (a new Seurat object for a Seurat input). ``obsm[key_added]`` holds the corrected
     embedding; ``uns['harmony']`` the parameters used, engine and version, iterations,
     convergence and the objective per iteration. On any error ``adata`` is unchanged.
     """
@@ -97,6 +108,12 @@ def run_harmony(
         max_iter_kmeans=max_iter_kmeans, epsilon_cluster=epsilon_cluster, epsilon_harmony=epsilon_harmony,
         alpha=alpha, ncores=ncores, random_state=random_state,
     )  # fmt: skip
+    if _is_seurat(adata):
+        from ._rharmony import reduction_name, run_harmony_seurat
+
+        keys = [batch_key] if isinstance(batch_key, str) else list(batch_key)
+        return run_harmony_seurat(adata, keys, params, backend=backend, reduction=reduction_name(basis),
+                                  reduction_save=reduction_name(key_added), verbose=verbose)  # fmt: skip
     keys = _check.batch_keys(adata, batch_key)
     result = _run_engine(adata, keys, basis, backend, params, verbose)
     target = adata.copy() if copy else adata

@@ -93,3 +93,54 @@ def run_r(
     )
     logger.info("harmony (r): %d iterations in %.1f s, converged=%s", result.n_iter, seconds, result.converged)
     return result
+
+
+def reduction_name(obsm_key: str) -> str:
+    """scanpy's obsm key -> Seurat's reduction name: X_pca -> pca, X_pca_harmony -> harmony, X_name -> name."""
+    if obsm_key.startswith("X_pca_harmony"):  # X_pca_harmony_r -> harmony_r
+        return "harmony" + obsm_key[len("X_pca_harmony") :]
+    return obsm_key[2:] if obsm_key.startswith("X_") else obsm_key
+
+
+def _r_strings(vec) -> list[str | None]:
+    import rpy2.rinterface as ri
+
+    return [None if x is ri.NA_Character else str(x) for x in vec]
+
+
+def run_harmony_seurat(
+    obj, batch_keys: list[str], params: HarmonyParams, *, backend: str, reduction: str = "pca",
+    reduction_save: str = "harmony", project_dim: bool = True, verbose: bool = False,
+):  # fmt: skip
+    """Harmony on a Seurat object's reduction, by either engine; returns a new Seurat object.
+
+    The result is what ``RunHarmony(obj, group.by.vars, reduction.use, reduction.save)`` gives:
+    reduction ``reduction_save`` with key ``harmony_``, each column's stdev, the assay of
+    ``reduction``, and ``ProjectDim`` loadings when the assay has scale.data. Only the
+    embedding and the batch columns cross between R and Python. The run's record (engine,
+    versions, parameters, iterations, objective) goes into ``Misc(obj, "harmony")`` as JSON.
+    """
+    import json
+
+    from anndata import AnnData
+
+    from ._harmony import _run_engine
+
+    hb = _rbridge.hb()
+    ro = _rbridge.robjects()
+    emb = _rbridge.to_numpy(_rbridge.call(hb.hb_seurat_embedding, obj, reduction, what="reading the Seurat reduction"), np.float64)
+    meta_r = _rbridge.call(hb.hb_seurat_meta, obj, ro.StrVector(batch_keys), what="reading the Seurat meta.data")
+    obs = pd.DataFrame({k: pd.Categorical(_r_strings(meta_r.rx2(k))) for k in batch_keys})
+    obs.index = obs.index.astype(str)
+    cells = AnnData(obs=obs)
+    cells.obsm["X_pca"] = emb
+    result = _run_engine(cells, batch_keys, "X_pca", backend, params, verbose)
+    record = result.record()
+    record.update(backend=backend, batch_key=batch_keys, reduction=reduction, reduction_save=reduction_save)
+    record_json = json.dumps(record, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))
+    n, d = result.embedding.shape
+    return _rbridge.call(
+        hb.hb_seurat_add_harmony, obj, _rbridge.float_matrix(result.embedding, d, n), record=record_json,
+        what="storing the harmony reduction", **{"reduction.use": reduction, "reduction.save": reduction_save,
+                                                "project.dim": project_dim},
+    )  # fmt: skip
