@@ -35,6 +35,10 @@ def test_seurat_backend_and_comparison(corrected):
     assert seurat.nunique() > 3
     assert list(seurat.cat.categories) == sorted(seurat.cat.categories, key=int)  # Seurat's 0, 1, 2, ... by size
     assert adata.obsm["X_umap_seurat"].shape == (adata.n_obs, 2)
+    # the UMAP came back cell by cell: cells in one Seurat cluster sit together in it
+    xy = adata.obsm["X_umap_seurat"]
+    within = np.mean([xy[(seurat == c).to_numpy()].std(0).mean() for c in seurat.cat.categories])
+    assert within < 0.5 * xy.std(0).mean()
     snn = adata.obsp["seurat_snn"]
     assert snn.shape == (adata.n_obs, adata.n_obs)
     assert abs(snn - snn.T).max() < 1e-12  # Seurat's SNN graph is symmetric

@@ -61,7 +61,7 @@ def _seurat(X: np.ndarray, names: pd.Index, n_neighbors: int, resolution: float,
         shape=(n, n),
     ).tocsr()  # fmt: skip
     coords = out.rx2("umap")
-    umap_xy = None if coords is ro.NULL or not umap else _rbridge.to_numpy(coords, np.float64).reshape(n, 2)
+    umap_xy = None if coords is ro.NULL or not umap else _rbridge.to_numpy(coords, np.float64).reshape(2, n).T.copy()
     versions = dict(zip(out.rx2("versions").names, map(str, out.rx2("versions")), strict=True))
     return {"clusters": clusters, "graphs": {"snn": snn}, "umap": umap_xy, "neighbors_params": {"k.param": n_neighbors}, "versions": versions}
 

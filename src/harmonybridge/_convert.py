@@ -62,7 +62,7 @@ __all__ = ["ConversionLog", "from_seurat", "read_rds", "to_seurat", "write_rds"]
 MISC_SLOT = "harmonybridge"
 RECORD_FORMAT = 1
 INT32_MAX = 2**31 - 1
-NA_INTEGER = -(2**31)
+NA_INTEGER = _rbridge.NA_INTEGER
 _SEP = "\x1f"
 
 #: The declarative name map: (AnnData place, Seurat place). Read by both directions.
@@ -154,30 +154,6 @@ def _hb(name: str) -> Any:
     return getattr(_rbridge.hb(), name)
 
 
-def _alloc(kind: str, n: int) -> Any:
-    ri = _ri()
-    return ri.baseenv["vector"](kind, n)
-
-
-def _r_double(values: np.ndarray) -> Any:
-    """An R double vector holding ``values`` (any real dtype), one copy (cast on the fly)."""
-    values = np.asarray(values).reshape(-1, order="A") if values.ndim != 1 else values
-    out = _alloc("double", values.size)
-    if values.size:
-        np.copyto(np.frombuffer(out.memoryview(), dtype=np.float64), values, casting="unsafe")
-    return out
-
-
-def _r_int(values: np.ndarray, na: np.ndarray | None = None, kind: str = "integer") -> Any:
-    out = _alloc(kind, len(values))
-    if len(values):
-        view = np.frombuffer(out.memoryview(), dtype=np.int32)
-        np.copyto(view, values, casting="unsafe")
-        if na is not None and na.any():
-            view[na] = NA_INTEGER
-    return out
-
-
 def _r_strings(values: Any, na: np.ndarray | None = None) -> Any:
     """An R character vector; large vectors cross as one joined string (fast), NA where ``na``."""
     ri = _ri()
@@ -189,7 +165,7 @@ def _r_strings(values: Any, na: np.ndarray | None = None) -> Any:
     joined = _SEP.join(values) + _SEP
     if joined.count(_SEP) != n:  # a name holds the separator: the slow, safe way
         return ri.StrSexpVector([ri.NA_Character if (na is not None and na[i]) else v for i, v in enumerate(values)])
-    na_r = _r_int(na, kind="logical") if na is not None and na.any() else ri.NULL
+    na_r = _rbridge.r_int(na, kind="logical") if na is not None and na.any() else ri.NULL
     return _hb("hb_split_strings")(ri.StrSexpVector([joined]), n, na=na_r)
 
 
@@ -249,17 +225,6 @@ def _attr(x: Any, name: str) -> Any:
 
 def _rclass(x: Any) -> list[str]:
     return [str(c) for c in x.rclass]
-
-
-def _numpy(rvec: Any, dtype: Any = None) -> np.ndarray:
-    """A numpy copy of an R numeric/integer/logical vector (cast to ``dtype`` in the same copy)."""
-    typ = rvec.typeof
-    ri = _ri()
-    src = np.float64 if typ == ri.RTYPES.REALSXP else np.int32
-    if not len(rvec):
-        return np.empty(0, dtype=dtype or src)
-    view = np.asarray(rvec.memoryview()).ravel(order="F")  # R arrays are column-major: a flat view
-    return np.array(view, dtype=dtype or src)
 
 
 def _call(name: str, *args: Any, what: str, **kwargs: Any) -> Any:
@@ -353,7 +318,7 @@ def _r_column(s: pd.Series, where: str, log: ConversionLog) -> Any:
             log.add("dropped", where, s.name, reason=f"categories of dtype {cats.dtype} have no R factor form")
             return None
         codes = np.asarray(s.cat.codes)
-        out = _r_int(codes.astype(np.int64) + 1, na=codes < 0)
+        out = _rbridge.r_int(codes.astype(np.int64) + 1, na=codes < 0)
         out.do_slot_assign("levels", _r_strings([str(c) for c in cats]))
         # class<- (not a bare attribute) so that R marks the vector as an object (factor dispatch)
         return ri.baseenv["class<-"](out, ri.StrSexpVector(["ordered", "factor"] if dt.ordered else ["factor"]))
@@ -366,22 +331,22 @@ def _r_column(s: pd.Series, where: str, log: ConversionLog) -> Any:
         return None
     if pd.api.types.is_bool_dtype(dt):
         na = np.asarray(s.isna())
-        return _r_int(np.asarray(s.fillna(False) if na.any() else s, dtype=np.int32), na=na, kind="logical")
+        return _rbridge.r_int(np.asarray(s.fillna(False) if na.any() else s, dtype=np.int32), na=na, kind="logical")
     if pd.api.types.is_integer_dtype(dt):
         na = np.asarray(s.isna())
         values = np.asarray(s.fillna(0) if na.any() else s).astype(np.int64, copy=False)
         if values.size == 0 or (values.min() > NA_INTEGER and values.max() <= INT32_MAX):
-            return _r_int(values, na=na)
+            return _rbridge.r_int(values, na=na)
         if np.abs(values).max() > 2**53:
             log.add("cast", where, s.name, reason=f"{dt} values beyond 2^53 lose precision as R doubles")
-        out = _r_double(values.astype(np.float64))
+        out = _rbridge.r_double(values.astype(np.float64))
         if na.any():
             np.frombuffer(out.memoryview(), dtype=np.float64)[na] = float(ri.NA_Real)
         return out
     if pd.api.types.is_float_dtype(dt):
         na = np.asarray(s.isna()) if isinstance(dt, pd.api.extensions.ExtensionDtype) else None
         values = np.asarray(s.to_numpy(dtype=np.float64, na_value=np.nan))
-        out = _r_double(values)
+        out = _rbridge.r_double(values)
         if na is not None and na.any():
             np.frombuffer(out.memoryview(), dtype=np.float64)[na] = float(ri.NA_Real)
         return out
@@ -408,7 +373,7 @@ def _py_column(rvec: Any, spec: dict[str, Any] | None) -> Any:
     cls = _rclass(rvec)
     kind = (spec or {}).get("kind")
     if "factor" in cls:
-        codes = _numpy(rvec, np.int64)
+        codes = _rbridge.to_numpy(rvec, np.int64)
         codes = np.where(codes == NA_INTEGER, -1, codes - 1)
         levels, _ = _py_strings(_attr(rvec, "levels"))
         cat_dtype = (spec or {}).get("categories", "object")
@@ -430,13 +395,13 @@ def _py_column(rvec: Any, spec: dict[str, Any] | None) -> Any:
         values[na] = None
         return values
     if typ == ri.RTYPES.LGLSXP:
-        raw = _numpy(rvec)
+        raw = _rbridge.to_numpy(rvec)
         na = raw == NA_INTEGER
         if dtype == "bool" or (dtype is None and not na.any()):
             return raw.astype(bool)
         return pd.arrays.BooleanArray(raw == 1, na)
     if typ == ri.RTYPES.INTSXP:
-        raw = _numpy(rvec)
+        raw = _rbridge.to_numpy(rvec)
         na = raw == NA_INTEGER
         if dtype is None:
             return pd.arrays.IntegerArray(raw, na) if na.any() else raw
@@ -444,7 +409,7 @@ def _py_column(rvec: Any, spec: dict[str, Any] | None) -> Any:
             return pd.arrays.IntegerArray(raw, na).astype(dtype)
         return raw.astype(dtype)
     if typ == ri.RTYPES.REALSXP:
-        raw = _numpy(rvec)
+        raw = _rbridge.to_numpy(rvec)
         if dtype is None:
             return raw
         bits = raw.view(np.uint64)
@@ -520,12 +485,12 @@ def _r_matrix(m: Any, features: Any, cells: Any, what: str) -> Any:
         if not m.has_canonical_format:
             m = m.copy()
             m.sum_duplicates()
-        i = _r_int(m.indices)
-        p = _r_int(m.indptr)
-        x = _r_double(m.data)
+        i = _rbridge.r_int(m.indices)
+        p = _rbridge.r_int(m.indptr)
+        x = _rbridge.r_double(m.data)
         return _call("hb_dgc", i, p, x, n_genes, n_cells, features, cells, what=f"building {what} as a dgCMatrix")
     arr = np.asarray(m)
-    x = _r_double(np.ascontiguousarray(arr).reshape(-1))  # C order cells x genes == R genes x cells
+    x = _rbridge.r_double(np.ascontiguousarray(arr).reshape(-1))  # C order cells x genes == R genes x cells
     return _call("hb_dense", x, n_genes, n_cells, features, cells, what=f"building {what} as a matrix")
 
 
@@ -535,10 +500,10 @@ def _py_matrix(rmat: Any, spec: dict[str, Any] | None, shape: tuple[int, int]) -
     fmt = (spec or {}).get("format")
     cls = _rclass(rmat)
     if "dgCMatrix" in cls:
-        dim = _numpy(rmat.do_slot("Dim"))
-        data = _numpy(rmat.do_slot("x"), dtype)
-        indices = _numpy(rmat.do_slot("i"))
-        indptr = _numpy(rmat.do_slot("p"))
+        dim = _rbridge.to_numpy(rmat.do_slot("Dim"))
+        data = _rbridge.to_numpy(rmat.do_slot("x"), dtype)
+        indices = _rbridge.to_numpy(rmat.do_slot("i"))
+        indptr = _rbridge.to_numpy(rmat.do_slot("p"))
         out = sp.csr_matrix((data, indices, indptr), shape=(int(dim[1]), int(dim[0])))
         if fmt == "csc":
             return sp.csc_matrix(out)
@@ -548,8 +513,8 @@ def _py_matrix(rmat: Any, spec: dict[str, Any] | None, shape: tuple[int, int]) -
             return sp.csr_array(out)
         return out
     if "matrix" in cls or "array" in cls:
-        dim = _numpy(_attr(rmat, "dim"))
-        arr = _numpy(rmat, dtype).reshape(int(dim[1]), int(dim[0]))  # R column-major genes x cells
+        dim = _rbridge.to_numpy(_attr(rmat, "dim"))
+        arr = _rbridge.to_numpy(rmat, dtype).reshape(int(dim[1]), int(dim[0]))  # R column-major genes x cells
         if fmt in ("csr", "csc"):
             return sp.csr_matrix(arr) if fmt == "csr" else sp.csc_matrix(arr)
         return arr
@@ -586,13 +551,13 @@ def _r_uns(value: Any, where: str, log: ConversionLog) -> Any:
     if isinstance(value, (bool, np.bool_)):
         return tag(ri.BoolSexpVector([bool(value)]), "bool")
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return tag(_r_double(np.array([value], dtype=np.float64)), f"int:{np.asarray(value).dtype}")
+        return tag(_rbridge.r_double(np.array([value], dtype=np.float64)), f"int:{np.asarray(value).dtype}")
     if isinstance(value, (float, np.floating)):
-        return tag(_r_double(np.array([value], dtype=np.float64)), f"float:{np.asarray(value).dtype}")
+        return tag(_rbridge.r_double(np.array([value], dtype=np.float64)), f"float:{np.asarray(value).dtype}")
     if isinstance(value, np.ndarray) and value.ndim <= 2:
         dt = value.dtype
         if dt.kind in "biuf":
-            out = _r_double(value.reshape(-1, order="F")) if dt.kind != "b" else _r_int(value.reshape(-1, order="F"), kind="logical")
+            out = _rbridge.r_double(value.reshape(-1, order="F")) if dt.kind != "b" else _rbridge.r_int(value.reshape(-1, order="F"), kind="logical")
         elif dt.kind in "OUS" and (value.size == 0 or pd.api.types.infer_dtype(value.ravel()) == "string"):
             out = _r_strings([str(v) for v in value.reshape(-1, order="F")])
         else:
@@ -634,11 +599,11 @@ def _py_uns(x: Any) -> Any:
             flat, _ = _py_strings(x)
             flat = flat.astype(dt) if dt.kind != "O" else flat
         elif dt.kind == "b":
-            flat = _numpy(x).astype(bool)
+            flat = _rbridge.to_numpy(x).astype(bool)
         else:
-            flat = _numpy(x, dt)
+            flat = _rbridge.to_numpy(x, dt)
         if ndim == "2":
-            dim = _numpy(_attr(x, "dim"))
+            dim = _rbridge.to_numpy(_attr(x, "dim"))
             return flat.reshape(int(dim[0]), int(dim[1]), order="F")
         return flat
     # untagged R value (made in R)
@@ -646,7 +611,7 @@ def _py_uns(x: Any) -> Any:
         vals, _ = _py_strings(x)
         return vals[0] if len(vals) == 1 else vals
     if x.typeof in (ri.RTYPES.REALSXP, ri.RTYPES.INTSXP, ri.RTYPES.LGLSXP):
-        arr = _numpy(x)
+        arr = _rbridge.to_numpy(x)
         if x.typeof == ri.RTYPES.LGLSXP:
             arr = arr.astype(bool)
         return arr[0] if len(arr) == 1 else arr
@@ -864,20 +829,20 @@ def to_seurat(
         value = p["value"]
         emb_spec = {"key": p["obsm"], "dtype": str(value.dtype), "sparse": bool(sp.issparse(value))}
         emb = np.asarray(value.toarray() if sp.issparse(value) else value, dtype=np.float64)
-        emb_r = _call("hb_dense", _r_double(np.asfortranarray(emb).reshape(-1, order="F")), emb.shape[0], emb.shape[1],
+        emb_r = _call("hb_dense", _rbridge.r_double(np.asfortranarray(emb).reshape(-1, order="F")), emb.shape[0], emb.shape[1],
                       cells_r, _r_strings([f"{p['key']}{i + 1}" for i in range(emb.shape[1])]), what="embedding")  # fmt: skip
         item = {"name": _ri().StrSexpVector([p["name"]]), "key": _ri().StrSexpVector([p["key"]]), "embeddings": emb_r}
         if p["name"] == pca_name:
             pcs = adata.varm.get("PCs")
             if pcs is not None and np.shape(pcs)[1] == emb.shape[1]:
                 pcs = np.asarray(pcs)
-                item["loadings"] = _call("hb_dense", _r_double(np.asfortranarray(pcs, dtype=np.float64).reshape(-1, order="F")),
+                item["loadings"] = _call("hb_dense", _rbridge.r_double(np.asfortranarray(pcs, dtype=np.float64).reshape(-1, order="F")),
                                          pcs.shape[0], pcs.shape[1], features_r,
                                          _r_strings([f"{p['key']}{i + 1}" for i in range(pcs.shape[1])]), what="loadings")  # fmt: skip
                 rec["varm_PCs"] = {"dtype": str(pcs.dtype)}
             variance = (adata.uns.get("pca") or {}).get("variance") if isinstance(adata.uns.get("pca"), dict) else None
             if variance is not None and np.shape(variance) == (emb.shape[1],):
-                item["stdev"] = _r_double(np.sqrt(np.asarray(variance, dtype=np.float64)))
+                item["stdev"] = _rbridge.r_double(np.sqrt(np.asarray(variance, dtype=np.float64)))
         reductions.append(_r_list(item))
         rec["obsm"][p["name"]] = emb_spec
     for k in adata.varm:
@@ -1003,7 +968,7 @@ def _assemble(parts: Any, log: ConversionLog, return_log: bool) -> Any:
     scale = _get(parts, "scale_data")
     if not _is_null(scale):
         sd_where = (rec.get("scale_data") or {}).get("where")
-        sd_dim = _numpy(_attr(scale, "dim"))
+        sd_dim = _rbridge.to_numpy(_attr(scale, "dim"))
         if sd_where == "layer" or (sd_where is None and int(sd_dim[0]) == n_vars):
             layers["scale.data"] = _py_matrix(scale, rec.get("layers", {}).get("scale.data") or {"format": "dense"}, shape)
         else:
@@ -1043,16 +1008,16 @@ def _assemble(parts: Any, log: ConversionLog, return_log: bool) -> Any:
         spec = (rec.get("obsm") or {}).get(name, {})
         key = spec.get("key") or _OBSM_OF.get(name) or f"X_{name}"
         emb = _get(r, "embeddings")
-        edim = _numpy(_attr(emb, "dim"))
+        edim = _rbridge.to_numpy(_attr(emb, "dim"))
         if int(edim[0]) != n_obs:
             log.add("dropped", "reduction", name, reason=f"{int(edim[0])} cells, not {n_obs}")
             continue
-        arr = _numpy(emb, np.dtype(spec.get("dtype", "float64"))).reshape(int(edim[1]), int(edim[0])).T.copy()
+        arr = _rbridge.to_numpy(emb, np.dtype(spec.get("dtype", "float64"))).reshape(int(edim[1]), int(edim[0])).T.copy()
         adata.obsm[key] = sp.csr_matrix(arr) if spec.get("sparse") else arr
         loadings = _get(r, "loadings")
         if key == "X_pca" and not _is_null(loadings):
-            ldim = _numpy(_attr(loadings, "dim"))
-            lmat = _numpy(loadings).reshape(int(ldim[1]), int(ldim[0])).T
+            ldim = _rbridge.to_numpy(_attr(loadings, "dim"))
+            lmat = _rbridge.to_numpy(loadings).reshape(int(ldim[1]), int(ldim[0])).T
             lfeats = _py_strings(_attr(loadings, "dimnames")[0])[0]
             pos = pd.Index(seurat_features).get_indexer(lfeats)
             full = np.zeros((n_vars, lmat.shape[1]), dtype=np.dtype((rec.get("varm_PCs") or {}).get("dtype", "float64")))
@@ -1065,19 +1030,19 @@ def _assemble(parts: Any, log: ConversionLog, return_log: bool) -> Any:
             log.add("dropped", "reduction loadings", name, reason="only pca loadings map to varm['PCs']")
         stdev = _get(r, "stdev")
         if key == "X_pca" and len(stdev):
-            uns_pca_variance = _numpy(stdev) ** 2
+            uns_pca_variance = _rbridge.to_numpy(stdev) ** 2
     # graphs
     graphs = _get(parts, "graphs")
     for i, gname in enumerate(_names(graphs)):
         spec = (rec.get("obsp") or {}).get(gname, {})
         key = spec.get("key") or (gname[len(assay) + 1:] if gname.startswith(f"{assay}_") else gname)
         g = graphs[i]
-        gd = _numpy(g.do_slot("Dim"))
+        gd = _rbridge.to_numpy(g.do_slot("Dim"))
         if int(gd[0]) != n_obs or int(gd[1]) != n_obs:
             log.add("dropped", "graph", gname, reason="not cells x cells")
             continue
         dtype = np.dtype(spec.get("dtype", "float64"))
-        m = sp.csc_matrix((_numpy(g.do_slot("x"), dtype), _numpy(g.do_slot("i")), _numpy(g.do_slot("p"))), shape=(n_obs, n_obs))
+        m = sp.csc_matrix((_rbridge.to_numpy(g.do_slot("x"), dtype), _rbridge.to_numpy(g.do_slot("i")), _rbridge.to_numpy(g.do_slot("p"))), shape=(n_obs, n_obs))
         fmt = spec.get("format", "csr")
         adata.obsp[key] = m.toarray() if fmt == "dense" else (m if fmt == "csc" else sp.csr_matrix(m))
         if not spec and key != gname:

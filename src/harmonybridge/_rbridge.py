@@ -147,6 +147,42 @@ def call(fn: Callable[..., Any], *args: Any, what: str, **kwargs: Any) -> Any:
 
 
 # --- vectors across the boundary: one copy each way, no per-element Python loops -----------
+NA_INTEGER = -(2**31)  # R's NA_integer_
+
+
+def _alloc(kind: str, n: int) -> Any:
+    robjects()
+    import rpy2.rinterface as ri
+
+    return ri.baseenv["vector"](kind, n)
+
+
+def r_double(values: Any) -> Any:
+    """An R double vector holding ``values`` (any real dtype), one copy, cast on the fly."""
+    import numpy as np
+
+    values = np.asarray(values)
+    values = values.reshape(-1, order="A") if values.ndim != 1 else values
+    out = _alloc("double", values.size)
+    if values.size:
+        np.copyto(np.frombuffer(out.memoryview(), dtype=np.float64), values, casting="unsafe")
+    return out
+
+
+def r_int(values: Any, na: Any = None, kind: str = "integer") -> Any:
+    """An R integer (or logical) vector, one copy; NA where the boolean mask ``na`` is set."""
+    import numpy as np
+
+    values = np.asarray(values)
+    out = _alloc(kind, len(values))
+    if len(values):
+        view = np.frombuffer(out.memoryview(), dtype=np.int32)
+        np.copyto(view, values, casting="unsafe")
+        if na is not None and np.any(na):
+            view[np.asarray(na)] = NA_INTEGER
+    return out
+
+
 def float_matrix(values: Any, nrow: int, ncol: int) -> Any:
     """An R double matrix nrow x ncol from a C-ordered buffer read column-major (one copy).
 
@@ -156,12 +192,11 @@ def float_matrix(values: Any, nrow: int, ncol: int) -> Any:
     import numpy as np
     import rpy2.rinterface as ri
 
-    robjects()
-    flat = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
-    if flat.size != nrow * ncol:
-        msg = f"buffer of {flat.size} values cannot be a {nrow} x {ncol} matrix"
+    values = np.asarray(values)
+    if values.size != nrow * ncol:
+        msg = f"buffer of {values.size} values cannot be a {nrow} x {ncol} matrix"
         raise ValueError(msg)
-    vec = ri.FloatSexpVector.from_memoryview(memoryview(flat))
+    vec = r_double(values.reshape(-1))  # reshape(-1) reads C order: no copy for a C-ordered array
     vec.do_slot_assign("dim", ri.IntSexpVector([nrow, ncol]))
     return vec
 
@@ -171,28 +206,26 @@ def factor(codes: Any, levels: Any, *, ordered: bool = False) -> Any:
     import numpy as np
     import rpy2.rinterface as ri
 
-    robjects()
     codes = np.asarray(codes)
-    r_codes = np.where(codes < 0, np.iinfo(np.int32).min, codes + 1).astype(np.int32)  # INT_MIN is NA_integer_
-    vec = ri.IntSexpVector.from_memoryview(memoryview(np.ascontiguousarray(r_codes)))
+    vec = r_int(codes + 1, na=codes < 0)
     vec.do_slot_assign("levels", ri.StrSexpVector([str(x) for x in levels]))
     vec.do_slot_assign("class", ri.StrSexpVector(["ordered", "factor"] if ordered else ["factor"]))
     return vec
 
 
 def to_numpy(vec: Any, dtype: Any = None) -> Any:
-    """An R numeric/integer/logical vector or matrix as a NumPy array owning its data (one copy).
-
-    Matrices come back C-ordered with R's dimensions reversed (R's d x N is NumPy's N x d).
-    """
+    """A flat NumPy copy of an R numeric/integer/logical vector (cast to ``dtype`` in the same copy)."""
     import numpy as np
+    import rpy2.rinterface as ri
 
-    # rpy2 shapes a matrix's memoryview column-major; its flat buffer, read in order, is what we want
-    arr = np.array(np.asarray(vec.memoryview()).ravel(order="F"), copy=True)
-    try:
-        dim = list(vec.do_slot("dim"))
-    except LookupError:
-        dim = None
-    if dim:
-        arr = arr.reshape(dim[::-1])
-    return arr.astype(dtype, copy=False) if dtype is not None else arr
+    src = np.float64 if vec.typeof == ri.RTYPES.REALSXP else np.int32
+    if not len(vec):
+        return np.empty(0, dtype=dtype or src)
+    view = np.asarray(vec.memoryview()).ravel(order="F")  # rpy2 shapes a matrix column-major: its flat buffer
+    return np.array(view, dtype=dtype or src)
+
+
+def matrix_to_numpy(vec: Any, dtype: Any = None) -> Any:
+    """An R matrix as a C-ordered NumPy array with the dimensions reversed (R's d x N is N x d), one copy."""
+    dim = list(vec.do_slot("dim"))
+    return to_numpy(vec, dtype).reshape(dim[::-1])

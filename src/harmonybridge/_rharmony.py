@@ -78,7 +78,7 @@ def run_r(
             "epsilon.harmony": opts["epsilon.harmony"],
         },
     )
-    corrected = _rbridge.to_numpy(out.rx2("embedding"), np.float64)
+    corrected = _rbridge.matrix_to_numpy(out.rx2("embedding"), np.float64)
     versions = dict(zip(out.rx2("versions").names, out.rx2("versions"), strict=True))
     seconds = time.perf_counter() - start
     result = EngineResult(
@@ -103,9 +103,10 @@ def reduction_name(obsm_key: str) -> str:
 
 
 def _r_strings(vec) -> list[str | None]:
-    import rpy2.rinterface as ri
+    from ._convert import _py_strings
 
-    return [None if x is ri.NA_Character else str(x) for x in vec]
+    values, na = _py_strings(vec)
+    return [None if missing else str(v) for v, missing in zip(values, na, strict=True)]
 
 
 def run_harmony_seurat(
@@ -128,7 +129,7 @@ def run_harmony_seurat(
 
     hb = _rbridge.hb()
     ro = _rbridge.robjects()
-    emb = _rbridge.to_numpy(_rbridge.call(hb.hb_seurat_embedding, obj, reduction, what="reading the Seurat reduction"), np.float64)
+    emb = _rbridge.matrix_to_numpy(_rbridge.call(hb.hb_seurat_embedding, obj, reduction, what="reading the Seurat reduction"), np.float64)
     meta_r = _rbridge.call(hb.hb_seurat_meta, obj, ro.StrVector(batch_keys), what="reading the Seurat meta.data")
     obs = pd.DataFrame({k: pd.Categorical(_r_strings(meta_r.rx2(k))) for k in batch_keys})
     obs.index = obs.index.astype(str)
