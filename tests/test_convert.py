@@ -163,7 +163,8 @@ def adatas(draw) -> AnnData:
     X = X.astype(dtype)
     X = X.toarray() if fmt == "dense" else (X.tocsc() if fmt == "csc" else X)
     odd = draw(st.booleans())
-    obs_names = [f"c{i}" + (draw(st.text(NAME_CHARS, max_size=3)) if odd else "") for i in range(n)]
+    # "-" ends the number, so that names stay unique ("c1" + "0" would be "c10")
+    obs_names = [f"c{i}" + ("-" + draw(st.text(NAME_CHARS, max_size=3)) if odd else "") for i in range(n)]
     var_names = [f"g{i}" + ("_x" if odd and i % 2 else "") for i in range(g)]
     obs_cols = draw(st.lists(st.text(NAME_CHARS, min_size=1, max_size=6), max_size=4, unique=True))
     obs = pd.DataFrame({c: draw(columns(n)).set_axis(obs_names) for c in obs_cols}, index=obs_names)
@@ -225,6 +226,40 @@ def test_obs_types_exact():
     assert_exact(a, back)
     assert back.obs["batch"].cat.categories.tolist() == ["b", "a", "unused"]
     assert back.obs["stage"].cat.ordered
+
+
+@pytest.mark.skipif(not hasattr(pd.StringDtype("python"), "na_value"), reason="needs pandas >= 2.3 (StringDtype na_value)")
+def test_pandas_str_dtype_exact():
+    """pandas 3's default ``str`` (NaN for missing) and ``string`` (NA) both come back as they were."""
+    a = small()
+    a.obs["s"] = pd.Series(["x", None] * 20, index=a.obs_names, dtype=pd.StringDtype("python", na_value=np.nan))
+    a.obs["t"] = pd.array(["y", None] * 20, dtype=pd.StringDtype("python"))
+    back, _, _ = roundtrip(a)
+    assert_exact(a, back)
+
+
+@pytest.mark.parametrize("shape", [(1, 5), (5, 1), (1, 1)], ids=["one-cell", "one-feature", "one-by-one"])
+def test_one_cell_or_feature_v4(shape):
+    """SeuratObject 5's LayerData() drops a v4 assay's one-row matrix to a vector; GetAssayData() does not."""
+    X = sp.random(*shape, density=1.0, format="csr", dtype=np.float64, random_state=0)
+    a = AnnData(X=X, obs=pd.DataFrame(index=[f"c{i}" for i in range(shape[0])]),
+                var=pd.DataFrame(index=[f"g{i}" for i in range(shape[1])]))  # fmt: skip
+    a.layers["counts"] = X.copy()
+    back, _, _ = roundtrip(a, assay_version="v4")
+    assert_exact(a, back)
+
+
+@pytest.mark.skipif(not _so_v5(), reason="needs SeuratObject >= 5 for Assay5")
+def test_one_feature_v5():
+    a = AnnData(X=sp.random(4, 1, density=1.0, format="csr", random_state=0),
+                obs=pd.DataFrame(index=[f"c{i}" for i in range(4)]), var=pd.DataFrame(index=["g0"]))  # fmt: skip
+    major, minor = (int(p) for p in _rbridge.package_version("SeuratObject").split(".")[:2])
+    if (major, minor) < (5, 4):
+        with pytest.raises(ValueError, match=r"1 feature\(s\).*SeuratObject >= 5.4.0.*assay_version='v4'"):
+            to_seurat(a, assay_version="v5")
+    else:
+        back, _, _ = roundtrip(a, assay_version="v5")
+        assert_exact(a, back)
 
 
 def test_obs_seen_from_r_is_a_factor():

@@ -82,38 +82,47 @@ hb_data_frame <- function(columns, row_names) {
   paste0(key, "_")
 }
 
+# Layer access dispatches on the assay's class, not on the installed SeuratObject: with
+# SeuratObject 5, LayerData() on a v4 Assay subsets without drop = FALSE, so a one-feature or
+# one-cell assay comes back as a vector; GetAssayData() returns the stored matrix as it is.
 .hb_set_layer <- function(a, layer, value) {
-  if (hb_seurat_object_v5()) {
-    f <- .so("LayerData<-")
-    f(a, layer = layer, value = value)
+  if (is.null(value)) stop("no matrix given for layer '", layer, "'", call. = FALSE)
+  if (inherits(a, "StdAssay")) {
+    .so("LayerData<-")(a, layer = layer, value = value)
+  } else if (hb_seurat_object_v5()) {
+    .so("SetAssayData")(a, layer = layer, new.data = value)
   } else {
     .so("SetAssayData")(a, slot = layer, new.data = value)
   }
 }
 
 .hb_get_layer <- function(a, layer) {
-  if (hb_seurat_object_v5()) .so("LayerData")(a, layer = layer) else .so("GetAssayData")(a, slot = layer)
+  if (inherits(a, "StdAssay")) return(.so("LayerData")(a, layer = layer))
+  if (hb_seurat_object_v5()) .so("GetAssayData")(a, layer = layer) else .so("GetAssayData")(a, slot = layer)
 }
 
 .hb_layers <- function(a) {
-  if (hb_seurat_object_v5()) return(.so("Layers")(a))
+  if (inherits(a, "StdAssay")) return(.so("Layers")(a))
   present <- vapply(c("counts", "data", "scale.data"), function(l) !.so("IsMatrixEmpty")(.hb_get_layer(a, l)), logical(1))
   c("counts", "data", "scale.data")[present]
 }
 
 #' A v4 Assay or a v5 Assay5 holding data (X), and optionally counts, scale.data, other layers
 #' (v5 only) and feature metadata (var, a data frame with the features as row names).
+#' `calcn`: what SeuratObject 5 records in the assay (its Misc "calcN", read by the next
+#' `[[<-` of the assay into a Seurat object: whether to compute nCount_/nFeature_ then), as
+#' the option Seurat.object.assay.calcn; an assay made by SeuratObject itself records TRUE.
 hb_make_assay <- function(data, counts = NULL, scale_data = NULL, layers = list(), var = NULL,
-                          version = NULL, key = "rna_") {
+                          version = NULL, key = "rna_", calcn = FALSE) {
   .hb_need("hb_make_assay")
   version <- version %||% hb_default_assay_version()
+  op <- options(Seurat.object.assay.calcn = calcn)
+  on.exit(options(op), add = TRUE)
   if (version == "v5") {
     if (!hb_seurat_object_v5()) {
       stop("assay_version 'v5' needs SeuratObject >= 5.0.0 (installed: ", utils::packageVersion("SeuratObject"),
            "); use assay_version 'v4' or upgrade SeuratObject", call. = FALSE)
     }
-    op <- options(Seurat.object.assay.calcn = FALSE)
-    on.exit(options(op), add = TRUE)
     a <- .so("CreateAssay5Object")(data = data)
   } else if (version == "v4") {
     a <- .so("CreateAssayObject")(data = data)
@@ -123,6 +132,9 @@ hb_make_assay <- function(data, counts = NULL, scale_data = NULL, layers = list(
   .so("Key<-")(a, value = key) -> a
   if (!is.null(counts)) a <- .hb_set_layer(a, "counts", counts)
   if (!is.null(scale_data)) a <- .hb_set_layer(a, "scale.data", scale_data)
+  if (length(layers) && (is.null(names(layers)) || anyNA(names(layers)) || !all(nzchar(names(layers))))) {
+    stop("every extra layer needs a non-empty name", call. = FALSE)
+  }
   for (name in names(layers)) {
     if (version != "v5") stop("v4 assays hold only counts, data and scale.data, not layer '", name, "'", call. = FALSE)
     a <- .hb_set_layer(a, name, layers[[name]])
@@ -149,9 +161,13 @@ hb_to_seurat <- function(assay, data, counts = NULL, scale_data = NULL, layers =
                          misc = NULL, version = NULL, project = "SeuratProject") {
   .hb_need("hb_to_seurat")
   version <- version %||% hb_default_assay_version()
+  # nCount_/nFeature_ are not computed here (obs is the cell metadata), but the main assay
+  # records the user's setting as SeuratObject's own assays do, so that Seurat computes them
+  # when counts are set later (e.g. SetAssayData(obj, layer = "counts", ...)).
+  calcn <- getOption("Seurat.object.assay.calcn") %||% TRUE
   op <- options(Seurat.object.assay.calcn = FALSE)
   on.exit(options(op), add = TRUE)
-  a <- hb_make_assay(data, counts, scale_data, layers, var, version, key = .hb_key(tolower(assay)))
+  a <- hb_make_assay(data, counts, scale_data, layers, var, version, key = .hb_key(tolower(assay)), calcn = calcn)
   obj <- .so("CreateSeuratObject")(a, assay = assay, project = project)
   made <- setdiff(colnames(obj[[]]), names(obs))  # orig.ident: removed once obs is in (a data
   # frame with no columns turns the next factor added into integers in SeuratObject 4)

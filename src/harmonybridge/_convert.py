@@ -304,7 +304,10 @@ def _dtype_spec(s: pd.Series) -> dict[str, Any]:
     if isinstance(dt, pd.CategoricalDtype):
         return {"kind": "category", "ordered": bool(dt.ordered), "categories": str(dt.categories.dtype)}
     if isinstance(dt, pd.StringDtype):
-        return {"kind": "string", "storage": dt.storage}
+        spec = {"kind": "string", "storage": dt.storage}
+        if getattr(dt, "na_value", pd.NA) is not pd.NA:  # pandas 3's default ``str`` (NaN for missing)
+            spec["na_value"] = "nan"
+        return spec
     return {"kind": "plain", "dtype": str(dt)}
 
 
@@ -389,10 +392,13 @@ def _py_column(rvec: Any, spec: dict[str, Any] | None) -> Any:
     if typ == ri.RTYPES.STRSXP:
         values, na = _py_strings(rvec)
         if kind == "string":
-            arr = pd.array(values, dtype=pd.StringDtype((spec or {}).get("storage", "python")))
-            arr[na] = pd.NA
-            return arr
+            storage = (spec or {}).get("storage", "python")
+            sdt = pd.StringDtype(storage, na_value=np.nan) if spec.get("na_value") == "nan" else pd.StringDtype(storage)
+            values[na] = None
+            return pd.array(values, dtype=sdt)
         values[na] = None
+        if dtype == "object":  # recorded as object: kept so (pandas 3 would infer its ``str`` dtype)
+            return pd.Series(values, dtype=object, copy=False)
         return values
     if typ == ri.RTYPES.LGLSXP:
         raw = _rbridge.to_numpy(rvec)
@@ -440,6 +446,7 @@ def _py_frame(rdf: Any, index: pd.Index, rec: list[list[Any]] | None, where: str
             continue
         if orig != rname:
             log.add("restored", f"{where} column", rname, orig)
+    data = {k: v.set_axis(index) if isinstance(v, pd.Series) else v for k, v in data.items()}
     df = pd.DataFrame(data, index=index)
     if rec:  # recorded order first, then new columns made in R
         order = [r[0] for r in rec if r[0] in df.columns]
@@ -663,6 +670,25 @@ def _log_features(log: ConversionLog, where: str, renamed: dict[str, str]) -> No
                 "Seurat turns '_' and '|' into '-'; restored by from_seurat")  # fmt: skip
 
 
+def _named_layers(adata: AnnData) -> dict[str, Any]:
+    """``adata.layers`` without the ``None`` key under which anndata >= 0.13 also lists ``X``."""
+    return {k: v for k, v in adata.layers.items() if k is not None}
+
+
+def _check_v5_shape(adata: AnnData, with_raw: bool) -> None:
+    """SeuratObject < 5.4 cannot build an Assay5 with a single cell or feature (fixed in 5.4.0)."""
+    shapes = [adata.shape] + ([adata.raw.shape] if with_raw and adata.raw is not None else [])
+    if all(min(shape) > 1 for shape in shapes):
+        return
+    installed = _rbridge.package_version("SeuratObject")
+    if tuple(int(p) for p in installed.split(".")[:2]) >= (5, 4):
+        return
+    n_obs, n_vars = next(shape for shape in shapes if min(shape) == 1)
+    msg = (f"SeuratObject {installed} cannot build a v5 assay (Assay5) of {n_obs} cell(s) x {n_vars} feature(s): "
+           "one cell or one feature needs SeuratObject >= 5.4.0; pass assay_version='v4' or upgrade SeuratObject")  # fmt: skip
+    raise ValueError(msg)
+
+
 def _key_base(name: str) -> str:
     base = "".join(c for c in name if c.isascii() and c.isalnum())
     return base if base and not base[0].isdigit() else f"X{base}"
@@ -721,7 +747,8 @@ def to_seurat(
         adata = adata.copy()
     # every check that can fail cheaply comes before any work in R
     _check_nnz(adata.X, "adata.X")
-    for k, v in adata.layers.items():
+    layers_in = _named_layers(adata)
+    for k, v in layers_in.items():
         _check_nnz(v, f"adata.layers[{k!r}]")
     if adata.raw is not None and raw == "assay":
         _check_nnz(adata.raw.X, "adata.raw.X")
@@ -736,6 +763,8 @@ def to_seurat(
         msg = (f"assay_version='v5' needs SeuratObject >= 5.0.0 (installed: {_rbridge.package_version('SeuratObject')}); "
                "pass assay_version='v4' or upgrade SeuratObject")  # fmt: skip
         raise ValueError(msg)
+    if version == "v5":
+        _check_v5_shape(adata, raw == "assay")
 
     log = ConversionLog("AnnData -> Seurat")
     _log_features(log, "features", renamed)
@@ -751,7 +780,7 @@ def to_seurat(
     data = _r_matrix(adata.X, features_r, cells_r, "adata.X")
     counts = scale = None
     layers = {}
-    for name, value in adata.layers.items():
+    for name, value in layers_in.items():
         spec = _matrix_spec(value, f"adata.layers[{name!r}]")
         if name == "counts":
             counts = _r_matrix(value, features_r, cells_r, "layers['counts']")
@@ -781,7 +810,7 @@ def to_seurat(
         if not uns["seurat"]:
             del uns["seurat"]
             rec["scale_data"]["drop_seurat"] = True
-    elif "scale.data" in adata.layers:
+    elif "scale.data" in layers_in:
         rec["scale_data"] = {"where": "layer"}
 
     # obs and var, column by column

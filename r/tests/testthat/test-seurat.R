@@ -88,6 +88,25 @@ test_that("hb_from_seurat returns the parts, and refuses what it cannot read", {
   expect_error(hb_from_seurat(list()), "expected a Seurat object")
 })
 
+test_that("a v4 assay of one feature or one cell keeps its matrices two-dimensional", {
+  skip_if_no_seurat_object()
+  for (dims in list(c(1L, 3L), c(3L, 1L))) {
+    s <- small_parts(n = dims[2L], g = dims[1L])
+    obj <- hb_to_seurat("RNA", s$m, counts = s$m, obs = hb_data_frame(list(), s$cells), version = "v4")
+    parts <- hb_from_seurat(obj)
+    expect_equal(parts$data, s$m)
+    expect_equal(parts$counts, s$m)
+  }
+})
+
+test_that("extra layers need names and matrices", {
+  skip_if_no_seurat_object()
+  s <- small_parts()
+  skip_if_not(hb_seurat_object_v5(), "SeuratObject < 5: no Assay5 here")
+  expect_error(hb_make_assay(s$m, layers = list(s$m), version = "v5"), "non-empty name")
+  expect_error(hb_make_assay(s$m, layers = stats::setNames(list(s$m), NA_character_), version = "v5"), "non-empty name")
+})
+
 test_that("v5 needs SeuratObject 5; split v5 layers are joined on a copy or refused", {
   skip_if_no_seurat_object()
   s <- small_parts()
