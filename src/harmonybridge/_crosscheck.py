@@ -346,6 +346,7 @@ def _figures(report: CrossCheckReport) -> dict[str, str]:
     for engine, obj in report.convergence.items():
         ax.plot(range(len(obj)), obj, marker="o", label="Python (harmonypy)" if engine == "python" else "R (harmony)")
     ax.set_xlabel("Harmony iteration (0 = initial clustering)")
+    ax.xaxis.set_major_locator(__import__("matplotlib.ticker").ticker.MaxNLocator(integer=True))
     ax.set_ylabel("objective")
     ax.set_title("convergence, first seed")
     ax.legend(fontsize=8)

@@ -65,6 +65,7 @@ def convergence(records: dict[str, dict], path: Path) -> Path:
         obj = np.asarray(rec["objective"], dtype=float)
         ax.plot(np.arange(len(obj)), obj, marker="o", label=f"{label} ({rec['n_iter']} it., converged={bool(rec['converged'])})")
     ax.set_xlabel("Harmony iteration (0 = initial clustering)")
+    ax.xaxis.set_major_locator(__import__("matplotlib.ticker").ticker.MaxNLocator(integer=True))
     ax.set_ylabel("objective")
     ax.set_title("Harmony convergence")
     ax.legend(fontsize=8)
@@ -76,6 +77,9 @@ def markers_dotplot(adata: AnnData, path: Path, n_genes: int = 3) -> Path:
     import matplotlib.pyplot as plt
     import scanpy as sc
 
+    groupby = adata.uns["rank_genes_groups"]["params"]["groupby"]
+    if f"dendrogram_{groupby}" not in adata.uns:
+        sc.tl.dendrogram(adata, groupby=groupby, use_rep="X_pca_harmony" if "X_pca_harmony" in adata.obsm else None)
     dp = sc.pl.rank_genes_groups_dotplot(adata, n_genes=n_genes, show=False, return_fig=True)
     dp.make_figure()
     fig = dp.fig
