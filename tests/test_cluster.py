@@ -76,6 +76,14 @@ def test_errors_leave_adata_unchanged(kwargs, error, match):
     assert (set(adata.obs.columns), set(adata.obsm), set(adata.obsp), set(adata.uns)) == before
 
 
+def test_scanpy_backend_above_8192_cells():
+    """scanpy switches to pynndescent from 8,192 cells; that path must work (it broke with pynndescent 0.7)."""
+    adata = synthetic(n_cells=9000, n_pcs=10)
+    adata.obsm["X_pca_harmony"] = adata.obsm["X_pca"].copy()
+    hb.cluster(adata, umap=False)
+    assert adata.obs["scanpy_clusters"].nunique() >= 3
+
+
 def test_copy():
     adata = synthetic()
     adata.obsm["X_pca_harmony"] = adata.obsm["X_pca"].copy()

@@ -22,6 +22,16 @@ def test_lisi_matches_r_lisi_package():
     assert _metrics.median_lisi(X, meta["label1"]) == pytest.approx(np.median(expected[:, 0]), abs=5e-3)
 
 
+def test_lisi_on_a_sample_above_max_cells():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(3000, 5))
+    labels = pd.Series(rng.choice(["a", "b"], 3000))
+    full = _metrics.median_lisi(X, labels)
+    sampled = _metrics.median_lisi(X, labels, max_cells=1000)
+    assert sampled == _metrics.median_lisi(X, labels, max_cells=1000)  # seeded
+    assert sampled == pytest.approx(full, abs=0.1)  # well mixed either way: ~2
+
+
 def test_per_pc_pearson_and_relative_l2():
     rng = np.random.default_rng(0)
     A = rng.normal(size=(200, 5))

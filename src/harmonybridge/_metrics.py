@@ -7,11 +7,21 @@ import numpy as np
 import pandas as pd
 
 
-def median_lisi(X: np.ndarray, labels: pd.Series | np.ndarray, perplexity: float = 30) -> float:
-    """Median LISI of ``labels`` in ``X`` (harmonypy's implementation, checked against R's lisi)."""
+def median_lisi(
+    X: np.ndarray, labels: pd.Series | np.ndarray, perplexity: float = 30, *, max_cells: int = 20_000, random_state: int = 0
+) -> float:
+    """Median LISI of ``labels`` in ``X`` (harmonypy's implementation, checked against R's lisi).
+
+    Its cost grows with the square of the cells, so above ``max_cells`` it is computed on a
+    seeded sample of that many cells (like the silhouette).
+    """
     from harmonypy import compute_lisi
 
     labels = pd.Series(np.asarray(labels))
+    X = np.asarray(X)
+    if len(labels) > max_cells:
+        keep = np.sort(np.random.default_rng(random_state).choice(len(labels), size=max_cells, replace=False))
+        X, labels = X[keep], labels.iloc[keep].reset_index(drop=True)
     perplexity = min(perplexity, (len(labels) - 1) / 3)
     frame = pd.DataFrame({"label": labels.to_numpy()})
     return float(np.median(compute_lisi(np.asarray(X), frame, ["label"], perplexity=perplexity)[:, 0]))
