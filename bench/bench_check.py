@@ -26,11 +26,15 @@ import functools
 import logging
 import resource
 import statistics
+import os
 import sys
 import time
 from collections import defaultdict
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _synthetic  # noqa: E402
 
 N_TYPES = 8
 
@@ -40,24 +44,11 @@ def progress(msg: str) -> None:
 
 
 def make_adata(cells: int, pcs: int, batches: int, seed: int):
-    """AnnData with obsm['X_pca'] (float32), obs['batch'] and obs['cell_type'] (categoricals)."""
+    """AnnData with obsm['X_pca'] (float32), obs['batch'] and obs['cell_type'] (categoricals), from bench/_synthetic.py."""
     import anndata as ad
     import pandas as pd
 
-    rng = np.random.default_rng(seed)
-    scale = (1.0 / np.sqrt(np.arange(1, pcs + 1))).astype(np.float32)
-    centres = rng.normal(0, 4.0, (N_TYPES, pcs)).astype(np.float32) * scale
-    shifts = rng.normal(0, 1.5, (batches, pcs)).astype(np.float32) * scale
-    batch = np.sort(rng.integers(0, batches, cells))
-    mix = rng.dirichlet(np.full(N_TYPES, 2.0), batches)
-    ctype = np.empty(cells, dtype=np.int64)
-    for b in range(batches):
-        idx = np.flatnonzero(batch == b)
-        ctype[idx] = rng.choice(N_TYPES, idx.size, p=mix[b])
-    Z = rng.standard_normal((cells, pcs), dtype=np.float32)
-    Z *= scale
-    Z += centres[ctype]
-    Z += shifts[batch]
+    Z, batch, ctype = _synthetic.make_embedding(cells, pcs, batches, seed, n_types=N_TYPES, mix_alpha=2.0)
     obs = pd.DataFrame(
         {
             "batch": pd.Categorical.from_codes(batch, [f"batch{b}" for b in range(batches)]),
@@ -66,7 +57,6 @@ def make_adata(cells: int, pcs: int, batches: int, seed: int):
         index=pd.RangeIndex(cells).astype(str),
     )
     return ad.AnnData(obs=obs, obsm={"X_pca": Z})
-
 
 def rss_mb(field: str = "VmRSS") -> float:
     with open("/proc/self/status", encoding="ascii") as fh:

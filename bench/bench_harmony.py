@@ -40,6 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).parent))
+import _synthetic  # noqa: E402
+
 TARGET_OVERHEAD_PCT = 5.0
 N_TYPES = 12  # cell-type clusters
 
@@ -52,28 +55,9 @@ def progress(msg: str) -> None:
 
 
 def make_embedding(cells: int, pcs: int, batches: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A PCA-like float32 embedding with cell types and batch effects, and the batch codes.
-
-    PC j has spread ~ 1/sqrt(j+1) (falling variance, like a real PCA); 12 cell types sit at
-    random centres with unequal sizes; each batch has its own cell-type mix (Dirichlet) and
-    its own shift vector (larger on the leading PCs).
-    """
-    rng = np.random.default_rng(seed)
-    scale = (1.0 / np.sqrt(np.arange(1, pcs + 1))).astype(np.float32)
-    centres = rng.normal(0, 4.0, (N_TYPES, pcs)).astype(np.float32) * scale
-    shifts = rng.normal(0, 1.5, (batches, pcs)).astype(np.float32) * scale
-    batch = np.sort(rng.integers(0, batches, cells))  # cells grouped by batch, like concatenated samples
-    mix = rng.dirichlet(np.full(N_TYPES, 0.7), batches)
-    ctype = np.empty(cells, dtype=np.int64)
-    for b in range(batches):
-        idx = np.flatnonzero(batch == b)
-        ctype[idx] = rng.choice(N_TYPES, idx.size, p=mix[b])
-    Z = rng.standard_normal((cells, pcs), dtype=np.float32)
-    Z *= scale
-    Z += centres[ctype]
-    Z += shifts[batch]
-    return Z, batch.astype(np.int16)
-
+    """The shared generator (bench/_synthetic.py): 12 cell types, per-batch mix and shift; embedding and batch codes."""
+    Z, batch, _ = _synthetic.make_embedding(cells, pcs, batches, seed, n_types=N_TYPES)
+    return Z, batch
 
 def batch_labels(codes: np.ndarray):
     """Batch codes as a pandas Categorical of strings, as ``adata.obs['batch']`` usually is."""

@@ -38,6 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).parent))
+import _synthetic  # noqa: E402
+
 TARGET_PCT = 10.0
 N_TYPES = 12
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,24 +52,9 @@ def progress(msg: str) -> None:
 
 
 def make_embedding(cells: int, pcs: int, batches: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A PCA-like float32 embedding with cell types and batch effects, and the batch codes
-    (the same generator as bench_harmony.py: 12 cell types, per-batch Dirichlet mix and shift)."""
-    rng = np.random.default_rng(seed)
-    scale = (1.0 / np.sqrt(np.arange(1, pcs + 1))).astype(np.float32)
-    centres = rng.normal(0, 4.0, (N_TYPES, pcs)).astype(np.float32) * scale
-    shifts = rng.normal(0, 1.5, (batches, pcs)).astype(np.float32) * scale
-    batch = np.sort(rng.integers(0, batches, cells))
-    mix = rng.dirichlet(np.full(N_TYPES, 0.7), batches)
-    ctype = np.empty(cells, dtype=np.int64)
-    for b in range(batches):
-        idx = np.flatnonzero(batch == b)
-        ctype[idx] = rng.choice(N_TYPES, idx.size, p=mix[b])
-    Z = rng.standard_normal((cells, pcs), dtype=np.float32)
-    Z *= scale
-    Z += centres[ctype]
-    Z += shifts[batch]
-    return Z, batch.astype(np.int16)
-
+    """The shared generator (bench/_synthetic.py): 12 cell types, per-batch mix and shift; embedding and batch codes."""
+    Z, batch, _ = _synthetic.make_embedding(cells, pcs, batches, seed, n_types=N_TYPES)
+    return Z, batch
 
 def batch_names(codes: np.ndarray) -> list[str]:
     return [f"batch{b}" for b in range(int(codes.max()) + 1)]
