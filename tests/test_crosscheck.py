@@ -101,7 +101,7 @@ def test_errors(kwargs, error, match):
 
 
 def test_too_few_cells_for_15_neighbours():
-    with pytest.raises(ValueError, match="too few for the 15-nearest-neighbour comparison"):
+    with pytest.raises(ValueError, match="12 cells are too few for 15 nearest neighbours"):
         hb.cross_check(synthetic(n_cells=12), "batch")
 
 

@@ -98,6 +98,13 @@ def n_cells(adata: AnnData) -> int:
     return adata.n_obs
 
 
+def cells_for_neighbors(n_cells: int, k: int, what: str = "neighbours") -> None:
+    """Refuse fewer than k + 1 cells for a k-nearest-neighbour step."""
+    if n_cells <= k:
+        msg = f"{n_cells} cells are too few for {k} {what}; need at least {k + 1} (or lower the number of neighbours)"
+        raise ValueError(msg)
+
+
 def obs_key(adata: AnnData, key: str, what: str = "label key") -> pd.Series:
     """An existing obs column with at least two levels and no missing values."""
     if key not in adata.obs.columns:

@@ -98,9 +98,7 @@ def cluster(
     if n_neighbors < 2:
         msg = f"n_neighbors must be at least 2, got {n_neighbors}"
         raise ValueError(msg)
-    if adata.n_obs <= n_neighbors:
-        msg = f"{adata.n_obs} cells are too few for {n_neighbors} neighbours; lower n_neighbors"
-        raise ValueError(msg)
+    _check.cells_for_neighbors(adata.n_obs, n_neighbors)
     key = key_added or backend
     logger.info("clustering with %s on %s: %d cells, %d neighbours, resolution %s", backend, use_rep, adata.n_obs, n_neighbors, resolution)
     run = _scanpy if backend == "scanpy" else _seurat

@@ -168,9 +168,7 @@ def cross_check(
     if n_seeds < 2:
         msg = f"n_seeds must be at least 2 to measure each engine's spread, got {n_seeds}"
         raise ValueError(msg)
-    if adata.n_obs <= N_NEIGHBORS:
-        msg = f"{adata.n_obs} cells are too few for the {N_NEIGHBORS}-nearest-neighbour comparison; need at least {N_NEIGHBORS + 1}"
-        raise ValueError(msg)
+    _check.cells_for_neighbors(adata.n_obs, N_NEIGHBORS, "nearest neighbours (the cross-check compares them)")
     from . import _rbridge
 
     _rbridge.require("harmony")  # fail before any work when the R engine cannot run

@@ -54,10 +54,10 @@ def knn_indices(X: np.ndarray, k: int = 15) -> np.ndarray:
     """Each cell's k nearest neighbours (itself excluded), exact, by scikit-learn."""
     from sklearn.neighbors import NearestNeighbors
 
+    from ._check import cells_for_neighbors
+
     X = np.asarray(X, dtype=np.float32)
-    if X.shape[0] <= k:
-        msg = f"{X.shape[0]} cells are too few for {k} nearest neighbours; need at least {k + 1}"
-        raise ValueError(msg)
+    cells_for_neighbors(X.shape[0], k, "nearest neighbours")
     nn = NearestNeighbors(n_neighbors=k + 1, algorithm="brute", n_jobs=-1).fit(X)
     idx = nn.kneighbors(return_distance=False, n_neighbors=k)
     return idx
