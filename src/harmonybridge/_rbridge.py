@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -54,10 +53,6 @@ def robjects() -> Any:
         msg = "rpy2 is not installed; the R parts need it: pip install 'harmonybridge[r]' (or make setup)"
         raise RBridgeError(msg)
     logging.getLogger("rpy2").setLevel(logging.WARNING)  # its start-up notes are not the user's business
-    # R grows its heap in small steps, collecting garbage at each: a large first heap saves ~1 s per
-    # 100k-cell conversion (bench/bench_convert.py). Read only when R starts; the user's settings win.
-    os.environ.setdefault("R_VSIZE", "2G")
-    os.environ.setdefault("R_NSIZE", "10M")
     try:
         import rpy2.robjects as ro
     except (ImportError, OSError, RuntimeError, ValueError) as err:
