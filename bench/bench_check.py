@@ -93,31 +93,6 @@ def _wrap(owner, attr: str, label: str, keep: bool = False) -> None:
     setattr(owner, attr, timed)
 
 
-def neighbors_workaround() -> str | None:
-    """Make sc.pp.neighbors work where scanpy 1.11 meets pynndescent >= 0.7 and scipy without csr_array.getnnz.
-
-    pynndescent 0.7's PyNNDescentTransformer returns a ``csr_array``; scanpy 1.11 calls
-    ``.getnnz(axis=1)`` on it, which scipy 1.17's sparse arrays no longer have, so every
-    ``sc.pp.neighbors`` on >= 8192 cells fails (AttributeError). The bench converts the
-    transformer's output to ``csr_matrix`` (what pynndescent < 0.7 returned) and says so.
-    """
-    import scipy.sparse as sp
-
-    if hasattr(sp.csr_array((1, 1)), "getnnz"):
-        return None
-    import pynndescent
-
-    fit_transform = pynndescent.PyNNDescentTransformer.fit_transform
-
-    def as_matrix(self, *a, **k):
-        return sp.csr_matrix(fit_transform(self, *a, **k))
-
-    pynndescent.PyNNDescentTransformer.fit_transform = as_matrix
-    return ("WORKAROUND APPLIED: scipy's csr_array has no getnnz and pynndescent returns csr_array, so scanpy's "
-            "sc.pp.neighbors fails on >= 8192 cells (AttributeError: 'csr_array' object has no attribute 'getnnz'); "
-            "this bench converts PyNNDescentTransformer's output to csr_matrix. Without it cross_check crashes here.")
-
-
 def instrument() -> None:
     import scanpy as sc
 
@@ -257,8 +232,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="data seed and first random_state (default 0)")
     p.add_argument("--ncores", type=int, help="threads for both engines (default: CPUs this process may use)")
     p.add_argument("--quick", action="store_true", help="5,000 cells: a smoke run")
-    p.add_argument("--no-workaround", action="store_true",
-                   help="do not patch around the scanpy/pynndescent/scipy csr_array.getnnz break (see the output)")
     p.add_argument("--no-alternatives", action="store_true", help="skip timing the cheaper alternatives")
     args = p.parse_args(argv)
     if args.cells is None:
@@ -284,9 +257,6 @@ def main(argv: list[str] | None = None) -> int:
     _rbridge.require("harmony")
     _rbridge.hb()
     instrument()
-    note = None if args.no_workaround else neighbors_workaround()
-    if note:
-        progress(note)
     totals, reports = [], []
     rss_before = rss_mb()
     for i in range(args.repeats):
@@ -327,8 +297,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"peak RSS (ru_maxrss, whole process incl. embedded R): {peak:.0f} MB; RSS before the cross-check "
           f"{rss_before:.0f} MB (R started, data made), so it added {peak - rss_before:.0f} MB; "
           f"embedding {adata.obsm['X_pca'].nbytes / 2**20:.0f} MB float32")  # fmt: skip
-    if note:
-        print(note)
     print(f"verdict: engines {report.verdict.upper()}")
     print(repr(report))
     if not args.no_alternatives:
