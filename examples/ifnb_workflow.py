@@ -18,7 +18,7 @@ import scanpy as sc
 
 import harmonybridge as hb
 from harmonybridge import _plot
-from harmonybridge._workflow import median_lisi
+from harmonybridge._metrics import median_lisi
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ifnb_2800_counts.h5ad"
 parser = argparse.ArgumentParser()

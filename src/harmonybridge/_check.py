@@ -15,11 +15,8 @@ MIN_CELLS = 6
 CONTINUOUS_LEVELS = 50
 
 
-def batch_keys(adata: AnnData, batch_key: str | Sequence[str]) -> list[str]:
-    """``batch_key`` as a list of existing ``obs`` columns."""
-    if not isinstance(adata, AnnData):
-        msg = f"expected an AnnData, got {type(adata).__name__}"
-        raise TypeError(msg)
+def key_list(batch_key: str | Sequence[str]) -> list[str]:
+    """``batch_key`` as a list of distinct column names (one name or a sequence of them)."""
     keys = [batch_key] if isinstance(batch_key, str) else list(batch_key) if isinstance(batch_key, Sequence) else None
     if not keys or not all(isinstance(k, str) for k in keys):
         msg = f"batch_key must be an obs column name or a list of them, got {batch_key!r}"
@@ -27,6 +24,15 @@ def batch_keys(adata: AnnData, batch_key: str | Sequence[str]) -> list[str]:
     if len(set(keys)) != len(keys):
         msg = f"batch_key lists a column twice: {keys}"
         raise ValueError(msg)
+    return keys
+
+
+def batch_keys(adata: AnnData, batch_key: str | Sequence[str]) -> list[str]:
+    """``batch_key`` as a list of existing ``obs`` columns."""
+    if not isinstance(adata, AnnData):
+        msg = f"expected an AnnData, got {type(adata).__name__}"
+        raise TypeError(msg)
+    keys = key_list(batch_key)
     missing = [k for k in keys if k not in adata.obs.columns]
     if missing:
         msg = f"batch key {missing[0]!r} not in adata.obs; available columns: {list(map(str, adata.obs.columns))}"

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from anndata import AnnData
 
 from . import _check
-from ._metrics import compare_clusterings
+from ._metrics import compare_clusterings, leiden_on, neighbor_graph
 
 logger = logging.getLogger("harmonybridge")
 
@@ -23,10 +23,8 @@ DEFAULTS = {"scanpy": {"n_neighbors": 15, "resolution": 1.0}, "seurat": {"n_neig
 def _scanpy(X: np.ndarray, names: pd.Index, n_neighbors: int, resolution: float, umap: bool, seed: int) -> dict:
     import scanpy as sc
 
-    tmp = AnnData(obs=pd.DataFrame(index=names))
-    tmp.obsm["X"] = X
-    sc.pp.neighbors(tmp, n_neighbors=n_neighbors, use_rep="X", random_state=seed)
-    sc.tl.leiden(tmp, resolution=resolution, flavor="igraph", n_iterations=2, directed=False, random_state=seed)
+    tmp = neighbor_graph(X, n_neighbors=n_neighbors, random_state=seed, names=names)
+    leiden_on(tmp, resolution=resolution, random_state=seed)
     if umap:
         sc.tl.umap(tmp, random_state=seed)
     from ._compat import pkg_version

@@ -241,7 +241,7 @@ def cross_check(
                 "harmonybridge": pkg_version("harmonybridge") or "", "scanpy": pkg_version("scanpy") or ""}  # fmt: skip
     report = CrossCheckReport(
         passed=passed,
-        table=table.drop(columns=[]),
+        table=table,
         integration=integration,
         pairs=pairs,
         versions=versions,
@@ -267,9 +267,7 @@ def _figure_data(conditions: dict[str, np.ndarray], batch: pd.Series, labels: pd
 
     umaps = {}
     for name in ("python", "r"):
-        tmp = AnnData(obs=pd.DataFrame(index=[str(i) for i in range(len(batch))]))
-        tmp.obsm["X"] = conditions[name].astype(np.float32)
-        sc.pp.neighbors(tmp, n_neighbors=N_NEIGHBORS, use_rep="X", random_state=0)
+        tmp = _metrics.neighbor_graph(conditions[name], n_neighbors=N_NEIGHBORS, random_state=0)
         sc.tl.umap(tmp, random_state=0)
         umaps[name] = tmp.obsm["X_umap"]
     return {"umaps": umaps, "python": conditions["python"], "r": conditions["r"], "batch": batch, "labels": labels}
@@ -373,7 +371,7 @@ def _render_html(report: CrossCheckReport) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in report.versions.items())
     params = html.escape(json.dumps(report.params["python"]))
     r_params = html.escape(json.dumps(report.params["r"]))
-    table = report.table.drop(columns=[])
+    table = report.table
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>harmonybridge cross-check: {report.verdict}</title>
 <style>body{{font-family:sans-serif;max-width:1150px;margin:2em auto;color:#222}} h1{{color:{color}}}
 table{{border-collapse:collapse;margin:.5em 0 1.5em}} td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}

@@ -28,7 +28,7 @@ def _run_engine(adata: AnnData, keys: list[str], basis: str, backend: str, param
         return run_python(Z, meta, keys, resolved, verbose=verbose)
     from ._rharmony import run_r  # R is started only when asked for
 
-    return run_r(Z, meta, keys, resolved, verbose=verbose, cell_names=adata.obs_names)
+    return run_r(Z, meta, keys, resolved, verbose=verbose)
 
 
 def _is_seurat(obj: object) -> bool:
@@ -111,8 +111,7 @@ def run_harmony(
     if _is_seurat(adata):
         from ._rharmony import reduction_name, run_harmony_seurat
 
-        keys = [batch_key] if isinstance(batch_key, str) else list(batch_key)
-        return run_harmony_seurat(adata, keys, params, backend=backend, reduction=reduction_name(basis),
+        return run_harmony_seurat(adata, _check.key_list(batch_key), params, backend=backend, reduction=reduction_name(basis),
                                   reduction_save=reduction_name(key_added), verbose=verbose)  # fmt: skip
     keys = _check.batch_keys(adata, batch_key)
     result = _run_engine(adata, keys, basis, backend, params, verbose)

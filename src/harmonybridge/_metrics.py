@@ -75,16 +75,30 @@ def knn_overlap(idx_a: np.ndarray, idx_b: np.ndarray) -> float:
     return float(np.mean(common / k))
 
 
-def leiden(X: np.ndarray, *, n_neighbors: int = 15, resolution: float = 1.0, random_state: int = 0) -> np.ndarray:
-    """Leiden clusters of X (scanpy neighbours + igraph Leiden), as strings."""
+def neighbor_graph(X: np.ndarray, *, n_neighbors: int, random_state: int = 0, names: pd.Index | None = None):
+    """A scratch AnnData holding X and scanpy's neighbour graph of it (the caller's AnnData is never touched)."""
     import anndata as ad
     import scanpy as sc
 
-    tmp = ad.AnnData(obs=pd.DataFrame(index=[str(i) for i in range(X.shape[0])]))
-    tmp.obsm["X"] = np.asarray(X, dtype=np.float32)
-    sc.pp.neighbors(tmp, n_neighbors=n_neighbors, use_rep="X", random_state=random_state)
-    sc.tl.leiden(tmp, resolution=resolution, flavor="igraph", n_iterations=2, directed=False, random_state=random_state)
-    return tmp.obs["leiden"].to_numpy()
+    index = names if names is not None else pd.RangeIndex(X.shape[0]).astype(str)
+    graph = ad.AnnData(obs=pd.DataFrame(index=index))
+    graph.obsm["X"] = np.asarray(X, dtype=np.float32)
+    sc.pp.neighbors(graph, n_neighbors=n_neighbors, use_rep="X", random_state=random_state)
+    return graph
+
+
+def leiden_on(graph, *, resolution: float, random_state: int) -> pd.Series:
+    """Leiden (igraph flavour) on a :func:`neighbor_graph`; the clusters as ``graph.obs['leiden']``."""
+    import scanpy as sc
+
+    sc.tl.leiden(graph, resolution=resolution, flavor="igraph", n_iterations=2, directed=False, random_state=random_state)
+    return graph.obs["leiden"]
+
+
+def leiden(X: np.ndarray, *, n_neighbors: int = 15, resolution: float = 1.0, random_state: int = 0) -> np.ndarray:
+    """Leiden clusters of X (scanpy neighbours + igraph Leiden), as strings."""
+    graph = neighbor_graph(X, n_neighbors=n_neighbors, random_state=random_state)
+    return leiden_on(graph, resolution=resolution, random_state=random_state).to_numpy()
 
 
 def compare_clusterings(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray) -> dict:

@@ -38,7 +38,7 @@ def _batch_frame(meta: pd.DataFrame, keys: list[str]):
 
 
 def run_r(
-    Z: np.ndarray, meta: pd.DataFrame, keys: list[str], params: HarmonyParams, *, verbose: bool, cell_names=None
+    Z: np.ndarray, meta: pd.DataFrame, keys: list[str], params: HarmonyParams, *, verbose: bool
 ) -> EngineResult:
     """Harmony by R's harmony package; ``set.seed(random_state)`` first."""
     hb = _rbridge.hb()
