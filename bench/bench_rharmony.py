@@ -163,7 +163,6 @@ def worker_profile(args: argparse.Namespace) -> None:
     Zr = _rbridge.float_matrix(Z, d, n)
     frame = _rharmony._batch_frame(meta, ["batch"])
     out["first float_matrix + _batch_frame (cold)"] = time.perf_counter() - t0
-    spec = params_spec(n, args.ncores, args.seed)
     r = harmonybridge.HarmonyParams(ncores=args.ncores, random_state=args.seed).resolve(n, 1).to_r()
     a, o = r["args"], r["options"]
     kw = dict(theta=ro.FloatVector(a["theta"]), sigma=a["sigma"], nclust=a["nclust"], max_iter=a["max_iter"],
@@ -286,8 +285,8 @@ def bench(args: argparse.Namespace, tmp: Path) -> None:
           f"target <= +{TARGET_PCT:.0f}%: {verdict(r1)})")
     print(f"ratio 2 (engine view) hb warm call / RunHarmony alone:      {r2:.3f} ({(r2 - 1) * 100:+.1f}%; "
           f"target <= +{TARGET_PCT:.0f}%: {verdict(r2)})")
-    print(f"  (the headline ratio is ratio 1; ratio 2 charges us the transfer and R->NumPy copy that "
-          f"RunHarmony alone does not pay)")  # fmt: skip
+    print("  (the headline ratio is ratio 1; ratio 2 charges us the transfer and R->NumPy copy that "
+          "RunHarmony alone does not pay)")  # fmt: skip
     c_cold, c_warm, c_rs = med([r["cold_cpu"] for r in hb]), med([r["warm_cpu"] for r in hb]), med([r["cpu"] for r in rs])
     print(f"CPU seconds (user+sys, all threads; less sensitive to other load than wall time): hb cold call {c_cold:.1f}, "
           f"warm call {c_warm:.1f}; Rscript whole process {c_rs:.1f}; ratio cold / Rscript {c_cold / c_rs:.3f} "

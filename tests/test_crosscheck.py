@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import DATA, load_pcs, needs_data, needs_r, synthetic
+from helpers import DATA, load_pcs, needs_r, synthetic
 
 import harmonybridge as hb
 from harmonybridge.cli import main

@@ -969,7 +969,6 @@ def _assemble(parts: Any, log: ConversionLog, return_log: bool) -> Any:
     assay = str(_get(parts, "assay")[0])
     rec, uns_r = _read_record(parts, assay)
     rec = rec or {}
-    version = str(_get(parts, "version")[0])
     for name in _py_strings(_get(parts, "joined"))[0] if len(_get(parts, "joined")) else []:
         log.add("joined", "layers", name, reason="split v5 layers joined with JoinLayers on a copy")
     cells, _ = _py_strings(_get(parts, "cells"))
