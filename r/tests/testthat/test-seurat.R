@@ -75,6 +75,37 @@ test_that("hb_to_seurat builds a Seurat object through the accessors, metadata e
   expect_identical(obj[["RNA"]][["hv"]][[1]], c(TRUE, FALSE, NA, TRUE))
 })
 
+test_that("hb_new_seurat is identical to CreateSeuratObject, idents included", {
+  skip_if_no_seurat_object()
+  so <- function(name) getExportedValue("SeuratObject", name)
+  versions <- if (hb_seurat_object_v5()) c("v4", "v5") else "v4"
+  namings <- list(
+    prefixed = paste0(rep(c("s1", "s2", "s3"), each = 4L), "_", seq_len(12L)),   # 3 levels -> idents s1..s3
+    unique = paste0("cell", seq_len(12L)),                                         # one level per cell -> project
+    one = paste0("AAAC-", seq_len(12L)),                                           # no "_": unique -> project
+    many = paste0("b", seq_len(120L) %% 101L, "_", seq_len(120L)),                # 101 levels -> project
+    lead = paste0(c("_x", "y_z"), seq_len(12L))                                   # empty first field
+  )
+  op <- options(Seurat.object.assay.calcn = FALSE)
+  on.exit(options(op), add = TRUE)
+  for (version in versions) {
+    for (nm in names(namings)) {
+      cells <- namings[[nm]]
+      m <- Matrix::rsparsematrix(5L, length(cells), 0.5)
+      dimnames(m) <- list(paste0("g", 1:5), cells)
+      a <- hb_make_assay(m, version = version)
+      ours <- hb_new_seurat(a, assay = "RNA", project = "proj")
+      ref <- so("CreateSeuratObject")(a, assay = "RNA", project = "proj")
+      expect_identical(so("Idents")(ours), so("Idents")(ref), label = paste(version, nm))
+      expect_identical(ours[[]], ref[[]], label = paste(version, nm))
+      expect_identical(ours, ref, label = paste(version, nm))
+    }
+  }
+  expect_identical(levels(so("Idents")(hb_new_seurat(hb_make_assay(m <- {
+    x <- Matrix::rsparsematrix(3L, 4L, 0.5); dimnames(x) <- list(paste0("g", 1:3), c("b_1", "a_2", "b_3", "a_4")); x
+  }), project = "p"))), c("a", "b"))
+})
+
 test_that("hb_from_seurat returns the parts, and refuses what it cannot read", {
   skip_if_no_seurat_object()
   s <- small_parts()
