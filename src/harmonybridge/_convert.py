@@ -464,6 +464,15 @@ def _check_nnz(m: Any, what: str) -> None:
         raise ValueError(msg)
 
 
+def _r_bytes(m: Any) -> int:
+    """Bytes a matrix takes in R: a dgCMatrix (8-byte x, 4-byte i, 4-byte p) or a double matrix."""
+    if m is None:
+        return 0
+    if sp.issparse(m):
+        return 12 * int(m.nnz) + 4 * (max(m.shape) + 1)
+    return 8 * int(np.prod(np.shape(m)))
+
+
 def _matrix_spec(m: Any, what: str) -> dict[str, Any]:
     if sp.issparse(m):
         fmt = m.format
@@ -774,6 +783,10 @@ def to_seurat(
     rec["var_index"] = {"name": adata.var.index.name, "dtype": str(adata.var.index.dtype)}
     plan = _reduction_plan(adata, assay, log)
 
+    matrices = [adata.X, *layers_in.values(), *(p["value"] for p in plan), *adata.obsp.values()]
+    if adata.raw is not None and raw == "assay":
+        matrices.append(adata.raw.X)
+    _rbridge.reserve(sum(_r_bytes(m) for m in matrices))  # one garbage collection for all of them
     cells_r = _r_strings(obs_names.tolist())
     features_r = _r_strings(features)
     rec["X"] = _matrix_spec(adata.X, "adata.X")
@@ -857,15 +870,15 @@ def to_seurat(
     for p in plan:
         value = p["value"]
         emb_spec = {"key": p["obsm"], "dtype": str(value.dtype), "sparse": bool(sp.issparse(value))}
-        emb = np.asarray(value.toarray() if sp.issparse(value) else value, dtype=np.float64)
-        emb_r = _call("hb_dense", _rbridge.r_double(np.asfortranarray(emb).reshape(-1, order="F")), emb.shape[0], emb.shape[1],
+        emb = value.toarray() if sp.issparse(value) else np.asarray(value)
+        emb_r = _call("hb_dense", _rbridge.r_double_columns(emb), emb.shape[0], emb.shape[1],
                       cells_r, _r_strings([f"{p['key']}{i + 1}" for i in range(emb.shape[1])]), what="embedding")  # fmt: skip
         item = {"name": _ri().StrSexpVector([p["name"]]), "key": _ri().StrSexpVector([p["key"]]), "embeddings": emb_r}
         if p["name"] == pca_name:
             pcs = adata.varm.get("PCs")
             if pcs is not None and np.shape(pcs)[1] == emb.shape[1]:
                 pcs = np.asarray(pcs)
-                item["loadings"] = _call("hb_dense", _rbridge.r_double(np.asfortranarray(pcs, dtype=np.float64).reshape(-1, order="F")),
+                item["loadings"] = _call("hb_dense", _rbridge.r_double_columns(pcs),
                                          pcs.shape[0], pcs.shape[1], features_r,
                                          _r_strings([f"{p['key']}{i + 1}" for i in range(pcs.shape[1])]), what="loadings")  # fmt: skip
                 rec["varm_PCs"] = {"dtype": str(pcs.dtype)}

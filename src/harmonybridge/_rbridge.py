@@ -150,11 +150,46 @@ def call(fn: Callable[..., Any], *args: Any, what: str, **kwargs: Any) -> Any:
 NA_INTEGER = -(2**31)  # R's NA_integer_
 
 
-def _alloc(kind: str, n: int) -> Any:
+def _new_vector(kind: str, n: int, fill: Callable[[Any], None]) -> Any:
+    """An R vector of ``n`` doubles/integers/logicals, written once by ``fill(view)``.
+
+    ``view`` is a NumPy view of the vector's memory. R's ``vector()`` would zero-fill it first,
+    a second pass over the memory; here it comes from ``Rf_allocVector`` (rpy2's
+    ``from_iterable`` with a populate hook that does nothing), which leaves it untouched.
+    """
+    robjects()
+    import numpy as np
+    import rpy2.rinterface as ri
+
+    cls, dtype = {
+        "double": (ri.FloatSexpVector, np.float64),
+        "integer": (ri.IntSexpVector, np.int32),
+        "logical": (ri.BoolSexpVector, np.int32),
+    }[kind]
+    vec = cls.from_iterable(range(n), populate_func=lambda *_: None)
+    if n:
+        fill(np.frombuffer(vec.memoryview(), dtype=dtype))
+    return vec
+
+
+def reserve(nbytes: int) -> None:
+    """Make room in R's vector heap for ``nbytes`` about to cross, in one garbage collection.
+
+    R collects garbage whenever a large vector does not fit its vector heap, and a full
+    collection costs about 0.5 s once Seurat is loaded; the vectors of one sparse matrix
+    (``i``, ``p``, ``x``) and an embedding would each trigger one. A single untouched raw
+    vector of their total size (no page is written, so no memory is used) makes R grow the
+    heap once; it is garbage at once, and the next young-generation collection frees it.
+    """
+    if nbytes < _RESERVE_MIN:
+        return
     robjects()
     import rpy2.rinterface as ri
 
-    return ri.baseenv["vector"](kind, n)
+    ri.ByteSexpVector.from_iterable(range(nbytes), populate_func=lambda *_: None)
+
+
+_RESERVE_MIN = 64 << 20
 
 
 def r_double(values: Any) -> Any:
@@ -163,10 +198,22 @@ def r_double(values: Any) -> Any:
 
     values = np.asarray(values)
     values = values.reshape(-1, order="A") if values.ndim != 1 else values
-    out = _alloc("double", values.size)
-    if values.size:
-        np.copyto(np.frombuffer(out.memoryview(), dtype=np.float64), values, casting="unsafe")
-    return out
+    return _new_vector("double", values.size, lambda view: np.copyto(view, values, casting="unsafe"))
+
+
+def r_double_columns(values: Any) -> Any:
+    """An R double vector of a 2-D array's values in column-major order (R's matrix layout).
+
+    One strided copy, cast on the fly, whatever the array's order and dtype.
+    """
+    import numpy as np
+
+    values = np.asarray(values)
+    if values.ndim != 2:
+        msg = f"expected a 2-D array, got {values.ndim} dimensions"
+        raise ValueError(msg)
+    nrow, ncol = values.shape
+    return _new_vector("double", values.size, lambda view: np.copyto(view.reshape(ncol, nrow), values.T, casting="unsafe"))
 
 
 def r_int(values: Any, na: Any = None, kind: str = "integer") -> Any:
@@ -174,13 +221,13 @@ def r_int(values: Any, na: Any = None, kind: str = "integer") -> Any:
     import numpy as np
 
     values = np.asarray(values)
-    out = _alloc(kind, len(values))
-    if len(values):
-        view = np.frombuffer(out.memoryview(), dtype=np.int32)
+
+    def fill(view: Any) -> None:
         np.copyto(view, values, casting="unsafe")
         if na is not None and np.any(na):
             view[np.asarray(na)] = NA_INTEGER
-    return out
+
+    return _new_vector(kind, len(values), fill)
 
 
 def float_matrix(values: Any, nrow: int, ncol: int) -> Any:
