@@ -1,6 +1,6 @@
 """Benchmark: harmonybridge's AnnData <-> Seurat converters against anndata2ri.
 
-    .venv/bin/python bench/bench_convert.py [--cells 100000] [--genes 2000] [--nnz 20000000]
+    .venv/bin/python bench/bench_convert.py [--cells 100000] [--genes 2000] [--nnz 20000000] [--repeats 3]
 
 Data: seeded synthetic counts (CSR float32), obs columns (a categorical, an integer, a float,
 a string) and a 50-column X_pca. Four sides, each in its own subprocess so that memory is its own:
@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cells", type=int, default=100_000)
     p.add_argument("--genes", type=int, default=2_000)
     p.add_argument("--nnz", type=int, default=20_000_000)
+    p.add_argument("--repeats", type=int, default=3, help="runs per side (fresh process each); medians are reported")
     p.add_argument("--side", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.side:
@@ -132,20 +133,31 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"{args.cells:,} cells x {args.genes:,} genes, about {args.nnz:,} non-zeros (CSR float32, seeded), "
           "4 obs columns, X_pca (50 PCs); Python " + sys.version.split()[0])  # fmt: skip
+    sides = ("hb to", "a2r to", "hb from", "a2r from")
+    runs: dict[str, list[dict]] = {side: [] for side in sides}
+    for rep in range(args.repeats):  # sides alternate, so that a slow spell hits all of them
+        for side in sides:
+            cmd = [sys.executable, __file__, "--side", side, "--cells", str(args.cells), "--genes", str(args.genes),
+                   "--nnz", str(args.nnz)]  # fmt: skip
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                print(f"{side}: failed\n{done.stderr[-2000:]}")
+                continue
+            r = json.loads(done.stdout.strip().splitlines()[-1])
+            runs[side].append(r)
+            if rep == 0 and side == sides[0]:
+                print(f"(X holds {r['nnz']:,} non-zeros, {r['matrix_mib']:.0f} MiB)")
+            print(f"  run {rep + 1} {side:<9} {r['seconds']:7.2f} s   peak +{r['peak_mib']:6.0f} MiB", flush=True)
     results = {}
-    for side in ("hb to", "a2r to", "hb from", "a2r from"):
-        cmd = [sys.executable, __file__, "--side", side, "--cells", str(args.cells), "--genes", str(args.genes),
-               "--nnz", str(args.nnz)]  # fmt: skip
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            print(f"{side}: failed\n{done.stderr[-2000:]}")
+    print(f"median of {args.repeats} run(s) per side:")
+    for side in sides:
+        if not runs[side]:
             continue
-        results[side] = json.loads(done.stdout.strip().splitlines()[-1])
-        r = results[side]
-        if len(results) == 1:
-            print(f"(X holds {r['nnz']:,} non-zeros)")
-        print(f"{side:<9} {r['seconds']:7.2f} s   peak +{r['peak_mib']:7.0f} MiB "
-              f"({r['peak_mib'] / r['matrix_mib']:.2f} x the matrix's {r['matrix_mib']:.0f} MiB)", flush=True)  # fmt: skip
+        sec = float(np.median([r["seconds"] for r in runs[side]]))
+        peak = float(np.median([r["peak_mib"] for r in runs[side]]))
+        results[side] = {"seconds": sec, "peak_mib": peak}
+        mib = runs[side][0]["matrix_mib"]
+        print(f"{side:<9} {sec:7.2f} s   peak +{peak:7.0f} MiB ({peak / mib:.2f} x the matrix's {mib:.0f} MiB)")
     for way in ("to", "from"):
         hb, a2r = results.get(f"hb {way}"), results.get(f"a2r {way}")
         if hb and a2r:
