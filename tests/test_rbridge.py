@@ -1,0 +1,73 @@
+"""The vector primitives of the rpy2 boundary (_rbridge): values, layout, NA, and memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import needs_r
+
+from harmonybridge import _rbridge
+
+pytestmark = needs_r("Matrix")
+
+
+def _r(code: str):
+    return _rbridge.robjects().r(code)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int64, np.bool_])
+def test_r_double_casts_and_keeps_values(dtype):
+    values = (np.arange(1000) % 7 - 3).astype(dtype)
+    vec = _rbridge.r_double(values)
+    assert vec.typeof == _rbridge.robjects().rinterface.RTYPES.REALSXP
+    np.testing.assert_array_equal(_rbridge.to_numpy(vec), values.astype(np.float64))
+    assert len(_rbridge.r_double(np.empty(0, dtype))) == 0
+
+
+def test_r_int_with_na_and_logical():
+    values = np.arange(600, dtype=np.int64)
+    na = values % 5 == 0
+    vec = _rbridge.r_int(values, na=na)
+    r_na = np.asarray(_r("is.na")(vec), dtype=bool)
+    np.testing.assert_array_equal(r_na, na)
+    np.testing.assert_array_equal(_rbridge.to_numpy(vec)[~na], values[~na])
+    flags = _rbridge.r_int(values % 2 == 0, kind="logical")
+    assert list(_r("class")(flags)) == ["logical"]
+    assert int(_r("sum")(flags)[0]) == 300
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_r_double_columns_is_r_matrix_layout(order, dtype):
+    arr = np.asarray(np.random.default_rng(0).normal(size=(37, 5)) * 100, dtype=dtype, order=order)
+    vec = _rbridge.r_double_columns(arr)
+    mat = _r("function(x, n, m) matrix(x, n, m)")(vec, arr.shape[0], arr.shape[1])
+    np.testing.assert_array_equal(_rbridge.matrix_to_numpy(mat).T, arr.astype(np.float64))
+    with pytest.raises(ValueError, match="expected a 2-D array"):
+        _rbridge.r_double_columns(np.zeros(3))
+
+
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the resident set from /proc (Linux)")
+def test_reserve_grows_r_heap_without_using_memory():
+    """reserve() makes R grow its vector heap for what is about to cross, touching no page;
+    the reservation is garbage at once, so R's memory in use does not stay up."""
+    # R's vector memory in use and its gc trigger, in MiB (a Vcell is 8 bytes)
+    gc_vcells = _r('function() { g <- gc(); g["Vcells", c("used", "gc trigger")] * 8 / 2^20 }')
+    used0, trigger0 = (float(x) for x in gc_vcells())
+    rss0 = _rss_mib()
+    _rbridge.reserve(512 << 20)
+    rss1 = _rss_mib()
+    assert rss1 - rss0 < 64, f"reserve touched memory: RSS +{rss1 - rss0:.0f} MiB"
+    used1, trigger1 = (float(x) for x in gc_vcells())
+    assert trigger1 - trigger0 > 400, f"R's gc trigger grew by {trigger1 - trigger0:.0f} MB only"
+    assert used1 - used0 < 16, f"R still holds {used1 - used0:.0f} MB after gc()"
+    _rbridge.reserve(1000)  # small: nothing to do
