@@ -60,14 +60,16 @@ def _rss_mib() -> float:
 def test_reserve_grows_r_heap_without_using_memory():
     """reserve() makes R grow its vector heap for what is about to cross, touching no page;
     the reservation is garbage at once, so R's memory in use does not stay up."""
-    # R's vector memory in use and its gc trigger, in MiB (a Vcell is 8 bytes)
-    gc_vcells = _r('function() { g <- gc(); g["Vcells", c("used", "gc trigger")] * 8 / 2^20 }')
-    used0, trigger0 = (float(x) for x in gc_vcells())
+    # R's vector memory: in use, gc trigger, and most used since the last reset, in MiB (a Vcell is 8 bytes)
+    vcells = _r('function(reset) { g <- gc(reset = reset); g["Vcells", c(1L, 3L, 5L)] * 8 / 2^20 }')
+    used0, trigger0, _ = (float(x) for x in vcells(True))
     rss0 = _rss_mib()
     _rbridge.reserve(512 << 20)
     rss1 = _rss_mib()
     assert rss1 - rss0 < 64, f"reserve touched memory: RSS +{rss1 - rss0:.0f} MiB"
-    used1, trigger1 = (float(x) for x in gc_vcells())
-    assert trigger1 - trigger0 > 400, f"R's gc trigger grew by {trigger1 - trigger0:.0f} MB only"
-    assert used1 - used0 < 16, f"R still holds {used1 - used0:.0f} MB after gc()"
+    used1, trigger1, max_used = (float(x) for x in vcells(False))
+    assert max_used - used0 >= 500, f"R never held the reservation (max used +{max_used - used0:.0f} MiB)"
+    # gc() here may shrink the heap again (R 4.5 does, by a fraction), so only part of the growth stays
+    assert trigger1 - trigger0 > 256, f"R's gc trigger grew by {trigger1 - trigger0:.0f} MiB only"
+    assert used1 - used0 < 16, f"R still holds {used1 - used0:.0f} MiB after gc()"
     _rbridge.reserve(1000)  # small: nothing to do

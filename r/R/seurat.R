@@ -182,10 +182,15 @@ hb_new_seurat <- function(a, assay = "RNA", project = "SeuratProject") {
   idents <- .hb_initial_idents(cells, project)
   op <- options(Seurat.object.validate = FALSE)  # as CreateSeuratObject: validated once, below
   on.exit(options(op), add = TRUE)
-  obj <- methods::new(
-    "Seurat", assays = stats::setNames(list(a), assay), meta.data = data.frame(row.names = cells),
-    active.assay = assay, active.ident = idents, project.name = project,
-    version = utils::packageVersion("SeuratObject")
+  obj <- withCallingHandlers(
+    methods::new(
+      "Seurat", assays = stats::setNames(list(a), assay), meta.data = data.frame(row.names = cells),
+      active.assay = assay, active.ident = idents, project.name = project,
+      version = utils::packageVersion("SeuratObject")
+    ),
+    warning = function(w) {  # SeuratObject 5 says so when the option is off
+      if (identical(conditionMessage(w), "Not validating Seurat objects")) invokeRestart("muffleWarning")
+    }
   )
   options(op)
   obj[["orig.ident"]] <- idents
