@@ -342,7 +342,7 @@ def _r_column(s: pd.Series, where: str, log: ConversionLog) -> Any:
             return _rbridge.r_int(values, na=na)
         if np.abs(values).max() > 2**53:
             log.add("cast", where, s.name, reason=f"{dt} values beyond 2^53 lose precision as R doubles")
-        out = _rbridge.r_double(values.astype(np.float64))
+        out = _rbridge.r_double(values)
         if na.any():
             np.frombuffer(out.memoryview(), dtype=np.float64)[na] = float(ri.NA_Real)
         return out
@@ -506,7 +506,7 @@ def _r_matrix(m: Any, features: Any, cells: Any, what: str) -> Any:
         x = _rbridge.r_double(m.data)
         return _call("hb_dgc", i, p, x, n_genes, n_cells, features, cells, what=f"building {what} as a dgCMatrix")
     arr = np.asarray(m)
-    x = _rbridge.r_double(np.ascontiguousarray(arr).reshape(-1))  # C order cells x genes == R genes x cells
+    x = _rbridge.r_double(arr)  # C order cells x genes == R genes x cells
     return _call("hb_dense", x, n_genes, n_cells, features, cells, what=f"building {what} as a matrix")
 
 

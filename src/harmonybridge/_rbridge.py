@@ -172,6 +172,9 @@ def _new_vector(kind: str, n: int, fill: Callable[[Any], None]) -> Any:
     return vec
 
 
+_RESERVE_MIN = 64 << 20  # bytes; below this R's heap has room anyway
+
+
 def reserve(nbytes: int) -> None:
     """Make room in R's vector heap for ``nbytes`` about to cross, in one garbage collection.
 
@@ -189,31 +192,27 @@ def reserve(nbytes: int) -> None:
     ri.ByteSexpVector.from_iterable(range(nbytes), populate_func=lambda *_: None)
 
 
-_RESERVE_MIN = 64 << 20
-
-
 def r_double(values: Any) -> Any:
-    """An R double vector holding ``values`` (any real dtype), one copy, cast on the fly."""
+    """An R double vector of ``values`` (any real dtype and shape) read in row-major (C) order.
+
+    One copy, strided and cast on the fly, whatever the array's memory order: no intermediate.
+    ``r_double(a.T)`` gives ``a`` in R's column-major matrix layout.
+    """
     import numpy as np
 
     values = np.asarray(values)
-    values = values.reshape(-1, order="A") if values.ndim != 1 else values
-    return _new_vector("double", values.size, lambda view: np.copyto(view, values, casting="unsafe"))
+    return _new_vector("double", values.size, lambda view: np.copyto(view.reshape(values.shape), values, casting="unsafe"))
 
 
 def r_double_columns(values: Any) -> Any:
-    """An R double vector of a 2-D array's values in column-major order (R's matrix layout).
-
-    One strided copy, cast on the fly, whatever the array's order and dtype.
-    """
+    """An R double vector of a 2-D array's values in column-major order (R's matrix layout)."""
     import numpy as np
 
     values = np.asarray(values)
     if values.ndim != 2:
         msg = f"expected a 2-D array, got {values.ndim} dimensions"
         raise ValueError(msg)
-    nrow, ncol = values.shape
-    return _new_vector("double", values.size, lambda view: np.copyto(view.reshape(ncol, nrow), values.T, casting="unsafe"))
+    return r_double(values.T)
 
 
 def r_int(values: Any, na: Any = None, kind: str = "integer") -> Any:
@@ -243,7 +242,7 @@ def float_matrix(values: Any, nrow: int, ncol: int) -> Any:
     if values.size != nrow * ncol:
         msg = f"buffer of {values.size} values cannot be a {nrow} x {ncol} matrix"
         raise ValueError(msg)
-    vec = r_double(values.reshape(-1))  # reshape(-1) reads C order: no copy for a C-ordered array
+    vec = r_double(values)  # read in C order
     vec.do_slot_assign("dim", ri.IntSexpVector([nrow, ncol]))
     return vec
 

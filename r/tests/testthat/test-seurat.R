@@ -101,9 +101,9 @@ test_that("hb_new_seurat is identical to CreateSeuratObject, idents included", {
       expect_identical(ours, ref, label = paste(version, nm))
     }
   }
-  expect_identical(levels(so("Idents")(hb_new_seurat(hb_make_assay(m <- {
-    x <- Matrix::rsparsematrix(3L, 4L, 0.5); dimnames(x) <- list(paste0("g", 1:3), c("b_1", "a_2", "b_3", "a_4")); x
-  }), project = "p"))), c("a", "b"))
+  m <- Matrix::rsparsematrix(3L, 4L, 0.5)
+  dimnames(m) <- list(paste0("g", 1:3), c("b_1", "a_2", "b_3", "a_4"))
+  expect_identical(levels(so("Idents")(hb_new_seurat(hb_make_assay(m), project = "p"))), c("a", "b"))
 })
 
 test_that("hb_from_seurat returns the parts, and refuses what it cannot read", {
