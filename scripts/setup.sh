@@ -11,7 +11,10 @@ PY=${PYTHON:-python3}
 say() { printf '[setup] %s\n' "$*" >&2; }
 
 # 1. R and Seurat from Debian (CRAN itself may be unreachable; Debian's packages are not).
-APT_PKGS="r-base-dev r-cran-seurat r-cran-seuratobject r-bioc-singlecellexperiment libopenblas0-pthread r-cran-testthat r-cran-cli r-cran-matrix debootstrap"
+# The r-cran-* after testthat are R harmony's dependencies (Seurat pulls most of them in already).
+APT_PKGS="r-base-dev r-cran-seurat r-cran-seuratobject r-bioc-singlecellexperiment libopenblas0-pthread r-cran-testthat r-cran-cli r-cran-matrix
+r-cran-rcpp r-cran-rcpparmadillo r-cran-rcppprogress r-cran-dplyr r-cran-cowplot r-cran-ggplot2 r-cran-tibble r-cran-rlang
+r-cran-reticulate debootstrap"
 missing=""
 for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -57,14 +60,8 @@ if [ "$(cat "$STAMPS/rpkg" 2>/dev/null)" != "$want" ] || ! Rscript -e 'quit(stat
   echo "$want" > "$STAMPS/rpkg"
 fi
 
-# 4. R harmony, the way users get it. It is optional: without it, the R engine is skipped.
-if Rscript -e 'quit(status = !requireNamespace("harmony", quietly = TRUE))' >/dev/null 2>&1; then
-  say "R harmony $(Rscript -e 'cat(as.character(packageVersion("harmony")))') found"
-else
-  if timeout 300 Rscript -e 'install.packages("harmony", quiet = TRUE); quit(status = !requireNamespace("harmony", quietly = TRUE))' >"$STAMPS/rharmony.log" 2>&1; then
-    say "R harmony installed"
-  else
-    say "R harmony could not be installed (install.packages(\"harmony\") failed: no CRAN access?); the R engine and its tests will be skipped. Details: .setup-stamps/rharmony.log"
-  fi
-fi
+# 4. R harmony, the way R users get it: install.packages() from CRAN, then from any CRAN-like
+#    repository named in HARMONYBRIDGE_R_REPOS, else ../shared/cran when it exists (offline installs).
+#    Without it the R engine is unavailable; its tests skip (or fail under CI's HARMONYBRIDGE_REQUIRE_R=1).
+if ! Rscript scripts/install_rharmony.R "$ROOT/../shared/cran" 2>&1 | tee "$STAMPS/rharmony.log" | grep '^\[setup\]' >&2; then :; fi
 say "ready: .venv/bin/harmonybridge doctor checks the whole stack"
