@@ -122,3 +122,28 @@ def test_square_embedding_refused():
     adata = synthetic(n_cells=10, n_pcs=10)
     with pytest.raises(ValueError, match="square"):
         hb.run_harmony(adata, "batch", backend="r", nclust=2)
+
+
+def test_record_names_the_r_harmony_build(small):
+    """uns['harmony'] says which harmony build ran: version, library, and its compiled precision."""
+    adata = small.copy()
+    hb.run_harmony(adata, "batch", backend="r")
+    versions = adata.uns["harmony"]["versions"]
+    library = Path(versions["harmony_library"])
+    assert (library / "harmony" / "DESCRIPTION").is_file()
+    assert f"Version: {versions['harmony']}" in (library / "harmony" / "DESCRIPTION").read_text()
+    so = library / "harmony" / "libs" / "harmony.so"
+    linked = subprocess.run(["nm", "-D", "--undefined-only", str(so)], capture_output=True, text=True, check=True).stdout
+    expected = "single" if " sgemm_" in linked else "double" if " dgemm_" in linked else "unknown"
+    assert versions["harmony_precision"] == expected != "unknown"
+
+
+def test_doctor_reports_the_same_build(small):
+    from harmonybridge._doctor import harmony_build
+
+    adata = small.copy()
+    hb.run_harmony(adata, "batch", backend="r")
+    versions = adata.uns["harmony"]["versions"]
+    check = harmony_build()
+    assert check.ok and check.version == versions["harmony"]
+    assert check.note == f"{versions['harmony_precision']} precision, loaded from {versions['harmony_library']}"

@@ -27,8 +27,14 @@ hb_run_harmony <- function(embedding, meta, vars_use, theta, sigma, lambda = NUL
     objective = as.numeric(obj$objective_harmony),
     kmeans_rounds = as.integer(obj$kmeans_rounds),
     objective_kmeans = as.numeric(obj$objective_kmeans),
-    versions = hb_versions(c("harmony", "Rcpp", "RcppArmadillo"))
+    versions = c(hb_versions(c("harmony", "Rcpp", "RcppArmadillo")), hb_harmony_build_fields())
   )
+}
+
+#' The build of harmony as named strings for a `versions` record: harmony_library, harmony_precision.
+hb_harmony_build_fields <- function() {
+  b <- hb_harmony_build()
+  c(harmony_library = b$library, harmony_precision = b$precision)
 }
 
 #' Stop with the install command when a package is missing.

@@ -121,7 +121,8 @@ class CrossCheckReport:
         lines = [
             f"harmonybridge cross-check: engines {self.verdict.upper()} "
             f"({m['n_cells']} cells x {m['n_pcs']} PCs, batch {m['batch_key']!r}, {m['n_seeds']} seeds per engine)",
-            f"  harmonypy {self.versions.get('harmonypy')} vs R harmony {self.versions.get('harmony')} (R {self.versions.get('R')})",
+            f"  harmonypy {self.versions.get('harmonypy')} vs R harmony {self.versions.get('harmony')} (R {self.versions.get('R')};"
+            f" {self.versions.get('harmony_precision', 'unknown')} precision, from {self.versions.get('harmony_library', '?')})",
             "",
             _text_table(self.table, float_fmt="{:.4f}"),
             "",

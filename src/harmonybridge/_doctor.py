@@ -68,9 +68,26 @@ R_PACKAGES = {
     "Seurat": "apt-get install r-cran-seurat (or install.packages('Seurat'))",
     "SeuratObject": "apt-get install r-cran-seuratobject (or install.packages('SeuratObject'))",
     "SingleCellExperiment": "apt-get install r-bioc-singlecellexperiment",
-    "harmony": "in R: install.packages('harmony') (needed for backend='r' only)",
+    "harmony": (
+        "in R: install.packages('harmony'); offline, from a CRAN-like folder or mirror: "
+        "HARMONYBRIDGE_R_REPOS=/path/to/cran make setup (needed for backend='r' only)"
+    ),
     "harmonybridge": "make setup (installs r/ with R CMD INSTALL r)",
 }
+
+
+def harmony_build() -> Check:
+    """Which R harmony build R loads: library and single/double precision (chosen when it was compiled)."""
+    code, out = _rscript(
+        "b <- harmonybridge::hb_harmony_build(); cat(b$version, b$precision, b$library, sep = '\\t')"
+    )
+    if code != 0:
+        return Check("R harmony build", None, False, f"could not be read: {out.splitlines()[-1] if out else code}")
+    version, precision, library = out.split("\t")
+    note = f"{precision} precision, loaded from {library}"
+    if precision == "unknown":
+        note += " (its shared library links no BLAS routine harmonybridge recognises)"
+    return Check("R harmony build", version, True, note)
 
 
 def run_checks() -> list[Check]:
@@ -98,6 +115,8 @@ def run_checks() -> list[Check]:
         for pkg, fix in R_PACKAGES.items():
             v = found.get(pkg, "NA")
             checks.append(Check(f"R {pkg}", None if v == "NA" else v, v != "NA", "" if v != "NA" else f"not installed; {fix}"))
+        if found.get("harmony", "NA") != "NA":
+            checks.append(harmony_build())
         code, out = _rscript("cat(extSoftVersion()[['BLAS']])")
         blas = out if code == 0 else ""
         fast = "openblas" in blas.lower() or "mkl" in blas.lower()
