@@ -17,7 +17,7 @@ test-python:
 	@$(PY) -m pytest -q; s=$$?; if [ $$s -eq 5 ]; then echo "pytest ran no test" >&2; exit 1; fi; exit $$s
 
 test-r:
-	Rscript -e 'testthat::test_dir("r/tests/testthat", package = "harmonybridge", load_package = "installed", stop_on_failure = TRUE)'
+	Rscript scripts/run_testthat.R
 
 # The Seurat-5 stack (Debian trixie: R 4.5, Seurat 5, Python 3.13) in a cached chroot; see scripts/trixie.sh.
 # A machine that cannot build it (not root, no debootstrap, no network) prints one line and skips it.

@@ -29,11 +29,13 @@ CACHE=${HARMONYBRIDGE_CACHE:-/var/cache/harmonybridge}
 RECIPE_VERSION=1
 SUITE=trixie
 VARIANT=minbase
-# The harmony dependencies (rhpcblasctl ... ggplot2) are plain Debian packages; R harmony itself is
-# not in Debian and is not installed here (users get it from CRAN; tests skip without it).
+# The harmony dependencies (rhpcblasctl ... ggplot2) are plain Debian packages; R harmony itself is not
+# in Debian: prepare() installs it into the root once, with scripts/install_rharmony.R (CRAN, then
+# HARMONYBRIDGE_R_REPOS, else ../shared/cran), as on the host.
 PACKAGES="r-base-dev r-cran-seurat r-cran-seuratobject r-bioc-singlecellexperiment libopenblas0-pthread
 r-cran-testthat r-cran-cli r-cran-matrix python3 python3-venv python3-dev build-essential
-r-cran-rhpcblasctl r-cran-rcpparmadillo r-cran-rcppprogress r-cran-cowplot r-cran-dplyr r-cran-tibble r-cran-rlang r-cran-ggplot2"
+r-cran-rhpcblasctl r-cran-rcpp r-cran-rcpparmadillo r-cran-rcppprogress r-cran-cowplot r-cran-dplyr r-cran-tibble r-cran-rlang r-cran-ggplot2
+r-cran-reticulate"
 RPY2_SPEC='rpy2>=3.6,<3.7'
 KEY=$(printf '%s\n' "$RECIPE_VERSION" "$SUITE" "$VARIANT" $PACKAGES | sha1sum | cut -c1-12)
 ROOTFS="$CACHE/$SUITE-$KEY"
@@ -176,7 +178,7 @@ preflight() {
 # The environment inside the root: clean, plus pip's and the proxy settings of this host.
 ENVS=(HOME=/root "PATH=$IN_PATH" LANG=C.UTF-8 LC_ALL=C.UTF-8 TMPDIR=/tmp DEBIAN_FRONTEND=noninteractive)
 for v in $(compgen -e); do
-  case "$v" in PIP_*|http_proxy|https_proxy|no_proxy|HTTP_PROXY|HTTPS_PROXY|NO_PROXY|TERM) ENVS+=("$v=${!v}") ;; esac
+  case "$v" in PIP_*|http_proxy|https_proxy|no_proxy|HTTP_PROXY|HTTPS_PROXY|NO_PROXY|TERM|HARMONYBRIDGE_REQUIRE_*|HARMONYBRIDGE_R_REPOS) ENVS+=("$v=${!v}") ;; esac
 done
 in_root() {  # in_root CMD...
   chroot "$ROOTFS" /usr/bin/env -i "${ENVS[@]}" "$@"
@@ -323,6 +325,15 @@ prepare() {
     say "venv cached ($IN_VENV, pyproject.toml unchanged)"
   fi
 
+  # R harmony, once per root: local repositories named in HARMONYBRIDGE_R_REPOS are mounted at the same path.
+  local repo repos=${HARMONYBRIDGE_R_REPOS:-}
+  for repo in ${repos//,/ }; do
+    repo=${repo#file://}
+    case "$repo" in /*) if [ -d "$repo" ] && ! mounted_under "$ROOTFS$repo"; then bind_ro "$repo" "$ROOTFS$repo" || exit 1; fi ;; esac
+  done
+  in_root sh -c "cd $IN_REPO && Rscript scripts/install_rharmony.R $IN_SHARED/cran" >"$ROOTFS/var/log/hb-rharmony.log" 2>&1
+  grep '^\[setup\]' "$ROOTFS/var/log/hb-rharmony.log" | sed 's/^\[setup\]/[trixie]/' >&2
+
   t=$(date +%s)
   if ! in_root sh -c "cd $IN_REPO && R CMD INSTALL --no-multiarch r" >"$ROOTFS/var/log/hb-rpkg.log" 2>&1; then
     tail -n 30 "$ROOTFS/var/log/hb-rpkg.log" >&2; say "R CMD INSTALL r failed"; exit 1
@@ -341,7 +352,7 @@ run_tests() {
   say "pytest exit $py ($(since "$t"))"
   t=$(date +%s)
   say "R testthat (r/tests/testthat, in the root)"
-  in_root sh -c 'cd "$0" && exec Rscript -e "testthat::test_dir(\"r/tests/testthat\", package = \"harmonybridge\", load_package = \"installed\", stop_on_failure = TRUE)"' "$IN_REPO"
+  in_root sh -c 'cd "$0" && exec Rscript scripts/run_testthat.R' "$IN_REPO"
   r=$?
   say "R testthat exit $r ($(since "$t"))"
   if [ "$py" -ne 0 ] || [ "$r" -ne 0 ]; then

@@ -1,16 +1,44 @@
-"""Shared fixtures (helpers.py holds the skip marks and data builders)."""
+"""Shared fixtures (helpers.py holds the skip marks and data builders), and CI's strict mode.
+
+With ``HARMONYBRIDGE_REQUIRE_R=1`` a test skipped because R, rpy2, Seurat, SeuratObject or R
+harmony is missing FAILS instead, and with ``HARMONYBRIDGE_REQUIRE_DATA=1`` so does one skipped
+because ``../shared/data`` is absent: CI sets both, so that a machine where the set-up could not
+install a piece never passes by skipping half the suite. Skips that cannot apply to a stack
+(a Seurat-5-only test on Seurat 4) stay skips, with their reason printed (``-ra``).
+"""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from anndata import AnnData
-from helpers import DATA, load_pcs, synthetic
+from helpers import DATA, DATA_MISSING, R_MISSING, load_pcs, synthetic
+
+STRICT = {
+    R_MISSING: os.environ.get("HARMONYBRIDGE_REQUIRE_R") == "1",
+    DATA_MISSING: os.environ.get("HARMONYBRIDGE_REQUIRE_DATA") == "1",
+}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if not report.skipped or not isinstance(report.longrepr, tuple):
+        return
+    reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+    for prefix, strict in STRICT.items():
+        if strict and reason.startswith(prefix):
+            variable = "HARMONYBRIDGE_REQUIRE_R" if prefix == R_MISSING else "HARMONYBRIDGE_REQUIRE_DATA"
+            report.outcome = "failed"
+            report.longrepr = f"{variable}=1 forbids this skip: {reason}"
 
 
 @pytest.fixture(scope="module")
 def pbmc3500() -> AnnData:
     if not (DATA / "pbmc_3500_pcs.tsv.gz").exists():
-        pytest.skip(f"shared data not found: pbmc_3500_pcs.tsv.gz (expected in {DATA})")
+        pytest.skip(f"{DATA_MISSING}: pbmc_3500_pcs.tsv.gz (expected in {DATA})")
     return load_pcs("pbmc_3500")
 
 

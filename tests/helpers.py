@@ -11,6 +11,10 @@ import pytest
 from anndata import AnnData
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# Every skip for a missing R piece or missing shared data starts with one of these (conftest.py's
+# strict mode turns them into failures under CI).
+R_MISSING = "needs R"
+DATA_MISSING = "shared data not found"
 
 
 @functools.cache
@@ -27,12 +31,12 @@ def r_missing(package: str = "SeuratObject") -> str | None:
 
 def needs_r(package: str = "SeuratObject") -> pytest.MarkDecorator:
     reason = r_missing(package)
-    return pytest.mark.skipif(reason is not None, reason=f"needs R package {package!r}: {reason}")
+    return pytest.mark.skipif(reason is not None, reason=f"{R_MISSING} package {package!r}: {reason}")
 
 
 def needs_data(*names: str) -> pytest.MarkDecorator:
     absent = [n for n in names if not (DATA / n).exists()]
-    return pytest.mark.skipif(bool(absent), reason=f"shared data not found: {absent} (expected in {DATA})")
+    return pytest.mark.skipif(bool(absent), reason=f"{DATA_MISSING}: {absent} (expected in {DATA})")
 
 
 def load_pcs(name: str) -> AnnData:

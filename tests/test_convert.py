@@ -15,17 +15,15 @@ import scipy.sparse as sp
 from anndata import AnnData
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from helpers import DATA, DATA_MISSING, R_MISSING
 
 from harmonybridge import ConversionLog, ConversionWarning, _rbridge, cli, from_seurat, read_rds, to_seurat, write_rds
 from harmonybridge import _convert as conv
 
 pytestmark = pytest.mark.skipif(
     not _rbridge.has_package("SeuratObject"),
-    reason="needs R with the R package 'SeuratObject' (and rpy2): apt-get install r-cran-seuratobject",
+    reason=f"{R_MISSING} with the R package 'SeuratObject' (and rpy2): apt-get install r-cran-seuratobject",
 )
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
 
 def _so_v5() -> bool:
     return bool(conv._call("hb_seurat_object_v5", what="version")[0]) if _rbridge.has_package("SeuratObject") else False
@@ -422,7 +420,7 @@ def test_v5_refused_without_seuratobject5():
 def test_seurat_made_in_r():
     """A Seurat object made by Seurat's own pipeline (no harmonybridge record)."""
     if not _rbridge.has_package("Seurat"):
-        pytest.skip("needs the R package 'Seurat'")
+        pytest.skip(f"{R_MISSING} package 'Seurat'")
     a = small(n=60, g=30)
     obj = to_seurat(AnnData(X=a.layers["counts"], obs=a.obs[[]], var=a.var[[]]), assay_version="v4")
     obj = r_eval("""function(o) {
@@ -555,7 +553,7 @@ def test_empty_adata_refused():
 @pytest.mark.parametrize("name", ["symphony_pbmcs_1200_counts.h5ad", "ifnb_2800_counts.h5ad"])
 def test_real_data_roundtrip(name, tmp_path):
     if not (DATA / name).exists():
-        pytest.skip(f"shared data not found: {name} (expected in {DATA})")
+        pytest.skip(f"{DATA_MISSING}: {name} (expected in {DATA})")
     import anndata
 
     a = anndata.read_h5ad(DATA / name)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import DATA, load_pcs, needs_r, synthetic
+from helpers import DATA, DATA_MISSING, load_pcs, needs_r, synthetic
 
 import harmonybridge as hb
 from harmonybridge.cli import main
@@ -20,7 +20,7 @@ pytestmark = [needs_r("harmony"), pytest.mark.slow]
 @pytest.mark.parametrize(("name", "batch", "label"), [("pbmc_3500", "donor", None), ("cell_lines_2370", "dataset", "cell_type")])
 def test_agree_on_pcs_datasets(name, batch, label):
     if not (DATA / f"{name}_pcs.tsv.gz").exists():
-        pytest.skip(f"shared data not found: {name} (expected in {DATA})")
+        pytest.skip(f"{DATA_MISSING}: {name} (expected in {DATA})")
     adata = load_pcs(name)
     report = hb.cross_check(adata, batch, label_key=label, figures=False)
     assert report.passed, repr(report)
@@ -51,7 +51,7 @@ def test_planted_difference_is_caught(pbmc3500):
 )
 def test_check_cli_on_counts_datasets(tmp_path, capsys, file, batch, label):
     if not (DATA / file).exists():
-        pytest.skip(f"shared data not found: {file} (expected in {DATA})")
+        pytest.skip(f"{DATA_MISSING}: {file} (expected in {DATA})")
     code = main(["-q", "check", str(DATA / file), "--batch", batch, "--label", label, "--report", str(tmp_path)])
     out = capsys.readouterr().out
     assert "verdict: the engines AGREE" in out, out
