@@ -10,10 +10,13 @@ install a piece never passes by skipping half the suite. Skips that cannot apply
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 from anndata import AnnData
-from helpers import DATA, DATA_MISSING, R_MISSING, load_pcs, synthetic
+from helpers import DATA, DATA_MISSING, R_MISSING, SEURAT_COUNTS, build_seurat_objects, load_pcs, r_missing, synthetic
 
 STRICT = {
     R_MISSING: os.environ.get("HARMONYBRIDGE_REQUIRE_R") == "1",
@@ -45,3 +48,23 @@ def pbmc3500() -> AnnData:
 @pytest.fixture
 def small() -> AnnData:
     return synthetic()
+
+
+@pytest.fixture(scope="session")
+def seurat_objects() -> Path:
+    """Real Seurat objects built by Seurat from shared data (tests/r/build_seurat_objects.R), once.
+
+    A folder with standard.rds, idents.rds, sct.rds, v5split.rds (SeuratObject >= 5), built.txt
+    listing them, and input/ (the counts as the R scripts read them). Cached across sessions
+    under ``$HARMONYBRIDGE_TEST_CACHE`` (default: the temporary folder), keyed by the script,
+    the data and the R/Seurat versions.
+    """
+    reason = r_missing("Seurat")
+    if reason is not None:
+        pytest.skip(f"{R_MISSING} package 'Seurat': {reason}")
+    if shutil.which("Rscript") is None:
+        pytest.skip(f"{R_MISSING}: Rscript not on PATH")
+    if not (DATA / SEURAT_COUNTS).exists():
+        pytest.skip(f"{DATA_MISSING}: {SEURAT_COUNTS} (expected in {DATA})")
+    root = os.environ.get("HARMONYBRIDGE_TEST_CACHE") or Path(tempfile.gettempdir()) / "harmonybridge-tests"
+    return build_seurat_objects(Path(root))

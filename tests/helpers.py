@@ -79,3 +79,70 @@ def synthetic(n_cells: int = 300, n_pcs: int = 10, n_batches: int = 3, seed: int
         adata = AnnData(counts, obs=obs, var=pd.DataFrame(index=[f"gene{i}" for i in range(n_genes)]))
     adata.obsm["X_pca"] = Z.astype(np.float32)
     return adata
+
+
+# --- real Seurat objects, built by Seurat itself (tests/r/build_seurat_objects.R) ---------------
+R_SCRIPTS = Path(__file__).parent / "r"
+SEURAT_COUNTS = "symphony_pbmcs_1200_counts.h5ad"
+
+
+def write_counts_dir(adata: AnnData, folder: Path) -> Path:
+    """Counts (genes x cells .mtx), genes.txt, cells.txt and meta.tsv, as the R scripts read them."""
+    import scipy.io
+    import scipy.sparse as sp
+
+    folder.mkdir(parents=True, exist_ok=True)
+    X = sp.csr_matrix(adata.X)
+    scipy.io.mmwrite(folder / "counts.mtx", X.T.tocoo().astype(np.int64), field="integer")
+    (folder / "genes.txt").write_text("\n".join(adata.var_names) + "\n")
+    (folder / "cells.txt").write_text("\n".join(adata.obs_names) + "\n")
+    adata.obs.to_csv(folder / "meta.tsv", sep="\t")
+    return folder
+
+
+def rscript(*args: str, timeout: float = 900) -> None:
+    """Run an R script in its own Rscript process; fail with what R printed."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("Rscript")
+    assert exe is not None, "Rscript not on PATH"
+    proc = subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode:
+        pytest.fail(f"Rscript {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+
+
+def build_seurat_objects(cache_root: Path) -> Path:
+    """The folder of .rds files build_seurat_objects.R writes, built once per script, data and Seurat version.
+
+    Cached in ``cache_root/seurat-objects-<hash>`` (built beside it, renamed into place when
+    complete), so that a second session, or a second test file, reuses it.
+    """
+    import hashlib
+    import os
+    import shutil
+    import tempfile
+
+    from harmonybridge import _rbridge
+
+    script = R_SCRIPTS / "build_seurat_objects.R"
+    data = DATA / SEURAT_COUNTS
+    stamp = [script.read_bytes(), str(data.stat().st_size).encode(), _rbridge.r_version().encode()]
+    stamp += [_rbridge.package_version(p).encode() for p in ("Seurat", "SeuratObject")]
+    key = hashlib.sha256(b"\0".join(stamp)).hexdigest()[:12]
+    folder = cache_root / f"seurat-objects-{key}"
+    if (folder / "built.txt").exists():
+        return folder
+    cache_root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=cache_root))
+    try:
+        import anndata as ad
+
+        write_counts_dir(ad.read_h5ad(data), work / "input")
+        rscript(str(script), str(work / "input"), str(work))
+        if not (folder / "built.txt").exists():  # another session may have finished first
+            shutil.rmtree(folder, ignore_errors=True)
+            os.replace(work, folder)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return folder
