@@ -61,13 +61,13 @@ compare_objects <- function(orig, back) {
     a <- orig[[assay]]
     b <- safe(back[[assay]])
     s[[sprintf("Assays(%s)", assay)]] <- if (is.null(b)) "missing" else "identical"
-    if (is.null(b)) next
-    s[[sprintf("class(%s)", assay)]] <- differs(class(a), class(b))
     la <- layers_of(a)
-    lb <- layers_of(b)
+    lb <- if (is.null(b)) list() else layers_of(b)
     for (layer in names(la)) {
       s[[sprintf("%s(%s)", layer, assay)]] <- same_matrix(la[[layer]], lb[[layer]])
     }
+    if (is.null(b)) next
+    s[[sprintf("class(%s)", assay)]] <- differs(class(a), class(b))
     s[[sprintf("VariableFeatures(%s)", assay)]] <- differs(VariableFeatures(a), VariableFeatures(b))
     s[[sprintf("Key(%s)", assay)]] <- differs(Key(a), Key(b))
     s[[sprintf("feature metadata(%s)", assay)]] <- differs(a[[]], b[[]])
@@ -101,13 +101,19 @@ compare_objects <- function(orig, back) {
   s
 }
 
-# Seurat's next steps, each "ok" or the error
+# Seurat's next steps, each "ok" or the error. FindMarkers needs joined layers (Seurat 5 says
+# "Please run JoinLayers"), so split layers are joined first, as users do.
 next_steps <- function(obj, ident) {
   run <- function(expr) tryCatch({ force(expr); "ok" }, error = function(e) conditionMessage(e))
+  joined <- function(o) {
+    a <- o[[DefaultAssay(o)]]
+    if (inherits(a, "Assay5") && length(SeuratObject::Layers(a, search = "counts")) > 1) o <- SeuratObject::JoinLayers(o)
+    o
+  }
   list(
     NormalizeData = run(NormalizeData(obj, verbose = FALSE)),
     RunPCA = run(suppressWarnings(RunPCA(obj, npcs = 5, verbose = FALSE))),
-    FindMarkers = run(FindMarkers(obj, ident.1 = ident, verbose = FALSE, logfc.threshold = 0.5))
+    FindMarkers = run(FindMarkers(joined(obj), ident.1 = ident, verbose = FALSE, logfc.threshold = 0.5))
   )
 }
 
