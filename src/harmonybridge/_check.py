@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import contextvars
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -13,6 +16,115 @@ from ._compat import warn
 MIN_CELLS = 6
 #: A numeric batch column with more levels than this (and than 10% of cells) looks continuous.
 CONTINUOUS_LEVELS = 50
+
+
+@dataclass(frozen=True)
+class Voice:
+    """How errors name things, in the caller's language.
+
+    ``python`` (the default): ``adata.obs['batch']``, fixes as Python code. ``seurat``: a Seurat
+    object given to the Python API: meta.data columns and reductions by their R names, fixes as
+    R code. ``cli``: the command line: flags (``--batch``, ``--basis``) and the input file.
+    """
+
+    kind: str = "python"
+    source: str = ""  #: the input file (cli)
+    reductions: dict[str, str] = field(default_factory=dict)  #: obsm key -> Seurat reduction (seurat input)
+
+    def obs(self, key: str) -> str:
+        if self.kind == "seurat":
+            return f"meta.data column {key!r} (obj${key})"
+        if self.kind == "cli":
+            return f"column {key!r} of {self.source}"
+        return f"adata.obs[{key!r}]"
+
+    def obsm(self, basis: str) -> str:
+        if self.kind == "seurat" or (self.kind == "cli" and basis in self.reductions):
+            name = self.reductions.get(basis, basis)
+            return f"Embeddings(obj, {name!r})" if self.kind == "seurat" else f"reduction {name!r} of {self.source} (--basis {basis})"
+        if self.kind == "cli":
+            return f"obsm[{basis!r}] of {self.source} (--basis {basis})"
+        return f"adata.obsm[{basis!r}]"
+
+    def batch_flag(self, key: str) -> str:
+        return f"--batch {key}" if self.kind == "cli" else f"batch key {key!r}"
+
+    def drop_missing(self, key: str) -> str:
+        if self.kind == "seurat":
+            return f"obj <- subset(obj, cells = colnames(obj)[!is.na(obj${key})])"
+        if self.kind == "cli":
+            return "label those cells or drop them from the input file"
+        return f"adata = adata[adata.obs[{key!r}].notna()].copy()"
+
+    def as_category(self, key: str) -> str:
+        if self.kind == "seurat":
+            return f"obj${key} <- factor(obj${key})"
+        if self.kind == "cli":
+            return f"store {key!r} as text or categories in the input file"
+        return f"adata.obs[{key!r}] = adata.obs[{key!r}].astype('category')"
+
+    def drop_cells(self) -> str:
+        if self.kind == "seurat":
+            return "rerun RunPCA, or drop those cells: obj <- subset(obj, cells = setdiff(colnames(obj), bad))"
+        if self.kind == "cli":
+            return "recompute the embedding or drop those cells from the input file"
+        return "recompute the PCA or drop those cells"
+
+    def make_unique(self) -> str:
+        if self.kind == "cli":
+            return "rerun with --make-unique (it appends -1, -2, ... to repeats, as anndata's obs_names_make_unique does)"
+        return "make them unique first: adata.obs_names_make_unique(), or read the file with hb.read(path, make_unique=True)"
+
+
+_VOICE: contextvars.ContextVar[Voice] = contextvars.ContextVar("harmonybridge_voice", default=Voice())
+
+
+def voice() -> Voice:
+    """The language errors speak now."""
+    return _VOICE.get()
+
+
+@contextlib.contextmanager
+def speaking(v: Voice, *, keep_cli: bool = True) -> Iterator[Voice]:
+    """Errors raised in the block speak ``v``'s language (the command line's, if it is the caller and ``keep_cli``)."""
+    outer = _VOICE.get()
+    if keep_cli and outer.kind == "cli" and v.kind != "cli":
+        v = Voice("cli", outer.source, {**outer.reductions, **v.reductions})
+    token = _VOICE.set(v)
+    try:
+        yield v
+    finally:
+        _VOICE.reset(token)
+
+
+def _names(labels: Sequence[object], limit: int = 5) -> str:
+    shown = ", ".join(repr(str(x)) for x in list(labels)[:limit])
+    return shown + (f" and {len(labels) - limit} more" if len(labels) > limit else "")
+
+
+def unique_cells(names: pd.Index) -> None:
+    """Refuse repeated cell names, naming them, with the fix in the caller's terms."""
+    if names.is_unique:
+        return
+    dup = names[names.duplicated(keep=False)]
+    counts = pd.Series(dup).value_counts(sort=False)
+    shown = ", ".join(f"{str(n)!r} x{c}" for n, c in list(counts.items())[:5])
+    more = f" and {len(counts) - 5} more" if len(counts) > 5 else ""
+    v = voice()
+    where = v.source or ("adata.obs_names" if v.kind == "python" else "the cell names")
+    fix = v.make_unique()
+    msg = (
+        f"{len(counts)} cell name(s) occur more than once in {where} ({shown}{more}); Harmony and Seurat "
+        f"need one name per cell; {fix}"
+    )
+    raise ValueError(msg)
+
+
+def make_unique(names: pd.Index) -> pd.Index:
+    """``names`` with repeats suffixed ``-1``, ``-2``, ... (anndata's ``obs_names_make_unique``)."""
+    from anndata.utils import make_index_unique
+
+    return make_index_unique(pd.Index(names).astype(str))
 
 
 def key_list(batch_key: str | Sequence[str]) -> list[str]:
@@ -35,7 +147,12 @@ def batch_keys(adata: AnnData, batch_key: str | Sequence[str]) -> list[str]:
     keys = key_list(batch_key)
     missing = [k for k in keys if k not in adata.obs.columns]
     if missing:
-        msg = f"batch key {missing[0]!r} not in adata.obs; available columns: {list(map(str, adata.obs.columns))}"
+        v = voice()
+        where = {"python": "not in adata.obs", "seurat": "not in the Seurat object's meta.data",
+                 "cli": f"is not a column of {v.source}"}[v.kind]  # fmt: skip
+        msg = f"{v.batch_flag(missing[0])}: {missing[0]!r} {where}; available columns: {list(map(str, adata.obs.columns))}"
+        if v.kind == "python":
+            msg = f"batch key {missing[0]!r} not in adata.obs; available columns: {list(map(str, adata.obs.columns))}"
         raise KeyError(msg)
     return keys
 
@@ -43,55 +160,59 @@ def batch_keys(adata: AnnData, batch_key: str | Sequence[str]) -> list[str]:
 def batch_frame(adata: AnnData, keys: list[str]) -> pd.DataFrame:
     """The batch columns, checked: labels everywhere, at least two batches, categorical-looking."""
     frame = adata.obs[keys].copy()
+    v = voice()
     for key in keys:
         col = frame[key]
         n_missing = int(col.isna().sum())
         if n_missing:
+            first = _names(list(col.index[col.isna()]), 3)
             msg = (
-                f"adata.obs[{key!r}] has {n_missing} cells with missing labels; label them or drop them first, "
-                f"e.g. adata = adata[adata.obs[{key!r}].notna()].copy()"
+                f"{v.obs(key)} has {n_missing} cells with missing labels (first: {first}); label them or drop them "
+                f"first: {v.drop_missing(key)}"
             )
             raise ValueError(msg)
         levels = col.nunique()
         if levels < 2:
             only = col.iloc[0] if len(col) else None
-            msg = f"adata.obs[{key!r}] has one batch only ({only!r}): there is nothing to integrate"
+            msg = f"{v.obs(key)} has one batch only ({only!r}): there is nothing to integrate"
             raise ValueError(msg)
         numeric = pd.api.types.is_numeric_dtype(col) and not isinstance(col.dtype, pd.CategoricalDtype)
         if numeric and levels > CONTINUOUS_LEVELS and levels > 0.1 * len(col):
             warn(
-                f"adata.obs[{key!r}] is numeric with {levels} distinct values: it looks continuous, but Harmony "
+                f"{v.obs(key)} is numeric with {levels} distinct values: it looks continuous, but Harmony "
                 f"treats every value as its own batch. Convert it to categories if that is what you mean "
-                f"(adata.obs[{key!r}] = adata.obs[{key!r}].astype('category'))."
+                f"({v.as_category(key)})."
             )
     return frame
 
 
 def embedding(adata: AnnData, basis: str) -> np.ndarray:
     """``adata.obsm[basis]`` as a 2-D finite array (not copied)."""
+    v = voice()
     if basis not in adata.obsm:
         hint = " Run sc.pp.pca(adata) first." if basis == "X_pca" else ""
         msg = f"{basis!r} not in adata.obsm; available: {list(adata.obsm.keys())}.{hint}"
+        if v.kind == "cli":
+            hint = " Compute a PCA first (scanpy: sc.pp.pca; Seurat: RunPCA)." if basis == "X_pca" else ""
+            msg = f"--basis {basis}: {v.source} has no obsm[{basis!r}]; available: {list(adata.obsm.keys())}.{hint}"
         raise KeyError(msg)
+    where = v.obsm(basis)
     Z = adata.obsm[basis]
     if isinstance(Z, pd.DataFrame):
         Z = Z.to_numpy()
     Z = np.asarray(Z)
     if Z.ndim != 2 or Z.shape[1] < 2:
-        msg = f"adata.obsm[{basis!r}] must be cells x components with at least 2 components, got shape {Z.shape}"
+        msg = f"{where} must be cells x components with at least 2 components, got shape {Z.shape}"
         raise ValueError(msg)
     if Z.dtype.kind not in "fiu":
-        msg = f"adata.obsm[{basis!r}] must be numeric, got dtype {Z.dtype}"
+        msg = f"{where} must be numeric, got dtype {Z.dtype}"
         raise TypeError(msg)
     if np.isfinite(Z).all():  # the common case, one pass; the per-cell check only to name culprits
         return Z
     bad = ~np.isfinite(Z).all(axis=1)
     if bad.any():
-        first = adata.obs_names[np.flatnonzero(bad)[0]]
-        msg = (
-            f"adata.obsm[{basis!r}] has NaN or inf in {int(bad.sum())} cells (first: {first!r}); "
-            "recompute the PCA or drop those cells"
-        )
+        first = _names(list(adata.obs_names[np.flatnonzero(bad)]), 3)
+        msg = f"{where} has NaN or inf in {int(bad.sum())} cells (first: {first}); {v.drop_cells()}"
         raise ValueError(msg)
     return Z
 
@@ -113,14 +234,18 @@ def cells_for_neighbors(n_cells: int, k: int, what: str = "neighbours") -> None:
 
 def obs_key(adata: AnnData, key: str, what: str = "label key") -> pd.Series:
     """An existing obs column with at least two levels and no missing values."""
+    v = voice()
     if key not in adata.obs.columns:
         msg = f"{what} {key!r} not in adata.obs; available columns: {list(map(str, adata.obs.columns))}"
+        if v.kind == "cli":
+            msg = f"{what} {key!r} is not a column of {v.source}; available columns: {list(map(str, adata.obs.columns))}"
         raise KeyError(msg)
     col = adata.obs[key]
     if col.isna().any():
-        msg = f"adata.obs[{key!r}] has {int(col.isna().sum())} missing values; fill or drop them first"
+        first = _names(list(col.index[col.isna()]), 3)
+        msg = f"{v.obs(key)} has {int(col.isna().sum())} missing values (first: {first}); fill or drop them first"
         raise ValueError(msg)
     if col.nunique() < 2:
-        msg = f"adata.obs[{key!r}] has one level only; a {what} needs at least two"
+        msg = f"{v.obs(key)} has one level only; a {what} needs at least two"
         raise ValueError(msg)
     return col

@@ -164,6 +164,7 @@ def cross_check(
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
     keys = _check.batch_keys(adata, batch_key)
+    _check.unique_cells(adata.obs_names)
     _check.batch_frame(adata, keys)
     labels = _check.obs_key(adata, label_key) if label_key is not None else None
     if n_seeds < 2:

@@ -20,6 +20,7 @@ def _run_engine(adata: AnnData, keys: list[str], basis: str, backend: str, param
     if backend not in BACKENDS:
         msg = f"backend must be one of {list(BACKENDS)}, got {backend!r}"
         raise ValueError(msg)
+    _check.unique_cells(adata.obs_names)
     Z = _check.embedding(adata, basis)
     n = _check.n_cells(adata)
     meta = _check.batch_frame(adata, keys)

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import anndata as ad
+import logging
 from anndata import AnnData
 
+logger = logging.getLogger("harmonybridge")
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 READABLE = (".h5ad", ".rds")
 
@@ -118,14 +120,31 @@ def read_h5ad(path: str | os.PathLike) -> AnnData:
     return ad.read_h5ad(check_input(path, (".h5ad",)))
 
 
-def read(path: str | os.PathLike) -> AnnData:
-    """Read ``.h5ad`` or ``.rds`` (a Seurat object) by extension."""
+def read(path: str | os.PathLike, *, make_unique: bool = False) -> AnnData:
+    """Read ``.h5ad`` or ``.rds`` (a Seurat object) by extension.
+
+    ``make_unique=True`` suffixes repeated cell names ``-1``, ``-2``, ... (anndata's
+    ``obs_names_make_unique``) and logs how many; otherwise they are kept, and every step that
+    needs one name per cell (Harmony, Seurat) refuses them up front.
+    """
     path = check_input(path)
     if path.suffix.lower() == ".rds":
         from ._convert import read_rds
 
-        return read_rds(path)
-    return ad.read_h5ad(path)
+        adata = read_rds(path)
+    else:
+        import warnings
+
+        with warnings.catch_warnings():  # anndata warns of repeats; they are dealt with below
+            warnings.filterwarnings("ignore", message=".*names are not unique", category=UserWarning)
+            adata = ad.read_h5ad(path)
+    if make_unique and not adata.obs_names.is_unique:
+        from ._check import make_unique as unique
+
+        n = int(adata.obs_names.duplicated().sum())
+        adata.obs_names = unique(adata.obs_names)
+        logger.info("%s: %d repeated cell name(s) made unique (suffixes -1, -2, ...)", path, n)
+    return adata
 
 
 def write(adata: AnnData, path: str | os.PathLike) -> Path:

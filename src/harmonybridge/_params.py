@@ -53,6 +53,16 @@ HARMONYPY_ARGS = {
 _INT32_MAX = 2**31 - 1
 
 
+def _say(name: str, value: Any = None) -> str:
+    """A parameter as the caller wrote it: ``--seed`` on the command line, ``random_state`` in Python."""
+    from ._check import voice
+
+    if voice().kind == "cli":
+        flag = "--seed" if name == "random_state" else "--" + name.replace("_", "-")
+        return flag if value is None else f"{flag} {value}"
+    return name if value is None else f"{name}={value}"
+
+
 def _per_covariate(name: str, value: Any, *, positive: bool) -> float | tuple[float, ...] | None:
     if value is None:
         return None
@@ -60,16 +70,16 @@ def _per_covariate(name: str, value: Any, *, positive: bool) -> float | tuple[fl
     if isinstance(values, np.ndarray):
         values = values.tolist()
     if not isinstance(values, Sequence) or isinstance(values, str) or not values:
-        msg = f"{name} must be a number or one number per batch covariate, got {value!r}"
+        msg = f"{_say(name)} must be a number or one number per batch covariate, got {value!r}"
         raise TypeError(msg)
     out = []
     for v in values:
         if isinstance(v, bool) or not isinstance(v, Real) or not np.isfinite(v):
-            msg = f"{name} must hold finite numbers, got {value!r}"
+            msg = f"{_say(name)} must hold finite numbers, got {value!r}"
             raise ValueError(msg)
         if (positive and v <= 0) or v < 0:
             bound = "> 0" if positive else ">= 0"
-            msg = f"{name} must be {bound}, got {value!r}"
+            msg = f"{_say(name)} must be {bound}, got {value!r}"
             raise ValueError(msg)
         out.append(float(v))
     return out[0] if isinstance(value, Real) else tuple(out)
@@ -77,11 +87,11 @@ def _per_covariate(name: str, value: Any, *, positive: bool) -> float | tuple[fl
 
 def _number(name: str, value: Any, *, low: float, high: float = np.inf, low_open: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value):
-        msg = f"{name} must be a finite number, got {value!r}"
+        msg = f"{_say(name)} must be a finite number, got {value!r}"
         raise ValueError(msg)
     if value < low or (low_open and value == low) or value > high:
         left = "(" if low_open else "["
-        msg = f"{name} must be in {left}{low}, {high}], got {value!r}"
+        msg = f"{_say(name)} must be in {left}{low}, {high}], got {value!r}"
         raise ValueError(msg)
     return float(value)
 
@@ -90,10 +100,10 @@ def _integer(name: str, value: Any, *, low: int, optional: bool = False) -> int 
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, Integral):
-        msg = f"{name} must be an integer, got {value!r}"
+        msg = f"{_say(name)} must be an integer, got {value!r}"
         raise TypeError(msg)
     if not low <= value <= _INT32_MAX:
-        msg = f"{name} must be between {low} and {_INT32_MAX}, got {value!r}"
+        msg = f"{_say(name)} must be between {low} and {_INT32_MAX}, got {value!r}"
         raise ValueError(msg)
     return int(value)
 
@@ -153,7 +163,7 @@ class HarmonyParams:
         for name in ("theta", "lamb"):
             value = getattr(self, name)
             if isinstance(value, tuple) and len(value) != n_covariates:
-                msg = f"{name} has {len(value)} values but there are {n_covariates} batch covariates; give one number or one per covariate"
+                msg = f"{_say(name)} has {len(value)} values but there are {n_covariates} batch covariates; give one number or one per covariate"
                 raise ValueError(msg)
         theta = self.theta if self.theta is not None else 2.0
         if not isinstance(theta, tuple):
@@ -164,7 +174,7 @@ class HarmonyParams:
         nclust = self.nclust if self.nclust is not None else int(min(round(n_cells / 30.0), 100))
         nclust = max(nclust, 1)
         if nclust >= n_cells:
-            msg = f"nclust={nclust} must be smaller than the number of cells ({n_cells})"
+            msg = f"{_say('nclust', nclust)} must be smaller than the number of cells ({n_cells})"
             raise ValueError(msg)
         ncores = self.ncores if self.ncores is not None else available_cores()
         return replace(self, theta=theta, lamb=lamb, nclust=nclust, ncores=ncores)

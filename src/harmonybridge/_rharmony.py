@@ -129,13 +129,17 @@ def run_harmony_seurat(
 
     hb = _rbridge.hb()
     ro = _rbridge.robjects()
-    emb = _rbridge.matrix_to_numpy(_rbridge.call(hb.hb_seurat_embedding, obj, reduction, what="reading the Seurat reduction"), np.float64)
+    from . import _check
+
+    emb_r = _rbridge.call(hb.hb_seurat_embedding, obj, reduction, what="reading the Seurat reduction")
+    emb = _rbridge.matrix_to_numpy(emb_r, np.float64)
     meta_r = _rbridge.call(hb.hb_seurat_meta, obj, ro.StrVector(batch_keys), what="reading the Seurat meta.data")
     obs = pd.DataFrame({k: pd.Categorical(_r_strings(meta_r.rx2(k))) for k in batch_keys})
-    obs.index = obs.index.astype(str)
+    obs.index = pd.Index(_r_strings(ro.r["colnames"](emb_r)), dtype=str)  # errors name cells as Seurat does
     cells = AnnData(obs=obs)
     cells.obsm["X_pca"] = emb
-    result = _run_engine(cells, batch_keys, "X_pca", backend, params, verbose)
+    with _check.speaking(_check.Voice("seurat", reductions={"X_pca": reduction})):
+        result = _run_engine(cells, batch_keys, "X_pca", backend, params, verbose)
     record = result.record()
     record.update(backend=backend, batch_key=batch_keys, reduction=reduction, reduction_save=reduction_save)
     record_json = json.dumps(record, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))

@@ -51,6 +51,15 @@ def _params_from(args: argparse.Namespace) -> dict:
     return out
 
 
+def _read_cells(src: Path, args: argparse.Namespace):
+    """Read the input; repeated cell names are made unique (--make-unique) or refused before any work."""
+    from . import _check, _io
+
+    adata = _io.read(src, make_unique=args.make_unique)
+    _check.unique_cells(adata.obs_names)
+    return adata
+
+
 def _default_out(path: Path, suffix: str) -> Path:
     return path.with_name(f"{path.stem}.harmony{suffix}")
 
@@ -73,7 +82,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     logger.info("reading %s", src)
     if src.suffix.lower() == ".rds" and out.suffix.lower() == ".rds":
         return _run_seurat_file(args, src, out, params)
-    adata = _io.read(src)
+    adata = _read_cells(src, args)
     logger.info("%d cells x %d genes", adata.n_obs, adata.n_vars)
     for backend, key, uns_key in _backend_keys(args):
         run_harmony(adata, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params)
@@ -118,7 +127,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             msg = "--input needs --batch KEY (the obs column that names the batch)"
             raise ValueError(msg)
         steps(f"reading {args.input}")
-        raw = _io.read(args.input)
+        raw = _read_cells(_io.check_input(args.input), args)
         steps(f"QC, normalize, log1p, HVGs by {args.batch!r}, PCA")
         adata = _workflow.preprocess(raw, args.batch, min_genes=args.min_genes)
         batch, name = args.batch, Path(args.input).stem
@@ -166,7 +175,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     _io.check_output(report_dir / "report.json", (".json",))
     params = _params_from(args)
     HarmonyParams(**params)
-    adata = _io.read(src)
+    adata = _read_cells(src, args)
     if args.basis not in adata.obsm and args.basis == "X_pca":
         from ._workflow import preprocess
 
@@ -205,7 +214,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     out = _io.check_output(args.output)
     kinds = (src.suffix.lower(), out.suffix.lower())
     if kinds == (".h5ad", ".rds"):
-        adata = _io.read_h5ad(src)
+        adata = _read_cells(src, args)
         _, log = _convert.write_rds(adata, out, assay=args.assay, assay_version=args.assay_version, raw=args.raw,
                                     return_log=True)  # fmt: skip
     elif kinds == (".rds", ".h5ad"):
@@ -233,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output .h5ad or .rds (default: INPUT.harmony.<ext> beside the input)")
     p.add_argument("--verbose", action="store_true", help="log every Harmony iteration")
     _add_params(p)
+    p.add_argument("--make-unique", action="store_true",
+                   help="suffix repeated cell names -1, -2, ... (as anndata's obs_names_make_unique); without it they are refused")  # fmt: skip
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="the whole workflow on a real dataset, with figures")
@@ -242,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-genes", type=int, default=200, help="QC: cells need this many genes (default 200)")
     p.add_argument("--rds", action="store_true", help="also write the result as a Seurat .rds")
     p.add_argument("--backend", choices=["python", "r"], default="python")
+    p.add_argument("--make-unique", action="store_true",
+                   help="suffix repeated cell names -1, -2, ... (as anndata's obs_names_make_unique); without it they are refused")  # fmt: skip
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("convert", help="AnnData <-> Seurat: .h5ad -> .rds or .rds -> .h5ad; prints what was renamed or dropped")
@@ -253,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Seurat assay class written: v5 (Assay5) or v4 (Assay); default v5 with SeuratObject >= 5")  # fmt: skip
     p.add_argument("--raw", choices=["assay", "drop"], default="assay",
                    help="adata.raw as a second assay <assay>_raw (default) or dropped")  # fmt: skip
+    p.add_argument("--make-unique", action="store_true",
+                   help="suffix repeated cell names -1, -2, ... (as anndata's obs_names_make_unique); without it they are refused")  # fmt: skip
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("check", help="run both engines under several seeds and say whether they agree (exit 0) or not (1)")
@@ -266,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a parameter for the Python engine only (e.g. theta=0, to see a difference caught)")  # fmt: skip
     p.add_argument("--r-param", action="append", metavar="KEY=VALUE", help="override a parameter for the R engine only")
     _add_params(p)
+    p.add_argument("--make-unique", action="store_true",
+                   help="suffix repeated cell names -1, -2, ... (as anndata's obs_names_make_unique); without it they are refused")  # fmt: skip
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("doctor", help="check Python, R, Seurat, harmony and rpy2; say how to fix what is wrong")
@@ -277,8 +294,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
     os.environ.setdefault("MPLBACKEND", "Agg")
+    from ._check import Voice, speaking
+
     try:
-        return args.func(args)
+        with speaking(Voice("cli", source=str(getattr(args, "input", None) or "the input"))):
+            return args.func(args)
     except (KeyError, ValueError, TypeError, OSError, ImportError, RuntimeError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
         print(f"harmonybridge: error: {message}", file=sys.stderr)
