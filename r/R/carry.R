@@ -1,0 +1,87 @@
+# What a Seurat object holds that has no place in an AnnData, carried across a round trip.
+#
+# hb_seurat_carry() takes, from a Seurat object, the parts that are R objects with no AnnData
+# counterpart: @commands (SeuratCommand logs), @tools, Misc (all but harmonybridge's own record),
+# and per reduction its misc (RunPCA's total.variance), global flag, jackstraw, projected
+# loadings, the features its loadings cover (Seurat's PCA has loadings for the variable
+# features only) and the attributes of its embeddings (uwot's "scaled:center"). Each is
+# serialize()d to a raw vector, so that Python can store it in the .h5ad untouched
+# (uns["seurat"]["r"]) and hb_seurat_restore() can put it back identical(). What Python
+# can use (embeddings, loadings, idents, variable features) crosses as data, not here.
+
+.hb_slot <- function(object, name) methods::slot(object, name)
+
+.hb_raw <- function(x) serialize(x, connection = NULL, xdr = TRUE)
+
+#' The R-only parts of `object`, as a named list of raw vectors (serialized R objects).
+#' `reductions`: the reductions whose extras are carried (default all).
+hb_seurat_carry <- function(object, reductions = NULL) {
+  .hb_need("hb_seurat_carry")
+  misc <- .hb_slot(object, "misc")
+  misc[["harmonybridge"]] <- NULL
+  reds <- list()
+  for (name in reductions %||% .so("Reductions")(object)) {
+    dr <- object[[name]]
+    emb <- .hb_slot(dr, "cell.embeddings")
+    attrs <- attributes(emb)
+    attrs[c("dim", "dimnames")] <- NULL
+    loadings <- .hb_slot(dr, "feature.loadings")
+    reds[[name]] <- list(
+      misc = .hb_slot(dr, "misc"), global = .hb_slot(dr, "global"), jackstraw = .hb_slot(dr, "jackstraw"),
+      projected = .hb_slot(dr, "feature.loadings.projected"), key = .so("Key")(dr),
+      assay = .so("DefaultAssay")(dr), embedding_attributes = attrs,
+      loadings_features = if (length(loadings)) rownames(loadings) else NULL
+    )
+  }
+  list(
+    commands = .hb_raw(.hb_slot(object, "commands")),
+    tools = .hb_raw(.hb_slot(object, "tools")),
+    misc = .hb_raw(misc),
+    reductions = .hb_raw(reds)
+  )
+}
+
+#' Put back what hb_seurat_carry() took (a list of raw vectors; any may be missing). Reductions
+#' absent from `object` are skipped; a reduction's loadings are cut back to the features they
+#' covered when all of them are there; keys rename the embedding columns as Seurat names them.
+hb_seurat_restore <- function(object, carry) {
+  .hb_need("hb_seurat_restore")
+  get <- function(name) if (!is.null(carry[[name]])) unserialize(carry[[name]]) else NULL
+  commands <- get("commands")
+  if (!is.null(commands)) methods::slot(object, "commands") <- commands
+  tools <- get("tools")
+  if (!is.null(tools)) methods::slot(object, "tools") <- tools
+  misc <- get("misc")
+  if (!is.null(misc)) {
+    own <- .hb_slot(object, "misc")[["harmonybridge"]]
+    methods::slot(object, "misc") <- c(misc, if (!is.null(own)) list(harmonybridge = own))
+  }
+  reds <- get("reductions")
+  for (name in intersect(names(reds), .so("Reductions")(object))) {
+    r <- reds[[name]]
+    dr <- object[[name]]
+    emb <- .hb_slot(dr, "cell.embeddings")
+    if (!is.null(r$key) && ncol(emb)) {
+      colnames(emb) <- paste0(r$key, seq_len(ncol(emb)))
+      methods::slot(dr, "key") <- r$key
+    }
+    for (a in names(r$embedding_attributes)) attr(emb, a) <- r$embedding_attributes[[a]]
+    methods::slot(dr, "cell.embeddings") <- emb
+    loadings <- .hb_slot(dr, "feature.loadings")
+    if (length(loadings)) {
+      colnames(loadings) <- colnames(emb)
+      if (!is.null(r$loadings_features) && all(r$loadings_features %in% rownames(loadings))) {
+        loadings <- loadings[r$loadings_features, , drop = FALSE]
+      }
+      methods::slot(dr, "feature.loadings") <- loadings
+    }
+    methods::slot(dr, "feature.loadings.projected") <- r$projected
+    methods::slot(dr, "misc") <- r$misc
+    methods::slot(dr, "global") <- r$global
+    methods::slot(dr, "jackstraw") <- r$jackstraw
+    if (!is.null(r$assay)) methods::slot(dr, "assay.used") <- r$assay
+    methods::validObject(dr)
+    object[[name]] <- dr
+  }
+  object
+}
