@@ -111,11 +111,13 @@ hb_data_frame <- function(columns, row_names) {
 
 #' A v4 Assay or a v5 Assay5 holding data (X), and optionally counts, scale.data, other layers
 #' (v5 only) and feature metadata (var, a data frame with the features as row names).
+#' With `data` NULL the assay is made from `counts` as CreateSeuratObject makes it (v4: data is
+#' a copy of counts; v5: a counts layer only). `variable_features`: VariableFeatures, in order.
 #' `calcn`: what SeuratObject 5 records in the assay (its Misc "calcN", read by the next
 #' `[[<-` of the assay into a Seurat object: whether to compute nCount_/nFeature_ then), as
 #' the option Seurat.object.assay.calcn; an assay made by SeuratObject itself records TRUE.
 hb_make_assay <- function(data, counts = NULL, scale_data = NULL, layers = list(), var = NULL,
-                          version = NULL, key = "rna_", calcn = FALSE) {
+                          version = NULL, key = "rna_", calcn = FALSE, variable_features = NULL) {
   .hb_need("hb_make_assay")
   version <- version %||% hb_default_assay_version()
   op <- options(Seurat.object.assay.calcn = calcn)
@@ -125,14 +127,14 @@ hb_make_assay <- function(data, counts = NULL, scale_data = NULL, layers = list(
       stop("assay_version 'v5' needs SeuratObject >= 5.0.0 (installed: ", utils::packageVersion("SeuratObject"),
            "); use assay_version 'v4' or upgrade SeuratObject", call. = FALSE)
     }
-    a <- .so("CreateAssay5Object")(data = data)
+    a <- if (is.null(data)) .so("CreateAssay5Object")(counts = counts) else .so("CreateAssay5Object")(data = data)
   } else if (version == "v4") {
-    a <- .so("CreateAssayObject")(data = data)
+    a <- if (is.null(data)) .so("CreateAssayObject")(counts = counts) else .so("CreateAssayObject")(data = data)
   } else {
     stop("assay version must be 'v4' or 'v5', not '", version, "'", call. = FALSE)
   }
   .so("Key<-")(a, value = key) -> a
-  if (!is.null(counts)) a <- .hb_set_layer(a, "counts", counts)
+  if (!is.null(counts) && !is.null(data)) a <- .hb_set_layer(a, "counts", counts)
   if (!is.null(scale_data)) a <- .hb_set_layer(a, "scale.data", scale_data)
   if (length(layers) && (is.null(names(layers)) || anyNA(names(layers)) || !all(nzchar(names(layers))))) {
     stop("every extra layer needs a non-empty name", call. = FALSE)
@@ -148,6 +150,7 @@ hb_make_assay <- function(data, counts = NULL, scale_data = NULL, layers = list(
       a[[col]] <- v
     }
   }
+  if (length(variable_features)) .so("VariableFeatures<-")(a, value = variable_features) -> a
   a
 }
 
@@ -199,14 +202,21 @@ hb_new_seurat <- function(a, assay = "RNA", project = "SeuratProject") {
 
 #' A Seurat object from AnnData parts.
 #'
-#' @param assay assay name; `data` the X matrix (features x cells), `counts`, `scale_data`,
-#'   `layers` (v5), `var` feature metadata; `obs` cell metadata whose names are already
-#'   valid for Seurat; `reductions` a list of lists (name, key, embeddings, loadings, stdev);
-#'   `graphs` a named list of cells x cells dgCMatrix; `extra_assays` a named list of lists
-#'   with `data` and `var`; `misc` stored as `Misc(object, "harmonybridge")`.
+#' @param assay assay name; `data` the X matrix (features x cells; NULL: the assay is made from
+#'   `counts` as CreateSeuratObject makes it), `counts`, `scale_data`, `layers` (v5), `var`
+#'   feature metadata, `variable_features` its VariableFeatures in order; `obs` cell metadata
+#'   whose names are already valid for Seurat; `reductions` a list of lists (name, key,
+#'   embeddings, loadings, stdev, and optionally assay); `graphs` a named list of cells x cells
+#'   dgCMatrix, `graph_assays` the assay of each (default `assay`); `extra_assays` a named list
+#'   of lists with `data` (or NULL and `counts`), and optionally `counts`, `scale_data`,
+#'   `layers`, `var`, `variable_features`, `version`; `idents` a factor (one per cell) set as
+#'   Idents; `calc_n` computes nCount_/nFeature_ from counts as CreateSeuratObject does;
+#'   `carry` what hb_seurat_carry() took, put back last; `misc` stored as
+#'   `Misc(object, "harmonybridge")`.
 hb_to_seurat <- function(assay, data, counts = NULL, scale_data = NULL, layers = list(), var = NULL,
                          obs = NULL, reductions = list(), graphs = list(), extra_assays = list(),
-                         misc = NULL, version = NULL, project = "SeuratProject") {
+                         misc = NULL, version = NULL, project = "SeuratProject", variable_features = NULL,
+                         idents = NULL, calc_n = FALSE, graph_assays = NULL, carry = NULL) {
   .hb_need("hb_to_seurat")
   version <- version %||% hb_default_assay_version()
   # nCount_/nFeature_ are not computed here (obs is the cell metadata), but the main assay
@@ -215,13 +225,25 @@ hb_to_seurat <- function(assay, data, counts = NULL, scale_data = NULL, layers =
   calcn <- getOption("Seurat.object.assay.calcn") %||% TRUE
   op <- options(Seurat.object.assay.calcn = FALSE)
   on.exit(options(op), add = TRUE)
-  a <- hb_make_assay(data, counts, scale_data, layers, var, version, key = .hb_key(tolower(assay)), calcn = calcn)
+  a <- hb_make_assay(data, counts, scale_data, layers, var, version, key = .hb_key(tolower(assay)), calcn = calcn,
+                     variable_features = variable_features)
   obj <- hb_new_seurat(a, assay = assay, project = project)
   made <- setdiff(colnames(obj[[]]), names(obs))  # orig.ident: removed once obs is in (a data
   # frame with no columns turns the next factor added into integers in SeuratObject 4)
   for (name in names(extra_assays)) {
     ex <- extra_assays[[name]]
-    obj[[name]] <- hb_make_assay(ex$data, var = ex$var, version = version, key = .hb_key(tolower(name)))
+    part <- function(field) ex[[field, exact = TRUE]]  # `$` would match "var" to "variable_features"
+    obj[[name]] <- hb_make_assay(part("data"), part("counts"), part("scale_data"), part("layers") %||% list(),
+                                 part("var"), part("version") %||% version, key = .hb_key(tolower(name)),
+                                 variable_features = part("variable_features"))
+  }
+  if (isTRUE(calc_n)) {
+    n <- getFromNamespace("CalcN", "SeuratObject")(obj[[assay]])
+    if (!is.null(n)) {
+      obj[[paste0("nCount_", assay)]] <- n$nCount
+      obj[[paste0("nFeature_", assay)]] <- n$nFeature
+      made <- setdiff(made, paste0(c("nCount_", "nFeature_"), assay))
+    }
   }
   if (!is.null(obs) && ncol(obs) > 0L) {
     for (col in names(obs)) {
@@ -231,21 +253,26 @@ hb_to_seurat <- function(assay, data, counts = NULL, scale_data = NULL, layers =
     }
   }
   for (col in made) obj[[col]] <- NULL
+  if (!is.null(idents)) {
+    names(idents) <- colnames(obj)
+    .so("Idents<-")(obj, value = idents) -> obj
+  }
   for (r in reductions) {
     emb <- r$embeddings
     colnames(emb) <- paste0(r$key, seq_len(ncol(emb)))
     loadings <- r$loadings %||% new("matrix")
     if (length(loadings)) colnames(loadings) <- colnames(emb)
     obj[[r$name]] <- .so("CreateDimReducObject")(
-      embeddings = emb, loadings = loadings, stdev = r$stdev %||% numeric(0), key = r$key, assay = assay
+      embeddings = emb, loadings = loadings, stdev = r$stdev %||% numeric(0), key = r$key, assay = r[["assay"]] %||% assay
     )
   }
   for (name in names(graphs)) {
     g <- .so("as.Graph")(graphs[[name]])
-    .so("DefaultAssay<-")(g, value = assay) -> g
+    .so("DefaultAssay<-")(g, value = graph_assays[[name]] %||% assay) -> g
     obj[[name]] <- g
   }
   if (!is.null(misc)) .so("Misc<-")(obj, slot = "harmonybridge", value = misc) -> obj
+  if (!is.null(carry)) obj <- hb_seurat_restore(obj, carry)
   obj
 }
 
@@ -257,8 +284,9 @@ hb_to_seurat <- function(assay, data, counts = NULL, scale_data = NULL, layers =
 }
 
 #' The parts of one assay of a Seurat object, for AnnData; `join`: join split v5 layers on a
-#' copy (else refuse them).
-hb_from_seurat <- function(object, assay = NULL, join = TRUE) {
+#' copy (else refuse them); `globals`: include global reductions (umap) whatever their assay
+#' (for the default assay; another assay's parts leave them to it).
+hb_from_seurat <- function(object, assay = NULL, join = TRUE, globals = TRUE) {
   .hb_need("hb_from_seurat")
   if (!inherits(object, "Seurat")) {
     stop("expected a Seurat object, got an object of class '", class(object)[1L], "'", call. = FALSE)
@@ -290,7 +318,7 @@ hb_from_seurat <- function(object, assay = NULL, join = TRUE) {
   reductions <- list()
   for (name in .so("Reductions")(object)) {
     dr <- object[[name]]
-    if (!identical(.so("DefaultAssay")(dr), assay) && !.so("IsGlobal")(dr)) next
+    if (!identical(.so("DefaultAssay")(dr), assay) && !(isTRUE(globals) && .so("IsGlobal")(dr))) next
     loadings <- .so("Loadings")(dr)
     reductions[[name]] <- list(
       name = name, key = .so("Key")(dr), embeddings = .so("Embeddings")(dr),
@@ -316,7 +344,7 @@ hb_from_seurat <- function(object, assay = NULL, join = TRUE) {
     cells = .so("Cells")(object), features = rownames(a),
     data = data, counts = counts, scale_data = scale_data, layers = extra,
     obs = object[[]], var = a[[]], reductions = reductions, graphs = graphs,
-    variable_features = var_features, raw = raw,
+    variable_features = var_features, raw = raw, idents = .so("Idents")(object), assay_class = class(a)[[1L]],
     misc = .so("Misc")(object, slot = "harmonybridge")
   )
 }

@@ -76,3 +76,45 @@ test_that("hb_seurat_restore skips reductions that are gone and loadings that lo
   expect_identical(rownames(SeuratObject::Loadings(back[["pca"]])), keep)
   expect_identical(SeuratObject::Key(back[["pca"]]), "PC_")
 })
+
+test_that("hb_to_seurat from counts alone: the layers and nCount_/nFeature_ CreateSeuratObject makes", {
+  skip_if_no_seurat_object()
+  counts <- Matrix::rsparsematrix(5L, 8L, 0.5, rand.x = function(n) as.numeric(sample.int(20L, n, TRUE)))
+  dimnames(counts) <- list(paste0("g", 1:5), paste0("c", 1:8))
+  for (version in if (hb_seurat_object_v5()) c("v4", "v5") else "v4") {
+    ours <- hb_to_seurat("RNA", NULL, counts = counts, calc_n = TRUE, version = version)
+    op <- options(Seurat.object.assay.version = version)
+    ref <- suppressWarnings(SeuratObject::CreateSeuratObject(counts))
+    options(op)
+    layers <- if (version == "v5") "counts" else c("counts", "data")
+    expect_identical(.hb_layers(ours[["RNA"]]), layers)
+    for (l in layers) {
+      expect_identical(.hb_get_layer(ours[["RNA"]], l), .hb_get_layer(ref[["RNA"]], l), label = paste(version, l))
+    }
+    expect_identical(ours[[c("nCount_RNA", "nFeature_RNA")]], ref[[c("nCount_RNA", "nFeature_RNA")]])
+  }
+})
+
+test_that("hb_to_seurat sets Idents, VariableFeatures, and other assays' layers, reductions and graphs", {
+  skip_if_no_seurat_object()
+  p <- list(cells = paste0("c_", 1:6), m = Matrix::rsparsematrix(4L, 6L, 0.5))
+  dimnames(p$m) <- list(paste0("g", 1:4), p$cells)
+  idents <- factor(c("b", "a", "b", "c", "a", "b"), levels = c("c", "b", "a"))
+  adt <- Matrix::rsparsematrix(2L, 6L, 0.9)
+  dimnames(adt) <- list(c("ADT-1", "ADT-2"), p$cells)
+  emb <- matrix(seq_len(12) / 7, 6L, 2L, dimnames = list(p$cells, NULL))
+  g <- Matrix::sparseMatrix(i = 1:6, j = c(2:6, 1L), x = 1, dims = c(6L, 6L), dimnames = list(p$cells, p$cells))
+  obj <- hb_to_seurat(
+    "RNA", p$m, variable_features = c("g3", "g1"), idents = idents,
+    extra_assays = list(ADT = list(data = NULL, counts = adt, variable_features = "ADT-2")),
+    reductions = list(list(name = "apca", key = "apca_", embeddings = emb, assay = "ADT")),
+    graphs = list(ADT_snn = g), graph_assays = list(ADT_snn = "ADT")
+  )
+  expect_identical(unname(SeuratObject::Idents(obj)), idents)
+  expect_identical(names(SeuratObject::Idents(obj)), p$cells)
+  expect_identical(SeuratObject::VariableFeatures(obj), c("g3", "g1"))
+  expect_identical(SeuratObject::VariableFeatures(obj[["ADT"]]), "ADT-2")
+  expect_identical(.hb_get_layer(obj[["ADT"]], "counts"), adt)
+  expect_identical(SeuratObject::DefaultAssay(obj[["apca"]]), "ADT")
+  expect_identical(SeuratObject::DefaultAssay(obj[["ADT_snn"]]), "ADT")
+})
