@@ -96,12 +96,13 @@ def _wrap(owner, attr: str, label: str, keep: bool = False) -> None:
 def instrument() -> None:
     import scanpy as sc
 
-    from harmonybridge import _crosscheck, _metrics
+    from harmonybridge import _cluster, _crosscheck, _metrics
 
-    for attr in ("knn_indices", "leiden", "median_lisi", "silhouette", "compare_clusterings", "per_pc_pearson",
+    for attr in ("knn_indices", "median_lisi", "silhouette", "compare_clusterings", "per_pc_pearson",
                  "relative_l2", "knn_overlap"):  # fmt: skip
         _wrap(_metrics, attr, f"_metrics.{attr}", keep=attr == "knn_indices")
-    _wrap(_crosscheck, "_run_engine", "harmony engine run")
+    _wrap(_cluster, "leiden", "_cluster.leiden")
+    _wrap(_crosscheck, "run_engine", "harmony engine run")
     _wrap(_crosscheck, "_figure_data", "_figure_data (UMAPs)")
     _wrap(sc.pp, "neighbors", "sc.pp.neighbors")
     _wrap(sc.tl, "leiden", "sc.tl.leiden")

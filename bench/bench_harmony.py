@@ -169,7 +169,7 @@ def profile_steps(data: Path, args: argparse.Namespace) -> dict[str, float]:
     import pandas as pd
 
     from harmonybridge import _check
-    from harmonybridge._engines import EngineResult
+    from harmonybridge.engines import EngineResult
     from harmonybridge._harmony import store_result
     from harmonybridge._params import HarmonyParams
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harmonybridge import ConversionLog, ConversionWarning, _rbridge, cli, from_seurat, read_rds, to_seurat, write_rds
-from harmonybridge import _convert as conv
+from harmonybridge import _rbridge as rb
 
 pytestmark = pytest.mark.skipif(
     not _rbridge.has_package("SeuratObject"),
@@ -28,7 +28,7 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def _so_v5() -> bool:
-    return bool(conv._call("hb_seurat_object_v5", what="version")[0]) if _rbridge.has_package("SeuratObject") else False
+    return bool(rb.call("hb_seurat_object_v5", what="version")[0]) if _rbridge.has_package("SeuratObject") else False
 
 
 VERSIONS = ["v4", pytest.param("v5", marks=pytest.mark.skipif(not _so_v5(), reason="needs SeuratObject >= 5 for Assay5"))]

@@ -1,4 +1,7 @@
-"""Reading and writing files: clear errors up front, atomic writes."""
+"""Files: clear errors about paths up front, atomic writes, ``.h5ad`` in and out.
+
+``.rds`` files (Seurat objects) are read and written by :mod:`harmonybridge.convert`, which uses this module.
+"""
 
 from __future__ import annotations
 
@@ -83,23 +86,3 @@ def write_h5ad(adata: AnnData, path: str | os.PathLike) -> Path:
 def read_h5ad(path: str | os.PathLike) -> AnnData:
     """Read an ``.h5ad`` after checking it is one."""
     return ad.read_h5ad(check_input(path, (".h5ad",)))
-
-
-def read(path: str | os.PathLike) -> AnnData:
-    """Read ``.h5ad`` or ``.rds`` (a Seurat object) by extension."""
-    path = check_input(path)
-    if path.suffix.lower() == ".rds":
-        from ._convert import read_rds
-
-        return read_rds(path)
-    return ad.read_h5ad(path)
-
-
-def write(adata: AnnData, path: str | os.PathLike) -> Path:
-    """Write ``.h5ad`` or ``.rds`` (a Seurat object) by extension, atomically."""
-    path = check_output(path)
-    if path.suffix.lower() == ".rds":
-        from ._convert import write_rds
-
-        return write_rds(adata, path)
-    return write_h5ad(adata, path)

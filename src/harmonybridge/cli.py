@@ -35,8 +35,8 @@ def _add_params(p: argparse.ArgumentParser) -> None:
     defaults = HarmonyParams()
     for name in HarmonyParams.names():
         flag = "--seed" if name == "random_state" else "--" + name.replace("_", "-")
-        kind = int if name in ("nclust", "max_iter", "max_iter_kmeans", "ncores", "random_state") else float
-        nargs = "+" if name in ("theta", "lamb") else None
+        kind, per_covariate = HarmonyParams.kind(name)
+        nargs = "+" if per_covariate else None
         g.add_argument(flag, dest=name, type=kind, nargs=nargs, default=getattr(defaults, name),
                        help=f"{_PARAM_HELP[name]} (default: {getattr(defaults, name)})")  # fmt: skip
 
@@ -63,7 +63,7 @@ def _backend_keys(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import _io
+    from . import _io, convert
     from ._harmony import run_harmony
 
     src = _io.check_input(args.input)
@@ -73,7 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     logger.info("reading %s", src)
     if src.suffix.lower() == ".rds" and out.suffix.lower() == ".rds":
         return _run_seurat_file(args, src, out, params)
-    adata = _io.read(src)
+    adata = convert.read(src)
     logger.info("%d cells x %d genes", adata.n_obs, adata.n_vars)
     for backend, key, uns_key in _backend_keys(args):
         run_harmony(adata, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params)
@@ -82,30 +82,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{backend}: obsm[{key!r}] {adata.obsm[key].shape[0]} cells x {adata.obsm[key].shape[1]} PCs; "
               f"{rec['n_iter']} iterations, converged={bool(rec['converged'])}, {rec['seconds']:.1f} s")  # fmt: skip
     logger.info("writing %s", out)
-    _io.write(adata, out)
+    convert.write(adata, out)
     print(f"wrote {out}")
     return 0
 
 
 def _run_seurat_file(args: argparse.Namespace, src: Path, out: Path, params: dict) -> int:
     """A Seurat .rds in, a Seurat .rds out: only the reductions cross, nothing is converted."""
-    from . import _io, _rbridge
+    from . import convert
     from ._harmony import run_harmony
-    from ._rharmony import reduction_name
+    from ._harmony_seurat import reduction_name
 
-    hb_r = _rbridge.hb()
-    obj = _rbridge.call(hb_r.hb_read_rds, str(src), what=f"reading {str(src)!r}")
+    obj = convert.read_seurat(src)
     for backend, key, _ in _backend_keys(args):
         obj = run_harmony(obj, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params)
         print(f"{backend}: Seurat reduction {reduction_name(key)!r} added")
-    with _io.atomic_path(out) as tmp:
-        _rbridge.call(hb_r.hb_write_rds, obj, str(tmp), what=f"writing {str(out)!r}")
+    convert.write_seurat(obj, out)
     print(f"wrote {out}")
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from . import _io, _plot, _workflow
+    from . import _workflow, convert, report
 
     outdir = Path(args.out)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -118,7 +116,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             msg = "--input needs --batch KEY (the obs column that names the batch)"
             raise ValueError(msg)
         steps(f"reading {args.input}")
-        raw = _io.read(args.input)
+        raw = convert.read(args.input)
         steps(f"QC, normalize, log1p, HVGs by {args.batch!r}, PCA")
         adata = _workflow.preprocess(raw, args.batch, min_genes=args.min_genes)
         batch, name = args.batch, Path(args.input).stem
@@ -129,14 +127,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     result = _workflow.integrate_and_cluster(adata, batch, backend=args.backend, progress=steps)
     steps("figures and output file")
     figs = {
-        "umap": _plot.before_after(adata, batch, outdir / f"{name}_harmony_umap.png"),
-        "markers": _plot.markers_umap(adata, outdir / f"{name}_markers_umap.png", _workflow.PBMC_MARKERS),
-        "dotplot": _plot.markers_dotplot(adata, outdir / f"{name}_markers_dotplot.png"),
-        "convergence": _plot.convergence({args.backend: adata.uns["harmony"]}, outdir / f"{name}_convergence.png"),
+        "umap": report.before_after(adata, batch, outdir / f"{name}_harmony_umap.png"),
+        "markers": report.markers_umap(adata, outdir / f"{name}_markers_umap.png", _workflow.PBMC_MARKERS),
+        "dotplot": report.markers_dotplot(adata, outdir / f"{name}_markers_dotplot.png"),
+        "convergence": report.convergence({args.backend: adata.uns["harmony"]}, outdir / f"{name}_convergence.png"),
     }
-    written = [_io.write(adata, outdir / f"{name}_harmony.h5ad")]
+    written = [convert.write(adata, outdir / f"{name}_harmony.h5ad")]
     if args.rds:
-        written.append(_io.write(adata, outdir / f"{name}_harmony.rds"))
+        written.append(convert.write(adata, outdir / f"{name}_harmony.rds"))
     print(result.summary())
     for path in [*written, *(p for p in figs.values() if p is not None)]:
         print(f"wrote {path}")
@@ -152,12 +150,12 @@ def _overrides(pairs: list[str] | None) -> dict:
             msg = f"engine parameter must be KEY=VALUE with KEY one of {HarmonyParams.names()}, got {pair!r}"
             raise ValueError(msg)
         number = float(value)
-        out[key] = int(number) if number.is_integer() and key in ("nclust", "max_iter", "max_iter_kmeans", "ncores", "random_state") else number
+        out[key] = int(number) if number.is_integer() and HarmonyParams.kind(key)[0] is int else number
     return out
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from . import _io
+    from . import _io, convert
     from ._crosscheck import cross_check
 
     src = _io.check_input(args.input)
@@ -166,7 +164,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     _io.check_output(report_dir / "report.json", (".json",))
     params = _params_from(args)
     HarmonyParams(**params)
-    adata = _io.read(src)
+    adata = convert.read(src)
     if args.basis not in adata.obsm and args.basis == "X_pca":
         from ._workflow import preprocess
 
@@ -199,17 +197,17 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from . import _convert, _io
+    from . import _io, convert
 
     src = _io.check_input(args.input)
     out = _io.check_output(args.output)
     kinds = (src.suffix.lower(), out.suffix.lower())
     if kinds == (".h5ad", ".rds"):
         adata = _io.read_h5ad(src)
-        _, log = _convert.write_rds(adata, out, assay=args.assay, assay_version=args.assay_version, raw=args.raw,
+        _, log = convert.write_rds(adata, out, assay=args.assay, assay_version=args.assay_version, raw=args.raw,
                                     return_log=True)  # fmt: skip
     elif kinds == (".rds", ".h5ad"):
-        adata, log = _convert.read_rds(src, assay=args.assay_in, return_log=True)
+        adata, log = convert.read_rds(src, assay=args.assay_in, return_log=True)
         _io.write_h5ad(adata, out)
     else:
         msg = f"convert goes .h5ad -> .rds or .rds -> .h5ad, not {kinds[0]} -> {kinds[1]}"
