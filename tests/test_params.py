@@ -109,3 +109,48 @@ def test_record_round_trip():
 def test_frozen():
     with pytest.raises(AttributeError):
         HarmonyParams().sigma = 1  # type: ignore[misc]
+
+
+def test_run_harmony_signature_is_harmony_params():
+    """run_harmony's Harmony parameters are HarmonyParams' fields: same names, order and defaults."""
+    import inspect
+
+    from harmonybridge import run_harmony
+
+    sig = inspect.signature(run_harmony).parameters
+    defaults = HarmonyParams()
+    own = [n for n in sig if n in set(HarmonyParams.names())]
+    assert own == HarmonyParams.names()
+    for name in HarmonyParams.names():
+        assert sig[name].default == getattr(defaults, name), name
+        assert sig[name].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_cli_flags_are_harmony_params(command):
+    """The CLI's Harmony flags are built from HarmonyParams: one per field, its default, its type."""
+    from harmonybridge.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices[command]
+    group = next(g for g in sub._action_groups if g.title.startswith("Harmony parameters"))
+    actions = {a.dest: a for a in group._group_actions}
+    assert list(actions) == HarmonyParams.names()
+    defaults = HarmonyParams()
+    for name, action in actions.items():
+        kind, per_covariate = HarmonyParams.kind(name)
+        assert action.default == getattr(defaults, name)
+        assert action.type is kind
+        assert (action.nargs == "+") is per_covariate
+    assert HarmonyParams.kind("max_iter") == (int, False) and HarmonyParams.kind("theta") == (float, True)
+
+
+def test_r_engine_passes_to_r_names():
+    """The R engine's arguments are HarmonyParams.to_r()'s, flattened: nothing re-spelled, nothing dropped."""
+    from harmonybridge.engines._r import r_arguments
+
+    params = HarmonyParams(theta=1.0, block_size=0.1, random_state=7, ncores=1).resolve(300, 1)
+    r = params.to_r()
+    flat = r_arguments(params)
+    assert flat == {**r["args"], **r["options"], "seed": 7}
+    assert flat["early_stop"] is True
