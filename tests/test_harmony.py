@@ -136,6 +136,18 @@ def test_harmony_integrate_drop_in(small):
     assert "X_other" in a.obsm
 
 
+def test_harmony_integrate_copy_returns_the_corrected_copy(small):
+    """copy=True returns the corrected copy and leaves the input as it was (scanpy's convention)."""
+    a, b = small.copy(), small.copy()
+    out = hb.harmony_integrate(a, "batch", copy=True)
+    assert isinstance(out, AnnData) and out is not a
+    assert "X_pca_harmony" not in a.obsm and "harmony" not in a.uns
+    hb.run_harmony(b, "batch")
+    np.testing.assert_array_equal(out.obsm["X_pca_harmony"], b.obsm["X_pca_harmony"])
+    assert hb.harmony_integrate(a, "batch") is None
+    assert "X_pca_harmony" in a.obsm
+
+
 # --- errors: each names the key or value and the fix; the AnnData stays as it was -------------
 def _with(adata: AnnData, **obs) -> AnnData:
     out = adata.copy()

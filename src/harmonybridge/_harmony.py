@@ -124,4 +124,4 @@ def harmony_integrate(
                 msg = f"{alias!r} is set by `key` in harmony_integrate; remove it"
                 raise TypeError(msg)
             kwargs[name] = kwargs.pop(alias)
-    run_harmony(adata, key, basis=basis, key_added=adjusted_basis, **kwargs)
+    return run_harmony(adata, key, basis=basis, key_added=adjusted_basis, **kwargs)
