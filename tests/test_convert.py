@@ -31,7 +31,10 @@ def _so_v5() -> bool:
     return bool(rb.call("hb_seurat_object_v5", what="version")[0]) if _rbridge.has_package("SeuratObject") else False
 
 
-VERSIONS = ["v4", pytest.param("v5", marks=pytest.mark.skipif(not _so_v5(), reason="needs SeuratObject >= 5 for Assay5"))]
+VERSIONS = [
+    "v4",
+    pytest.param("v5", marks=pytest.mark.skipif(not _so_v5(), reason="needs SeuratObject >= 5 for Assay5")),
+]
 
 
 def _same(x, y, where: str) -> None:
@@ -114,8 +117,25 @@ NAME_CHARS = string.ascii_letters + string.digits + "_-. |é"
 
 @st.composite
 def columns(draw, n: int) -> pd.Series:
-    kind = draw(st.sampled_from(["cat", "ordered", "bool", "boolean", "Int32", "Int64", "int64", "int32",
-                                 "float32", "float64", "object", "string", "catint"]))  # fmt: skip
+    kind = draw(
+        st.sampled_from(
+            [
+                "cat",
+                "ordered",
+                "bool",
+                "boolean",
+                "Int32",
+                "Int64",
+                "int64",
+                "int32",
+                "float32",
+                "float64",
+                "object",
+                "string",
+                "catint",
+            ]
+        )
+    )
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     missing = rng.random(n) < draw(st.sampled_from([0.0, 0.3]))
     if kind in ("cat", "ordered"):
@@ -184,7 +204,11 @@ def adatas(draw) -> AnnData:
     return a
 
 
-@settings(max_examples=int(os.environ.get('HB_EXAMPLES', 25)), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=int(os.environ.get("HB_EXAMPLES", 25)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(adata=adatas())
 def test_roundtrip_property_v4(adata):
     original = adata.copy()
@@ -200,8 +224,11 @@ def test_roundtrip_property_v4(adata):
 def test_x_and_counts_sparse(version):
     a = small()
     obj = to_seurat(a, assay_version=version)
-    data = r_eval("function(o) SeuratObject::GetAssayData(o, slot = 'data')" if version == "v4"
-                  else "function(o) SeuratObject::LayerData(o, layer = 'data')")(obj)  # fmt: skip
+    data = r_eval(
+        "function(o) SeuratObject::GetAssayData(o, slot = 'data')"
+        if version == "v4"
+        else "function(o) SeuratObject::LayerData(o, layer = 'data')"
+    )(obj)
     assert list(data.rclass) == ["dgCMatrix"]
     back = from_seurat(obj)
     assert_exact(a, back)
@@ -228,7 +255,9 @@ def test_obs_types_exact():
     assert back.obs["stage"].cat.ordered
 
 
-@pytest.mark.skipif(not hasattr(pd.StringDtype("python"), "na_value"), reason="needs pandas >= 2.3 (StringDtype na_value)")
+@pytest.mark.skipif(
+    not hasattr(pd.StringDtype("python"), "na_value"), reason="needs pandas >= 2.3 (StringDtype na_value)"
+)
 def test_pandas_str_dtype_exact():
     """pandas 3's default ``str`` (NaN for missing) and ``string`` (NA) both come back as they were."""
     a = small()
@@ -242,8 +271,11 @@ def test_pandas_str_dtype_exact():
 def test_one_cell_or_feature_v4(shape):
     """SeuratObject 5's LayerData() drops a v4 assay's one-row matrix to a vector; GetAssayData() does not."""
     X = sp.random(*shape, density=1.0, format="csr", dtype=np.float64, random_state=0)
-    a = AnnData(X=X, obs=pd.DataFrame(index=[f"c{i}" for i in range(shape[0])]),
-                var=pd.DataFrame(index=[f"g{i}" for i in range(shape[1])]))  # fmt: skip
+    a = AnnData(
+        X=X,
+        obs=pd.DataFrame(index=[f"c{i}" for i in range(shape[0])]),
+        var=pd.DataFrame(index=[f"g{i}" for i in range(shape[1])]),
+    )
     a.layers["counts"] = X.copy()
     back, _, _ = roundtrip(a, assay_version="v4")
     assert_exact(a, back)
@@ -251,8 +283,11 @@ def test_one_cell_or_feature_v4(shape):
 
 @pytest.mark.skipif(not _so_v5(), reason="needs SeuratObject >= 5 for Assay5")
 def test_one_feature_v5():
-    a = AnnData(X=sp.random(4, 1, density=1.0, format="csr", random_state=0),
-                obs=pd.DataFrame(index=[f"c{i}" for i in range(4)]), var=pd.DataFrame(index=["g0"]))  # fmt: skip
+    a = AnnData(
+        X=sp.random(4, 1, density=1.0, format="csr", random_state=0),
+        obs=pd.DataFrame(index=[f"c{i}" for i in range(4)]),
+        var=pd.DataFrame(index=["g0"]),
+    )
     major, minor = (int(p) for p in _rbridge.package_version("SeuratObject").split(".")[:2])
     if (major, minor) < (5, 4):
         with pytest.raises(ValueError, match=r"1 feature\(s\).*SeuratObject >= 5.4.0.*assay_version='v4'"):
@@ -523,7 +558,11 @@ def test_name_errors(change, error, match):
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"assay_version": "v3"}, "assay_version"), ({"raw": "keep"}, "raw must be"), ({"assay": "my assay"}, "assay name")],
+    [
+        ({"assay_version": "v3"}, "assay_version"),
+        ({"raw": "keep"}, "raw must be"),
+        ({"assay": "my assay"}, "assay name"),
+    ],
 )
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

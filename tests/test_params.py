@@ -19,22 +19,41 @@ def test_every_parameter_reaches_both_engines():
 def test_harmonypy_names():
     kw = HarmonyParams(theta=1.5, lamb=0.5, max_iter=7, max_iter_kmeans=9, ncores=1).resolve(300, 1).to_harmonypy()
     assert kw == {
-        "theta": [1.5], "sigma": 0.1, "lamb": [0.5], "nclust": 10, "tau": 0.0, "block_size": 0.05,
-        "max_iter_harmony": 7, "max_iter_kmeans": 9, "epsilon_cluster": 1e-3, "epsilon_harmony": 1e-2,
-        "alpha": 0.2, "ncores": 1, "random_state": 0,
-    }  # fmt: skip
+        "theta": [1.5],
+        "sigma": 0.1,
+        "lamb": [0.5],
+        "nclust": 10,
+        "tau": 0.0,
+        "block_size": 0.05,
+        "max_iter_harmony": 7,
+        "max_iter_kmeans": 9,
+        "epsilon_cluster": 1e-3,
+        "epsilon_harmony": 1e-2,
+        "alpha": 0.2,
+        "ncores": 1,
+        "random_state": 0,
+    }
 
 
 def test_r_names():
     r = HarmonyParams(theta=(1.0, 3.0), block_size=0.1, random_state=7, ncores=2).resolve(3000, 2).to_r()
     assert r["args"] == {
-        "theta": [1.0, 3.0], "sigma": 0.1, "lambda": None, "nclust": 100, "max_iter": 10, "ncores": 2,
+        "theta": [1.0, 3.0],
+        "sigma": 0.1,
+        "lambda": None,
+        "nclust": 100,
+        "max_iter": 10,
+        "ncores": 2,
         "early_stop": True,
-    }  # fmt: skip
+    }
     assert r["options"] == {
-        "alpha": 0.2, "tau": 0.0, "block.size": 0.1, "max.iter.cluster": 4, "epsilon.cluster": 1e-3,
+        "alpha": 0.2,
+        "tau": 0.0,
+        "block.size": 0.1,
+        "max.iter.cluster": 4,
+        "epsilon.cluster": 1e-3,
         "epsilon.harmony": 1e-2,
-    }  # fmt: skip
+    }
     assert r["seed"] == 7
 
 

@@ -35,7 +35,9 @@ def leiden_on(graph, *, resolution: float, random_state: int) -> pd.Series:
     """Leiden (igraph flavour) on a :func:`neighbor_graph`; the clusters as ``graph.obs['leiden']``."""
     import scanpy as sc
 
-    sc.tl.leiden(graph, resolution=resolution, flavor="igraph", n_iterations=2, directed=False, random_state=random_state)
+    sc.tl.leiden(
+        graph, resolution=resolution, flavor="igraph", n_iterations=2, directed=False, random_state=random_state
+    )
     return graph.obs["leiden"]
 
 
@@ -43,6 +45,7 @@ def leiden(X: np.ndarray, *, n_neighbors: int = 15, resolution: float = 1.0, ran
     """Leiden clusters of X (scanpy neighbours + igraph Leiden), as strings."""
     graph = neighbor_graph(X, n_neighbors=n_neighbors, random_state=random_state)
     return leiden_on(graph, resolution=resolution, random_state=random_state).to_numpy()
+
 
 #: each ecosystem's own defaults, used when n_neighbors / resolution are None
 DEFAULTS = {"scanpy": {"n_neighbors": 15, "resolution": 1.0}, "seurat": {"n_neighbors": 20, "resolution": 0.8}}
@@ -66,11 +69,18 @@ def _scanpy(X: np.ndarray, names: pd.Index, n_neighbors: int, resolution: float,
 
 def _seurat(X: np.ndarray, names: pd.Index, n_neighbors: int, resolution: float, umap: bool, seed: int) -> dict:
     n = X.shape[0]
-    out = _rbridge.seurat_cluster(X, list(map(str, names)), n_neighbors=n_neighbors, resolution=resolution, umap=umap, seed=seed)
+    out = _rbridge.seurat_cluster(
+        X, list(map(str, names)), n_neighbors=n_neighbors, resolution=resolution, umap=umap, seed=seed
+    )
     clusters = pd.Series(pd.Categorical.from_codes(out["codes"], categories=out["levels"]), index=names)
     snn = sp.csc_matrix(out["snn"], shape=(n, n)).tocsr()
-    return {"clusters": clusters, "graphs": {"snn": snn}, "umap": out["umap"], "neighbors_params": {"k.param": n_neighbors},
-            "versions": out["versions"]}  # fmt: skip
+    return {
+        "clusters": clusters,
+        "graphs": {"snn": snn},
+        "umap": out["umap"],
+        "neighbors_params": {"k.param": n_neighbors},
+        "versions": out["versions"],
+    }
 
 
 def cluster(
@@ -107,23 +117,47 @@ def cluster(
         raise ValueError(msg)
     _check.cells_for_neighbors(adata.n_obs, n_neighbors)
     key = key_added or backend
-    logger.info("clustering with %s on %s: %d cells, %d neighbours, resolution %s", backend, use_rep, adata.n_obs, n_neighbors, resolution)
+    logger.info(
+        "clustering with %s on %s: %d cells, %d neighbours, resolution %s",
+        backend,
+        use_rep,
+        adata.n_obs,
+        n_neighbors,
+        resolution,
+    )
     run = _scanpy if backend == "scanpy" else _seurat
-    res = run(np.ascontiguousarray(X, dtype=np.float32 if backend == "scanpy" else np.float64), adata.obs_names, n_neighbors, resolution, umap, random_state)
+    res = run(
+        np.ascontiguousarray(X, dtype=np.float32 if backend == "scanpy" else np.float64),
+        adata.obs_names,
+        n_neighbors,
+        resolution,
+        umap,
+        random_state,
+    )
     target = adata.copy() if copy else adata
-    target.obs[f"{key}_clusters"] = pd.Categorical(np.asarray(res["clusters"]), categories=list(pd.Categorical(res["clusters"]).categories))
+    target.obs[f"{key}_clusters"] = pd.Categorical(
+        np.asarray(res["clusters"]), categories=list(pd.Categorical(res["clusters"]).categories)
+    )
     for name, graph in res["graphs"].items():
         target.obsp[f"{key}_{name}"] = graph
     if res["umap"] is not None:
         target.obsm[f"X_umap_{key}"] = res["umap"]
     target.uns[f"{key}_clusters"] = {
-        "backend": backend, "use_rep": use_rep, "n_neighbors": n_neighbors, "resolution": resolution,
-        "random_state": random_state, "n_clusters": int(target.obs[f"{key}_clusters"].nunique()),
-        "graphs": [f"{key}_{name}" for name in res["graphs"]], "versions": res["versions"],
-    }  # fmt: skip
+        "backend": backend,
+        "use_rep": use_rep,
+        "n_neighbors": n_neighbors,
+        "resolution": resolution,
+        "random_state": random_state,
+        "n_clusters": int(target.obs[f"{key}_clusters"].nunique()),
+        "graphs": [f"{key}_{name}" for name in res["graphs"]],
+        "versions": res["versions"],
+    }
     if backend == "scanpy":  # so that scanpy's own tools find the graph: sc.tl.umap(adata, neighbors_key=key)
-        target.uns[key] = {"connectivities_key": f"{key}_connectivities", "distances_key": f"{key}_distances",
-                           "params": res["neighbors_params"]}  # fmt: skip
+        target.uns[key] = {
+            "connectivities_key": f"{key}_connectivities",
+            "distances_key": f"{key}_distances",
+            "params": res["neighbors_params"],
+        }
     return target if copy else None
 
 

@@ -100,7 +100,8 @@ class CrossCheckReport:
         return {
             "verdict": self.verdict,
             "passed": self.passed,
-            "rule": f"between-engine gap <= {MARGIN} x worst within-engine gap + floor (gap = 1 - similarity, or the distance)",
+            "rule": f"between-engine gap <= {MARGIN} x worst within-engine gap + floor "
+            "(gap = 1 - similarity, or the distance)",
             "agreement": json.loads(self.table.to_json(orient="index")),
             "integration": json.loads(self.integration.to_json(orient="index")),
             "pairs": self.pairs,
@@ -119,8 +120,9 @@ class CrossCheckReport:
         lines = [
             f"harmonybridge cross-check: engines {self.verdict.upper()} "
             f"({m['n_cells']} cells x {m['n_pcs']} PCs, batch {m['batch_key']!r}, {m['n_seeds']} seeds per engine)",
-            f"  harmonypy {self.versions.get('harmonypy')} vs R harmony {self.versions.get('harmony')} (R {self.versions.get('R')};"
-            f" {self.versions.get('harmony_precision', 'unknown')} precision, from {self.versions.get('harmony_library', '?')})",
+            f"  harmonypy {self.versions.get('harmonypy')} vs R harmony {self.versions.get('harmony')} "
+            f"(R {self.versions.get('R')}; {self.versions.get('harmony_precision', 'unknown')} precision, "
+            f"from {self.versions.get('harmony_library', '?')})",
             "",
             text_table(self.table, float_fmt="{:.4f}"),
             "",
@@ -205,20 +207,37 @@ def cross_check(
         limit_gap = MARGIN * worst_gap + FLOORS[metric]
         limit = 1.0 - limit_gap if metric in SIMILARITIES else limit_gap
         ok = _gap(metric, between) <= limit_gap
-        rows.append({"metric": METRIC_NAMES[metric], "key": metric, "between engines": between, "within python (worst)": worst_py,
-                     "within R (worst)": worst_r, "limit": limit, "agree": "yes" if ok else "NO"})  # fmt: skip
+        rows.append(
+            {
+                "metric": METRIC_NAMES[metric],
+                "key": metric,
+                "between engines": between,
+                "within python (worst)": worst_py,
+                "within R (worst)": worst_r,
+                "limit": limit,
+                "agree": "yes" if ok else "NO",
+            }
+        )
     table = pd.DataFrame(rows).set_index("key")
     table.index.name = "key"
     passed = bool((table["agree"] == "yes").all())
 
     t0 = time.perf_counter()
-    conditions = {"uncorrected": np.asarray(_check.embedding(adata, basis), dtype=np.float64), "python": py[0].embedding, "r": rr[0].embedding}
+    conditions = {
+        "uncorrected": np.asarray(_check.embedding(adata, basis), dtype=np.float64),
+        "python": py[0].embedding,
+        "r": rr[0].embedding,
+    }
     batch_labels = adata.obs[keys[0]]
     integ = []
     for name, X in conditions.items():
         row: dict[str, Any] = {"condition": name, f"batch LISI ({keys[0]})": _metrics.median_lisi(X, batch_labels)}
         if labels is not None:
-            clusters = _cluster.leiden(X, n_neighbors=N_NEIGHBORS) if name == "uncorrected" else (py[0] if name == "python" else rr[0]).clusters
+            clusters = (
+                _cluster.leiden(X, n_neighbors=N_NEIGHBORS)
+                if name == "uncorrected"
+                else (py[0] if name == "python" else rr[0]).clusters
+            )
             row[f"label LISI ({label_key})"] = _metrics.median_lisi(X, labels)
             row["silhouette (labels)"] = _metrics.silhouette(X, labels.to_numpy())
             row["ARI clusters vs labels"] = _metrics.compare_clusterings(clusters, labels)["ari"]
@@ -226,19 +245,34 @@ def cross_check(
     integration = pd.DataFrame(integ).set_index("condition")
     timings["integration_metrics"] = time.perf_counter() - t0
 
-    versions = {"harmonypy": py[0].record["versions"].get("harmonypy", ""), **{k: v for k, v in rr[0].record["versions"].items()},
-                "harmonybridge": pkg_version("harmonybridge") or "", "scanpy": pkg_version("scanpy") or ""}  # fmt: skip
+    versions = {
+        "harmonypy": py[0].record["versions"].get("harmonypy", ""),
+        **dict(rr[0].record["versions"].items()),
+        "harmonybridge": pkg_version("harmonybridge") or "",
+        "scanpy": pkg_version("scanpy") or "",
+    }
     report = CrossCheckReport(
         passed=passed,
         table=table,
         integration=integration,
         pairs=pairs,
         versions=versions,
-        params={"python": py[0].record["params"], "r": rr[0].record["params"],
-                "seeds": [first_seed + i for i in range(n_seeds)]},  # fmt: skip
-        meta={"n_cells": adata.n_obs, "n_pcs": py[0].embedding.shape[1], "batch_key": keys[0] if len(keys) == 1 else keys,
-              "label_key": label_key, "n_seeds": n_seeds, "basis": basis, "n_neighbors": N_NEIGHBORS,
-              "margin": MARGIN, "floors": FLOORS},  # fmt: skip
+        params={
+            "python": py[0].record["params"],
+            "r": rr[0].record["params"],
+            "seeds": [first_seed + i for i in range(n_seeds)],
+        },
+        meta={
+            "n_cells": adata.n_obs,
+            "n_pcs": py[0].embedding.shape[1],
+            "batch_key": keys[0] if len(keys) == 1 else keys,
+            "label_key": label_key,
+            "n_seeds": n_seeds,
+            "basis": basis,
+            "n_neighbors": N_NEIGHBORS,
+            "margin": MARGIN,
+            "floors": FLOORS,
+        },
         convergence={"python": py[0].record["objective"].tolist(), "r": rr[0].record["objective"].tolist()},
         timings=timings,
     )

@@ -22,7 +22,16 @@ def _is_seurat(obj: object) -> bool:
     return "Seurat" in list(getattr(obj, "rclass", []))
 
 
-def store_result(adata: AnnData, result: EngineResult, *, backend: str, keys: list[str], basis: str, key_added: str, uns_key: str = "harmony") -> None:
+def store_result(
+    adata: AnnData,
+    result: EngineResult,
+    *,
+    backend: str,
+    keys: list[str],
+    basis: str,
+    key_added: str,
+    uns_key: str = "harmony",
+) -> None:
     """Write the embedding and the run's record into the AnnData."""
     adata.obsm[key_added] = result.embedding
     record = result.record()
@@ -83,17 +92,24 @@ def run_harmony(
 
     Returns
     -------
-    The corrected copy if ``copy``, else None (a new Seurat object for a Seurat input). ``obsm[key_added]`` holds the corrected
-    embedding; ``uns['harmony']`` the parameters used, engine and version, iterations,
-    convergence and the objective per iteration. On any error ``adata`` is unchanged.
+    The corrected copy if ``copy``, else None (a new Seurat object for a Seurat input).
+    ``obsm[key_added]`` holds the corrected embedding; ``uns['harmony']`` the parameters used,
+    engine and version, iterations, convergence and the objective per iteration. On any error ``adata`` is unchanged.
     """
     values = locals()  # the Harmony parameters of this signature are HarmonyParams' fields (tests/test_params.py)
     params = HarmonyParams(**{name: values[name] for name in HarmonyParams.names()})
     if _is_seurat(adata):
         from ._harmony_seurat import reduction_name, run_harmony_seurat
 
-        return run_harmony_seurat(adata, _check.key_list(batch_key), params, backend=backend, reduction=reduction_name(basis),
-                                  reduction_save=reduction_name(key_added), verbose=verbose)  # fmt: skip
+        return run_harmony_seurat(
+            adata,
+            _check.key_list(batch_key),
+            params,
+            backend=backend,
+            reduction=reduction_name(basis),
+            reduction_save=reduction_name(key_added),
+            verbose=verbose,
+        )
     keys = _check.batch_keys(adata, batch_key)
     result = run_engine(adata, keys, basis, backend, params, verbose)
     target = adata.copy() if copy else adata

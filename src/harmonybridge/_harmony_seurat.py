@@ -22,9 +22,16 @@ def reduction_name(obsm_key: str) -> str:
 
 
 def run_harmony_seurat(
-    obj: Any, batch_keys: list[str], params: HarmonyParams, *, backend: str, reduction: str = "pca",
-    reduction_save: str = "harmony", project_dim: bool = True, verbose: bool = False,
-) -> Any:  # fmt: skip
+    obj: Any,
+    batch_keys: list[str],
+    params: HarmonyParams,
+    *,
+    backend: str,
+    reduction: str = "pca",
+    reduction_save: str = "harmony",
+    project_dim: bool = True,
+    verbose: bool = False,
+) -> Any:
     """Harmony on a Seurat object's reduction, by either engine; returns a new Seurat object.
 
     The result is what ``RunHarmony(obj, group.by.vars, reduction.use, reduction.save)`` gives:
@@ -43,5 +50,11 @@ def run_harmony_seurat(
     record = result.record()
     record.update(backend=backend, batch_key=batch_keys, reduction=reduction, reduction_save=reduction_save)
     record_json = json.dumps(record, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))
-    return _rbridge.seurat_add_harmony(obj, np.asarray(result.embedding), record_json=record_json, reduction=reduction,
-                                       reduction_save=reduction_save, project_dim=project_dim)  # fmt: skip
+    return _rbridge.seurat_add_harmony(
+        obj,
+        np.asarray(result.embedding),
+        record_json=record_json,
+        reduction=reduction,
+        reduction_save=reduction_save,
+        project_dim=project_dim,
+    )

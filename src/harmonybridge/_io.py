@@ -64,7 +64,9 @@ def check_output(path: str | os.PathLike, allowed: tuple[str, ...] = READABLE) -
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part{path.suffix}", dir=path.parent if str(path.parent) else ".")
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=f".part{path.suffix}", dir=path.parent if str(path.parent) else "."
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:

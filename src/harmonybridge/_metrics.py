@@ -10,7 +10,12 @@ from ._check import cells_for_neighbors
 
 
 def median_lisi(
-    X: np.ndarray, labels: pd.Series | np.ndarray, perplexity: float = 30, *, max_cells: int = 20_000, random_state: int = 0
+    X: np.ndarray,
+    labels: pd.Series | np.ndarray,
+    perplexity: float = 30,
+    *,
+    max_cells: int = 20_000,
+    random_state: int = 0,
 ) -> float:
     """Median LISI of ``labels`` in ``X`` (harmonypy's implementation, checked against R's lisi).
 

@@ -160,7 +160,10 @@ class HarmonyParams:
         for name in ("theta", "lamb"):
             value = getattr(self, name)
             if isinstance(value, tuple) and len(value) != n_covariates:
-                msg = f"{name} has {len(value)} values but there are {n_covariates} batch covariates; give one number or one per covariate"
+                msg = (
+                    f"{name} has {len(value)} values but there are {n_covariates} batch covariates; "
+                    "give one number or one per covariate"
+                )
                 raise ValueError(msg)
         theta = self.theta if self.theta is not None else 2.0
         if not isinstance(theta, tuple):

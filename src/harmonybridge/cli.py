@@ -37,8 +37,14 @@ def _add_params(p: argparse.ArgumentParser) -> None:
         flag = "--seed" if name == "random_state" else "--" + name.replace("_", "-")
         kind, per_covariate = HarmonyParams.kind(name)
         nargs = "+" if per_covariate else None
-        g.add_argument(flag, dest=name, type=kind, nargs=nargs, default=getattr(defaults, name),
-                       help=f"{_PARAM_HELP[name]} (default: {getattr(defaults, name)})")  # fmt: skip
+        g.add_argument(
+            flag,
+            dest=name,
+            type=kind,
+            nargs=nargs,
+            default=getattr(defaults, name),
+            help=f"{_PARAM_HELP[name]} (default: {getattr(defaults, name)})",
+        )
 
 
 def _params_from(args: argparse.Namespace) -> dict:
@@ -79,8 +85,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         run_harmony(adata, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params)
         rec = adata.uns.pop("harmony")
         adata.uns[uns_key] = rec
-        print(f"{backend}: obsm[{key!r}] {adata.obsm[key].shape[0]} cells x {adata.obsm[key].shape[1]} PCs; "
-              f"{rec['n_iter']} iterations, converged={bool(rec['converged'])}, {rec['seconds']:.1f} s")  # fmt: skip
+        print(
+            f"{backend}: obsm[{key!r}] {adata.obsm[key].shape[0]} cells x {adata.obsm[key].shape[1]} PCs; "
+            f"{rec['n_iter']} iterations, converged={bool(rec['converged'])}, {rec['seconds']:.1f} s"
+        )
     logger.info("writing %s", out)
     convert.write(adata, out)
     print(f"wrote {out}")
@@ -95,7 +103,9 @@ def _run_seurat_file(args: argparse.Namespace, src: Path, out: Path, params: dic
 
     obj = convert.read_seurat(src)
     for backend, key, _ in _backend_keys(args):
-        obj = run_harmony(obj, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params)
+        obj = run_harmony(
+            obj, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params
+        )
         print(f"{backend}: Seurat reduction {reduction_name(key)!r} added")
     convert.write_seurat(obj, out)
     print(f"wrote {out}")
@@ -168,11 +178,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.basis not in adata.obsm and args.basis == "X_pca":
         from ._workflow import preprocess
 
-        logger.info("no X_pca in %s: computing it from counts (normalize, log1p, HVGs by batch, PCA; no cell dropped)", src)
+        logger.info(
+            "no X_pca in %s: computing it from counts (normalize, log1p, HVGs by batch, PCA; no cell dropped)", src
+        )
         adata = preprocess(adata, args.batch[0], min_genes=0, max_pct_mt=100.0)
     logger.info("cross-check on %s: %d cells, %d seeds per engine", src, adata.n_obs, args.seeds)
-    report = cross_check(adata, args.batch, label_key=args.label, n_seeds=args.seeds, basis=args.basis,
-                         python_params=_overrides(args.python_param), r_params=_overrides(args.r_param), **params)  # fmt: skip
+    report = cross_check(
+        adata,
+        args.batch,
+        label_key=args.label,
+        n_seeds=args.seeds,
+        basis=args.basis,
+        python_params=_overrides(args.python_param),
+        r_params=_overrides(args.r_param),
+        **params,
+    )
     with _io.atomic_path(report_dir / "report.html") as tmp:
         tmp.write_text(report.to_html(), encoding="utf-8")
     with _io.atomic_path(report_dir / "report.json") as tmp:
@@ -192,7 +212,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(c.line())
     core = {"Python", "anndata", "scanpy", "harmonypy"}
     bad = [c for c in checks if not c.ok]
-    print(f"{len(checks) - len(bad)} of {len(checks)} OK" + (f"; problems: {', '.join(c.name for c in bad)}" if bad else ""))
+    print(
+        f"{len(checks) - len(bad)} of {len(checks)} OK"
+        + (f"; problems: {', '.join(c.name for c in bad)}" if bad else "")
+    )
     return 1 if any(c.name in core for c in bad) else 0
 
 
@@ -204,8 +227,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
     kinds = (src.suffix.lower(), out.suffix.lower())
     if kinds == (".h5ad", ".rds"):
         adata = _io.read_h5ad(src)
-        _, log = convert.write_rds(adata, out, assay=args.assay, assay_version=args.assay_version, raw=args.raw,
-                                    return_log=True)  # fmt: skip
+        _, log = convert.write_rds(
+            adata, out, assay=args.assay, assay_version=args.assay_version, raw=args.raw, return_log=True
+        )
     elif kinds == (".rds", ".h5ad"):
         adata, log = convert.read_rds(src, assay=args.assay_in, return_log=True)
         _io.write_h5ad(adata, out)
@@ -242,26 +266,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["python", "r"], default="python")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("convert", help="AnnData <-> Seurat: .h5ad -> .rds or .rds -> .h5ad; prints what was renamed or dropped")
+    p = sub.add_parser(
+        "convert", help="AnnData <-> Seurat: .h5ad -> .rds or .rds -> .h5ad; prints what was renamed or dropped"
+    )
     p.add_argument("input", help="input .h5ad or .rds (a Seurat object)")
     p.add_argument("output", help="output .rds or .h5ad (the other kind), written atomically")
     p.add_argument("--assay", default="RNA", help="assay name written to the .rds (default RNA)")
     p.add_argument("--assay-in", default=None, help="assay read from the .rds (default: its default assay)")
-    p.add_argument("--assay-version", choices=["v4", "v5"], default=None,
-                   help="Seurat assay class written: v5 (Assay5) or v4 (Assay); default v5 with SeuratObject >= 5")  # fmt: skip
-    p.add_argument("--raw", choices=["assay", "drop"], default="assay",
-                   help="adata.raw as a second assay <assay>_raw (default) or dropped")  # fmt: skip
+    p.add_argument(
+        "--assay-version",
+        choices=["v4", "v5"],
+        default=None,
+        help="Seurat assay class written: v5 (Assay5) or v4 (Assay); default v5 with SeuratObject >= 5",
+    )
+    p.add_argument(
+        "--raw",
+        choices=["assay", "drop"],
+        default="assay",
+        help="adata.raw as a second assay <assay>_raw (default) or dropped",
+    )
     p.set_defaults(func=cmd_convert)
 
-    p = sub.add_parser("check", help="run both engines under several seeds and say whether they agree (exit 0) or not (1)")
+    p = sub.add_parser(
+        "check", help="run both engines under several seeds and say whether they agree (exit 0) or not (1)"
+    )
     p.add_argument("input", help="input .h5ad or .rds with a PCA")
     p.add_argument("--batch", required=True, nargs="+", help="obs column(s) naming the batch")
     p.add_argument("--label", help="obs column with cell-type labels, to measure biology kept")
     p.add_argument("--report", required=True, help="folder for report.html and report.json")
     p.add_argument("--seeds", type=int, default=3, help="seeds per engine (default 3)")
     p.add_argument("--basis", default="X_pca", help="obsm key of the embedding (default X_pca)")
-    p.add_argument("--python-param", action="append", metavar="KEY=VALUE",
-                   help="override a parameter for the Python engine only (e.g. theta=0, to see a difference caught)")  # fmt: skip
+    p.add_argument(
+        "--python-param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a parameter for the Python engine only (e.g. theta=0, to see a difference caught)",
+    )
     p.add_argument("--r-param", action="append", metavar="KEY=VALUE", help="override a parameter for the R engine only")
     _add_params(p)
     p.set_defaults(func=cmd_check)

@@ -33,14 +33,18 @@ def batch_frame(meta: pd.DataFrame, keys: list[str]) -> Any:
     columns = {}
     for key in keys:
         col = meta[key]
-        values = col.astype(str) if not isinstance(col.dtype, pd.CategoricalDtype) else col.cat.remove_unused_categories()
+        values = (
+            col.astype(str) if not isinstance(col.dtype, pd.CategoricalDtype) else col.cat.remove_unused_categories()
+        )
         cat = pd.Categorical(values)
         labels = np.asarray(cat.categories.astype(str))
         order = np.argsort(labels, kind="stable")
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order))
         columns[key] = factor(rank[cat.codes], labels[order])
-    return call(_base("data.frame"), **columns, check_names=False, stringsAsFactors=False, what="building the batch data.frame")
+    return call(
+        _base("data.frame"), **columns, check_names=False, stringsAsFactors=False, what="building the batch data.frame"
+    )
 
 
 def _base(name: str) -> Any:
@@ -49,7 +53,9 @@ def _base(name: str) -> Any:
     return RFunction("base", name)
 
 
-def run_harmony(Z: np.ndarray, meta: pd.DataFrame, keys: list[str], r_args: dict[str, Any], *, verbose: bool) -> dict[str, Any]:
+def run_harmony(
+    Z: np.ndarray, meta: pd.DataFrame, keys: list[str], r_args: dict[str, Any], *, verbose: bool
+) -> dict[str, Any]:
     """``hb_run_harmony`` (``harmony::RunHarmony`` after ``set.seed``) on cells x PCs ``Z``.
 
     ``r_args`` holds R's argument names and values (``HarmonyParams.to_r()`` flattened); the
@@ -67,8 +73,15 @@ def run_harmony(Z: np.ndarray, meta: pd.DataFrame, keys: list[str], r_args: dict
         msg = f"the installed R half's hb_run_harmony takes none of {unknown}; reinstall it (make setup)"
         raise RBridgeError(msg)
     kwargs = {k: (ro.FloatVector(v) if isinstance(v, list) else v) for k, v in r_args.items() if k in accepted}
-    out = call(fn, float_matrix(Z, n_pcs, n_cells), batch_frame(meta, keys), ro.StrVector(keys),
-               verbose=verbose, what="harmony::RunHarmony", **kwargs)  # fmt: skip
+    out = call(
+        fn,
+        float_matrix(Z, n_pcs, n_cells),
+        batch_frame(meta, keys),
+        ro.StrVector(keys),
+        verbose=verbose,
+        what="harmony::RunHarmony",
+        **kwargs,
+    )
     versions = get(out, "versions")
     return {
         "embedding": matrix_to_numpy(get(out, "embedding"), np.float64),
@@ -92,18 +105,24 @@ def seurat_meta(obj: Any, keys: list[str]) -> dict[str, list[str | None]]:
     return {k: str_list(get(meta, k)) for k in keys}
 
 
-def seurat_add_harmony(obj: Any, embedding: np.ndarray, *, record_json: str, reduction: str, reduction_save: str,
-                       project_dim: bool) -> Any:  # fmt: skip
+def seurat_add_harmony(
+    obj: Any, embedding: np.ndarray, *, record_json: str, reduction: str, reduction_save: str, project_dim: bool
+) -> Any:
     """A new Seurat object with ``embedding`` (cells x dims) as reduction ``reduction_save``."""
     n, d = embedding.shape
     return call(
-        "hb_seurat_add_harmony", obj, float_matrix(embedding, d, n), record=record_json,
-        what="storing the harmony reduction", **{"reduction.use": reduction, "reduction.save": reduction_save,
-                                                "project.dim": project_dim},
-    )  # fmt: skip
+        "hb_seurat_add_harmony",
+        obj,
+        float_matrix(embedding, d, n),
+        record=record_json,
+        what="storing the harmony reduction",
+        **{"reduction.use": reduction, "reduction.save": reduction_save, "project.dim": project_dim},
+    )
 
 
-def seurat_cluster(X: np.ndarray, cells: list[str], *, n_neighbors: int, resolution: float, umap: bool, seed: int) -> dict[str, Any]:
+def seurat_cluster(
+    X: np.ndarray, cells: list[str], *, n_neighbors: int, resolution: float, umap: bool, seed: int
+) -> dict[str, Any]:
     """Seurat's FindNeighbors, FindClusters and RunUMAP on cells x dims ``X``.
 
     Returns the clusters (levels and 0-based codes), the SNN graph's CSC parts, the UMAP
@@ -112,16 +131,27 @@ def seurat_cluster(X: np.ndarray, cells: list[str], *, n_neighbors: int, resolut
     require("Seurat")
     ro = robjects()
     n, d = X.shape
-    out = call("hb_seurat_cluster", float_matrix(X, d, n), ro.StrVector(cells), seed=seed, umap=umap,
-               resolution=resolution, what="Seurat FindNeighbors/FindClusters/RunUMAP",
-               **{"k.param": n_neighbors})  # fmt: skip
+    out = call(
+        "hb_seurat_cluster",
+        float_matrix(X, d, n),
+        ro.StrVector(cells),
+        seed=seed,
+        umap=umap,
+        resolution=resolution,
+        what="Seurat FindNeighbors/FindClusters/RunUMAP",
+        **{"k.param": n_neighbors},
+    )
     clusters = get(out, "clusters")
     coords = get(out, "umap")
     versions = get(out, "versions")
     return {
         "levels": [str(v) for v in clusters.do_slot("levels")],
         "codes": to_numpy(clusters, np.int64) - 1,
-        "snn": (to_numpy(get(out, "snn_x")), to_numpy(get(out, "snn_i"), np.int32), to_numpy(get(out, "snn_p"), np.int32)),
+        "snn": (
+            to_numpy(get(out, "snn_x")),
+            to_numpy(get(out, "snn_i"), np.int32),
+            to_numpy(get(out, "snn_p"), np.int32),
+        ),
         "umap": None if is_null(coords) or not umap else to_numpy(coords, np.float64).reshape(2, n).T.copy(),
         "versions": dict(zip(names(versions), map(str, versions), strict=True)),
     }

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from .._compat import pkg_version
+from harmonybridge._compat import pkg_version
 
 logger = logging.getLogger("harmonybridge.R")
 _LOCK = threading.RLock()  # R is single-threaded
@@ -62,7 +62,10 @@ def robjects() -> Any:
                 "pip install 'rpy2>=3.5.17,<3.6'"
             )
         else:
-            msg = f"R could not be started through rpy2 ({text}); is R installed (apt-get install r-base-dev) and R_HOME right?"
+            msg = (
+                f"R could not be started through rpy2 ({text}); "
+                "is R installed (apt-get install r-base-dev) and R_HOME right?"
+            )
         raise RBridgeError(msg) from err
     return ro
 

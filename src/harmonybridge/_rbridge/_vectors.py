@@ -62,7 +62,9 @@ def r_double(values: Any) -> Any:
     """
 
     values = np.asarray(values)
-    return _new_vector("double", values.size, lambda view: np.copyto(view.reshape(values.shape), values, casting="unsafe"))
+    return _new_vector(
+        "double", values.size, lambda view: np.copyto(view.reshape(values.shape), values, casting="unsafe")
+    )
 
 
 def r_double_columns(values: Any) -> Any:

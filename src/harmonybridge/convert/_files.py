@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from anndata import AnnData
 
-from .. import _io, _rbridge
+from harmonybridge import _io, _rbridge
+
 from ._py2r import to_seurat
 from ._r2py import from_seurat
 
@@ -31,7 +32,9 @@ def write_rds(
     return (path, log) if return_log else path
 
 
-def read_rds(path: str | os.PathLike, *, assay: str | None = None, join_layers: bool = True, return_log: bool = False) -> Any:
+def read_rds(
+    path: str | os.PathLike, *, assay: str | None = None, join_layers: bool = True, return_log: bool = False
+) -> Any:
     """Read an ``.rds`` holding a Seurat object as an AnnData (see :func:`from_seurat`).
 
     Returns the AnnData, or ``(adata, ConversionLog)`` with ``return_log=True``.

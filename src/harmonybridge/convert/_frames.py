@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import _rbridge
+from harmonybridge import _rbridge
+
 from ._log import ConversionLog
 
 NA_INTEGER = _rbridge.NA_INTEGER
@@ -39,12 +40,19 @@ def r_column(s: pd.Series, where: str, log: ConversionLog) -> Any:
         out.do_slot_assign("levels", _rbridge.r_strings([str(c) for c in cats]))
         # class<- (not a bare attribute) so that R marks the vector as an object (factor dispatch)
         return _rbridge.set_class(out, ["ordered", "factor"] if dt.ordered else ["factor"])
-    if isinstance(dt, pd.StringDtype) or (dt == object and pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")):
+    if isinstance(dt, pd.StringDtype) or (
+        dt == np.dtype(object) and pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")
+    ):
         na = np.asarray(s.isna())
         values = np.asarray(s.astype(object))
         return _rbridge.r_strings(["" if m else v for v, m in zip(values, na, strict=True)], na=na)
-    if dt == object:
-        log.add("dropped", where, s.name, reason=f"mixed object column ({pd.api.types.infer_dtype(s)}); cast it to str or category")
+    if dt == np.dtype(object):
+        log.add(
+            "dropped",
+            where,
+            s.name,
+            reason=f"mixed object column ({pd.api.types.infer_dtype(s)}); cast it to str or category",
+        )
         return None
     if pd.api.types.is_bool_dtype(dt):
         na = np.asarray(s.isna())
@@ -80,7 +88,12 @@ def r_frame(df: pd.DataFrame, where: str, r_names: list[str], log: ConversionLog
             continue
         cols[rname] = v
         rec.append([col, rname, dtype_spec(df[col])])
-    frame = _rbridge.call("hb_data_frame", _rbridge.r_list(cols), _rbridge.r_strings(df.index.astype(str).tolist()), what="building a data.frame")
+    frame = _rbridge.call(
+        "hb_data_frame",
+        _rbridge.r_list(cols),
+        _rbridge.r_strings(df.index.astype(str).tolist()),
+        what="building a data.frame",
+    )
     return frame, rec
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._compat import ConversionWarning, warn
+from harmonybridge._compat import ConversionWarning, warn
 
 
 @dataclass(frozen=True)
@@ -59,5 +59,8 @@ class ConversionLog:
         if lossy:
             shown = "; ".join(str(e) for e in lossy[:5])
             more = f"; and {len(lossy) - 5} more" if len(lossy) > 5 else ""
-            warn(f"{self.direction}: {len(lossy)} item(s) renamed, dropped or cast: {shown}{more} "
-                 "(return_log=True gives the full log)", ConversionWarning)  # fmt: skip
+            warn(
+                f"{self.direction}: {len(lossy)} item(s) renamed, dropped or cast: {shown}{more} "
+                "(return_log=True gives the full log)",
+                ConversionWarning,
+            )

@@ -7,15 +7,17 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .. import _rbridge
+from harmonybridge import _rbridge
 
 INT32_MAX = 2**31 - 1
 
 
 def check_nnz(m: Any, what: str) -> None:
     if sp.issparse(m) and m.nnz > INT32_MAX:
-        msg = (f"{what} has {m.nnz:,} non-zeros; R's dgCMatrix holds at most 2^31 - 1 = {INT32_MAX:,}: "
-               "subset the cells or genes (or split the object) before converting")  # fmt: skip
+        msg = (
+            f"{what} has {m.nnz:,} non-zeros; R's dgCMatrix holds at most 2^31 - 1 = {INT32_MAX:,}: "
+            "subset the cells or genes (or split the object) before converting"
+        )
         raise ValueError(msg)
 
 
@@ -59,7 +61,9 @@ def r_matrix(m: Any, features: Any, cells: Any, what: str) -> Any:
         i = _rbridge.r_int(m.indices)
         p = _rbridge.r_int(m.indptr)
         x = _rbridge.r_double(m.data)
-        return _rbridge.call("hb_dgc", i, p, x, n_genes, n_cells, features, cells, what=f"building {what} as a dgCMatrix")
+        return _rbridge.call(
+            "hb_dgc", i, p, x, n_genes, n_cells, features, cells, what=f"building {what} as a dgCMatrix"
+        )
     arr = np.asarray(m)
     x = _rbridge.r_double(arr)  # C order cells x genes == R genes x cells
     return _rbridge.call("hb_dense", x, n_genes, n_cells, features, cells, what=f"building {what} as a matrix")

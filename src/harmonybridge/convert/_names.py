@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from anndata import AnnData
 
 from ._log import ConversionLog
 
@@ -29,9 +33,26 @@ def seurat_feature_name(name: str) -> str:
 
 
 _R_RESERVED = {
-    "if", "else", "repeat", "while", "function", "for", "next", "break", "TRUE", "FALSE", "NULL",
-    "Inf", "NaN", "NA", "NA_integer_", "NA_real_", "NA_character_", "NA_complex_", "in",
-}  # fmt: skip
+    "if",
+    "else",
+    "repeat",
+    "while",
+    "function",
+    "for",
+    "next",
+    "break",
+    "TRUE",
+    "FALSE",
+    "NULL",
+    "Inf",
+    "NaN",
+    "NA",
+    "NA_integer_",
+    "NA_real_",
+    "NA_character_",
+    "NA_complex_",
+    "in",
+}
 
 
 def make_name(name: str) -> str:
@@ -80,8 +101,10 @@ def feature_map(var_names: pd.Index, where: str) -> tuple[list[str], dict[str, s
     if not idx.is_unique:
         dup = set(idx[idx.duplicated()])
         pairs = [sorted(n for n in names if seurat_feature_name(n) == d) for d in list(dup)[:5]]
-        msg = (f"feature names collide once Seurat turns '_' and '|' into '-': {pairs}; "
-               f"rename them first (e.g. adata.var_names = adata.var_names.str.replace('_', '.'))")  # fmt: skip
+        msg = (
+            f"feature names collide once Seurat turns '_' and '|' into '-': {pairs}; "
+            f"rename them first (e.g. adata.var_names = adata.var_names.str.replace('_', '.'))"
+        )
         raise ValueError(msg)
     return new.tolist(), {new[i]: names[i] for i in np.flatnonzero(bad)}
 
@@ -95,8 +118,13 @@ def log_features(log: ConversionLog, where: str, renamed: dict[str, str]) -> Non
     if renamed:
         shown = ", ".join(f"{o} -> {n}" for n, o in list(renamed.items())[:3])
         more = ", ..." if len(renamed) > 3 else ""
-        log.add("renamed", where, f"{len(renamed)} name(s)", f"Seurat names ({shown}{more})",
-                "Seurat turns '_' and '|' into '-'; restored by from_seurat")  # fmt: skip
+        log.add(
+            "renamed",
+            where,
+            f"{len(renamed)} name(s)",
+            f"Seurat names ({shown}{more})",
+            "Seurat turns '_' and '|' into '-'; restored by from_seurat",
+        )
 
 
 def restore_features(seurat_names: np.ndarray, original: list[str] | None) -> pd.Index:
@@ -109,3 +137,42 @@ def restore_features(seurat_names: np.ndarray, original: list[str] | None) -> pd
 def restore_scale_features(sd_seurat: np.ndarray, seurat_features: np.ndarray, features: pd.Index) -> list[str]:
     pos = pd.Index(seurat_features).get_indexer(sd_seurat)
     return [features[p] if p >= 0 else s for p, s in zip(pos, sd_seurat, strict=True)]
+
+
+def reduction_plan(adata: AnnData, assay: str, log: ConversionLog) -> list[dict[str, Any]]:
+    """Which obsm entries become which reductions (name and key), checked before any work in R."""
+    plan, used_names, used_keys = [], {assay, f"{assay}_raw"}, {f"{key_base(assay.lower())}_", "rnaraw_"}
+    for key, value in adata.obsm.items():
+        if isinstance(value, pd.DataFrame):
+            log.add("dropped", "obsm", key, reason="data frames are not reductions; store a numeric array")
+            continue
+        if not (
+            sp.issparse(value) or (isinstance(value, np.ndarray) and value.ndim == 2 and value.dtype.kind in "biuf")
+        ):
+            log.add("dropped", "obsm", key, reason=f"{type(value).__name__} is not a 2-D numeric array")
+            continue
+        if value.shape[1] == 0:
+            log.add("dropped", "obsm", key, reason="no columns")
+            continue
+        if key in REDUCTIONS:
+            name, rkey = REDUCTIONS[key]
+        else:
+            name = key[2:] if key.startswith("X_") and len(key) > 2 else key
+            rkey = f"{key_base(name)}_"
+        rname = make_name(name)
+        if rname in used_names:
+            msg = (
+                f"obsm keys {key!r} and another key both map to the Seurat reduction {rname!r}; "
+                "rename one of them (adata.obsm[new] = adata.obsm.pop(old))"
+            )
+            raise ValueError(msg)
+        used_names.add(rname)
+        if rname != name:
+            log.add("renamed", "reduction", name, rname, "Seurat needs syntactic R names")
+        base, i = rkey[:-1], 1
+        while rkey in used_keys:
+            i += 1
+            rkey = f"{base}{i}_"
+        used_keys.add(rkey)
+        plan.append({"obsm": key, "name": rname, "key": rkey, "value": value})
+    return plan

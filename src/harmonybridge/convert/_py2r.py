@@ -15,11 +15,12 @@ import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
 
-from .. import _rbridge
+from harmonybridge import _rbridge
+
 from ._frames import r_frame
 from ._log import ConversionLog
 from ._matrices import check_nnz, matrix_spec, r_bytes, r_matrix
-from ._names import REDUCTIONS, SLOT_OF, check_names, feature_map, key_base, log_features, make_name, unique_names
+from ._names import SLOT_OF, check_names, feature_map, log_features, make_name, reduction_plan, unique_names
 from ._record import Record
 from ._uns import r_uns
 
@@ -69,8 +70,10 @@ def _check_sizes(adata: AnnData, layers_in: dict[str, Any], raw: str) -> None:
 def _assay_version(adata: AnnData, assay_version: str | None, raw: str) -> str:
     version = assay_version or str(_rbridge.call("hb_default_assay_version", what="checking SeuratObject")[0])
     if version == "v5" and not bool(_rbridge.call("hb_seurat_object_v5", what="checking SeuratObject")[0]):
-        msg = (f"assay_version='v5' needs SeuratObject >= 5.0.0 (installed: {_rbridge.package_version('SeuratObject')}); "
-               "pass assay_version='v4' or upgrade SeuratObject")  # fmt: skip
+        msg = (
+            f"assay_version='v5' needs SeuratObject >= 5.0.0 (installed: {_rbridge.package_version('SeuratObject')}); "
+            "pass assay_version='v4' or upgrade SeuratObject"
+        )
         raise ValueError(msg)
     if version == "v5":
         _check_v5_shape(adata, raw == "assay")
@@ -86,49 +89,16 @@ def _check_v5_shape(adata: AnnData, with_raw: bool) -> None:
     if tuple(int(p) for p in installed.split(".")[:2]) >= (5, 4):
         return
     n_obs, n_vars = next(shape for shape in shapes if min(shape) == 1)
-    msg = (f"SeuratObject {installed} cannot build a v5 assay (Assay5) of {n_obs} cell(s) x {n_vars} feature(s): "
-           "one cell or one feature needs SeuratObject >= 5.4.0; pass assay_version='v4' or upgrade SeuratObject")  # fmt: skip
+    msg = (
+        f"SeuratObject {installed} cannot build a v5 assay (Assay5) of {n_obs} cell(s) x {n_vars} feature(s): "
+        "one cell or one feature needs SeuratObject >= 5.4.0; pass assay_version='v4' or upgrade SeuratObject"
+    )
     raise ValueError(msg)
 
 
 def _named_layers(adata: AnnData) -> dict[str, Any]:
     """``adata.layers`` without the ``None`` key under which anndata >= 0.13 also lists ``X``."""
     return {k: v for k, v in adata.layers.items() if k is not None}
-
-
-def _reduction_plan(adata: AnnData, assay: str, log: ConversionLog) -> list[dict[str, Any]]:
-    """Which obsm entries become which reductions (name and key), checked before any work in R."""
-    plan, used_names, used_keys = [], {assay, f"{assay}_raw"}, {f"{key_base(assay.lower())}_", "rnaraw_"}
-    for key, value in adata.obsm.items():
-        if isinstance(value, pd.DataFrame):
-            log.add("dropped", "obsm", key, reason="data frames are not reductions; store a numeric array")
-            continue
-        if not (sp.issparse(value) or (isinstance(value, np.ndarray) and value.ndim == 2 and value.dtype.kind in "biuf")):
-            log.add("dropped", "obsm", key, reason=f"{type(value).__name__} is not a 2-D numeric array")
-            continue
-        if value.shape[1] == 0:
-            log.add("dropped", "obsm", key, reason="no columns")
-            continue
-        if key in REDUCTIONS:
-            name, rkey = REDUCTIONS[key]
-        else:
-            name = key[2:] if key.startswith("X_") and len(key) > 2 else key
-            rkey = f"{key_base(name)}_"
-        rname = make_name(name)
-        if rname in used_names:
-            msg = (f"obsm keys {key!r} and another key both map to the Seurat reduction {rname!r}; "
-                   "rename one of them (adata.obsm[new] = adata.obsm.pop(old))")  # fmt: skip
-            raise ValueError(msg)
-        used_names.add(rname)
-        if rname != name:
-            log.add("renamed", "reduction", name, rname, "Seurat needs syntactic R names")
-        base, i = rkey[:-1], 1
-        while rkey in used_keys:
-            i += 1
-            rkey = f"{base}{i}_"
-        used_keys.add(rkey)
-        plan.append({"obsm": key, "name": rname, "key": rkey, "value": value})
-    return plan
 
 
 # ---- one helper per slot --------------------------------------------------------------------
@@ -153,15 +123,23 @@ def _process_layers(layers_in: dict[str, Any], t: _Target) -> tuple[Any, Any, di
         elif t.version == "v5" and name != "data" and SLOT_OF.get(name) is None:
             layers[name] = r_matrix(value, t.features_r, t.cells_r, f"layers[{name!r}]")
         else:
-            why = "v4 assays hold only counts, data and scale.data; use assay_version='v5'" if t.version == "v4" else "the name is taken by X"
+            why = (
+                "v4 assays hold only counts, data and scale.data; use assay_version='v5'"
+                if t.version == "v4"
+                else "the name is taken by X"
+            )
             t.log.add("dropped", "layers", name, reason=why)
             continue
         t.rec.layers[name] = spec
     return counts, scale, layers
 
 
-def _process_scale_data(adata: AnnData, layers_in: dict[str, Any], scale: Any, t: _Target) -> tuple[Any, dict[str, Any]]:
-    """Seurat's usual scale.data over some features, from ``uns['seurat']['scale.data']``; returns it and the uns left."""
+def _process_scale_data(
+    adata: AnnData, layers_in: dict[str, Any], scale: Any, t: _Target
+) -> tuple[Any, dict[str, Any]]:
+    """Seurat's usual scale.data over some features, from ``uns['seurat']['scale.data']``.
+
+    Returns it and the uns left to carry."""
     uns = dict(adata.uns)
     seurat_uns = uns.get("seurat")
     if isinstance(seurat_uns, dict) and "scale.data" in seurat_uns and scale is None:
@@ -173,7 +151,9 @@ def _process_scale_data(adata: AnnData, layers_in: dict[str, Any], scale: Any, t
             raise ValueError(msg)
         pos = pd.Index(adata.var_names.astype(str)).get_indexer(sd_feats)
         matrix = np.asarray(sd["data"])
-        scale = r_matrix(matrix, _rbridge.r_strings([t.features[p] for p in pos]), t.cells_r, "uns['seurat']['scale.data']")
+        scale = r_matrix(
+            matrix, _rbridge.r_strings([t.features[p] for p in pos]), t.cells_r, "uns['seurat']['scale.data']"
+        )
         t.rec.scale_data = {"where": "uns", "dtype": str(matrix.dtype), "features": sd_feats}
         uns["seurat"] = {k: v for k, v in seurat_uns.items() if k != "scale.data"}
         if not uns["seurat"]:
@@ -191,9 +171,12 @@ def _process_obs_var(adata: AnnData, plan: list[dict[str, Any]], t: _Target) -> 
     r_obs_names = unique_names([make_name(c) for c in obs_cols], reserved)
     for c, r in zip(obs_cols, r_obs_names, strict=True):
         if c != r:
-            t.log.add("renamed", "obs column", c, r, "Seurat's [[<- needs syntactic, unique names; restored by from_seurat")
+            t.log.add(
+                "renamed", "obs column", c, r, "Seurat's [[<- needs syntactic, unique names; restored by from_seurat"
+            )
     if len(set(obs_cols)) != len(obs_cols):
-        msg = f"obs has duplicate column names {pd.Index(obs_cols)[pd.Index(obs_cols).duplicated()].tolist()}; rename them"
+        duplicated = pd.Index(obs_cols)[pd.Index(obs_cols).duplicated()].tolist()
+        msg = f"obs has duplicate column names {duplicated}; rename them"
         raise ValueError(msg)
     obs_r, t.rec.obs = r_frame(adata.obs, "obs", r_obs_names, t.log)
     var = adata.var.copy(deep=False)
@@ -215,12 +198,16 @@ def _process_raw(adata: AnnData, raw: str, t: _Target) -> dict[str, Any]:
     raw_var = adata.raw.var.copy(deep=False)
     raw_var.index = raw_features
     raw_var_r, raw_var_rec = r_frame(raw_var, "raw.var", [str(c) for c in raw_var.columns], t.log)
-    extra[f"{t.assay}_raw"] = _rbridge.r_list({"data": r_matrix(adata.raw.X, raw_feats_r, t.cells_r, "adata.raw.X"), "var": raw_var_r})
+    extra[f"{t.assay}_raw"] = _rbridge.r_list(
+        {"data": r_matrix(adata.raw.X, raw_feats_r, t.cells_r, "adata.raw.X"), "var": raw_var_r}
+    )
     t.rec.raw = {
-        "assay": f"{t.assay}_raw", "X": matrix_spec(adata.raw.X, "adata.raw.X"), "var": raw_var_rec,
+        "assay": f"{t.assay}_raw",
+        "X": matrix_spec(adata.raw.X, "adata.raw.X"),
+        "var": raw_var_rec,
         "features": adata.raw.var_names.astype(str).tolist() if raw_renamed else None,
         "var_index": {"name": adata.raw.var.index.name},
-    }  # fmt: skip
+    }
     log_features(t.log, "raw features", raw_renamed)
     if len(adata.raw.varm):
         t.log.add("dropped", "raw.varm", list(adata.raw.varm), reason="Seurat assays have no varm")
@@ -231,7 +218,9 @@ def _dense(values: Any, rows_r: Any, key: str, what: str) -> Any:
     """A rows x columns R matrix with columns named ``<key>1``, ``<key>2``, ..."""
     values = np.asarray(values)
     columns = _rbridge.r_strings([f"{key}{i + 1}" for i in range(values.shape[1])])
-    return _rbridge.call("hb_dense", _rbridge.r_double_columns(values), values.shape[0], values.shape[1], rows_r, columns, what=what)
+    return _rbridge.call(
+        "hb_dense", _rbridge.r_double_columns(values), values.shape[0], values.shape[1], rows_r, columns, what=what
+    )
 
 
 def _process_reductions(adata: AnnData, plan: list[dict[str, Any]], t: _Target) -> list[Any]:
@@ -242,8 +231,11 @@ def _process_reductions(adata: AnnData, plan: list[dict[str, Any]], t: _Target) 
         value = p["value"]
         emb_spec = {"key": p["obsm"], "dtype": str(value.dtype), "sparse": bool(sp.issparse(value))}
         emb = value.toarray() if sp.issparse(value) else np.asarray(value)
-        item = {"name": _rbridge.r_strings([p["name"]]), "key": _rbridge.r_strings([p["key"]]),
-                "embeddings": _dense(emb, t.cells_r, p["key"], "embedding")}  # fmt: skip
+        item = {
+            "name": _rbridge.r_strings([p["name"]]),
+            "key": _rbridge.r_strings([p["key"]]),
+            "embeddings": _dense(emb, t.cells_r, p["key"], "embedding"),
+        }
         if p["name"] == pca_name:
             pcs = adata.varm.get("PCs")
             if pcs is not None and np.shape(pcs)[1] == emb.shape[1]:
@@ -257,7 +249,12 @@ def _process_reductions(adata: AnnData, plan: list[dict[str, Any]], t: _Target) 
         t.rec.obsm[p["name"]] = emb_spec
     for k in adata.varm:
         if k != "PCs" or t.rec.varm_PCs is None:
-            t.log.add("dropped", "varm", k, reason="only varm['PCs'] (with obsm['X_pca'] of as many columns) maps to pca loadings")
+            t.log.add(
+                "dropped",
+                "varm",
+                k,
+                reason="only varm['PCs'] (with obsm['X_pca'] of as many columns) maps to pca loadings",
+            )
     return reductions
 
 
@@ -269,8 +266,12 @@ def _process_graphs(adata: AnnData, t: _Target) -> dict[str, Any]:
         spec = matrix_spec(g, f"adata.obsp[{k!r}]")
         check_nnz(g, f"adata.obsp[{k!r}]")
         gcsc = sp.csc_matrix(g)  # R wants the graph itself column-major (not its transpose)
-        graphs[gname] = r_matrix(sp.csr_matrix((gcsc.data, gcsc.indices, gcsc.indptr), shape=g.shape[::-1]),
-                                 t.cells_r, t.cells_r, f"obsp[{k!r}]")  # fmt: skip
+        graphs[gname] = r_matrix(
+            sp.csr_matrix((gcsc.data, gcsc.indices, gcsc.indptr), shape=g.shape[::-1]),
+            t.cells_r,
+            t.cells_r,
+            f"obsp[{k!r}]",
+        )
         t.rec.obsp[gname] = {"key": k, **spec}
         if gname != f"{t.assay}_{k}":
             t.log.add("renamed", "graph", f"{t.assay}_{k}", gname, "Seurat needs syntactic R names")
@@ -325,17 +326,21 @@ def to_seurat(
     log = ConversionLog("AnnData -> Seurat")
     log_features(log, "features", renamed)
     rec = Record(
-        assay=assay, version=version, features=adata.var_names.astype(str).tolist() if renamed else None,
+        assay=assay,
+        version=version,
+        features=adata.var_names.astype(str).tolist() if renamed else None,
         obs_index={"name": adata.obs.index.name, "dtype": str(adata.obs.index.dtype)},
         var_index={"name": adata.var.index.name, "dtype": str(adata.var.index.dtype)},
-    )  # fmt: skip
-    plan = _reduction_plan(adata, assay, log)
+    )
+    plan = reduction_plan(adata, assay, log)
 
     matrices = [adata.X, *layers_in.values(), *(p["value"] for p in plan), *adata.obsp.values()]
     if adata.raw is not None and raw == "assay":
         matrices.append(adata.raw.X)
     _rbridge.reserve(sum(r_bytes(m) for m in matrices))  # one garbage collection for all of them
-    t = _Target(assay, version, features, _rbridge.r_strings(obs_names.tolist()), _rbridge.r_strings(features), rec, log)
+    t = _Target(
+        assay, version, features, _rbridge.r_strings(obs_names.tolist()), _rbridge.r_strings(features), rec, log
+    )
 
     data = _process_X(adata, t)
     counts, scale, layers = _process_layers(layers_in, t)
@@ -346,10 +351,21 @@ def to_seurat(
     graphs = _process_graphs(adata, t)
     misc = rec.to_misc(r_uns(uns, "", log))
     obj = _rbridge.call(
-        "hb_to_seurat", assay, data, counts=counts, scale_data=scale, layers=_rbridge.r_list(layers),
-        var=var_r, obs=obs_r, reductions=_rbridge.r_list(reductions), graphs=_rbridge.r_list(graphs),
-        extra_assays=_rbridge.r_list(extra), misc=misc, version=version, project=project,
+        "hb_to_seurat",
+        assay,
+        data,
+        counts=counts,
+        scale_data=scale,
+        layers=_rbridge.r_list(layers),
+        var=var_r,
+        obs=obs_r,
+        reductions=_rbridge.r_list(reductions),
+        graphs=_rbridge.r_list(graphs),
+        extra_assays=_rbridge.r_list(extra),
+        misc=misc,
+        version=version,
+        project=project,
         what="building the Seurat object",
-    )  # fmt: skip
+    )
     log.warn_if_lossy()
     return (obj, log) if return_log else obj

@@ -15,7 +15,8 @@ import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
 
-from .. import _rbridge
+from harmonybridge import _rbridge
+
 from ._frames import py_frame
 from ._log import ConversionLog
 from ._matrices import py_matrix
@@ -86,7 +87,9 @@ def _assemble(parts: Any, log: ConversionLog) -> AnnData:
     seurat_features, _ = _rbridge.py_strings(_rbridge.get(parts, "features"))
     features = restore_features(seurat_features, rec.features)
     if rec.features and not features.equals(pd.Index(seurat_features)):
-        log.add("restored", "features", f"{int((features != seurat_features).sum())} feature names", "their AnnData names")
+        log.add(
+            "restored", "features", f"{int((features != seurat_features).sum())} feature names", "their AnnData names"
+        )
     s = _Source(parts, assay, rec, cells, seurat_features, features, log)
 
     X, layers = _read_X(s)
@@ -148,8 +151,13 @@ def _read_scale_data(s: _Source, layers: dict[str, Any]) -> dict[str, Any]:
         sd_feats, sd_data = [sd_feats[i] for i in perm], sd_data[:, perm]
     uns_extra["scale.data"] = {"features": np.asarray(sd_feats, dtype=object), "data": sd_data}
     if sd_where is None:
-        s.log.add("moved", "scale.data", f"scale.data ({len(sd_feats)} features)", "uns['seurat']['scale.data']",
-                  "it does not cover all features; AnnData layers must")  # fmt: skip
+        s.log.add(
+            "moved",
+            "scale.data",
+            f"scale.data ({len(sd_feats)} features)",
+            "uns['seurat']['scale.data']",
+            "it does not cover all features; AnnData layers must",
+        )
     return uns_extra
 
 
@@ -177,7 +185,13 @@ def _read_loadings(s: _Source, loadings: Any) -> np.ndarray:
     ok = pos >= 0
     full[pos[ok]] = lmat[ok]
     if not s.rec.found and ok.sum() < n_vars:
-        s.log.add("moved", "pca loadings", f"{int(ok.sum())} features", "varm['PCs']", "other features filled with 0 (scanpy's convention)")
+        s.log.add(
+            "moved",
+            "pca loadings",
+            f"{int(ok.sum())} features",
+            "varm['PCs']",
+            "other features filled with 0 (scanpy's convention)",
+        )
     return full
 
 
@@ -195,7 +209,9 @@ def _read_reductions(s: _Source, adata: AnnData) -> np.ndarray | None:
         if int(edim[0]) != n_obs:
             s.log.add("dropped", "reduction", name, reason=f"{int(edim[0])} cells, not {n_obs}")
             continue
-        arr = _rbridge.to_numpy(emb, np.dtype(spec.get("dtype", "float64"))).reshape(int(edim[1]), int(edim[0])).T.copy()
+        arr = (
+            _rbridge.to_numpy(emb, np.dtype(spec.get("dtype", "float64"))).reshape(int(edim[1]), int(edim[0])).T.copy()
+        )
         adata.obsm[key] = sp.csr_matrix(arr) if spec.get("sparse") else arr
         loadings = _rbridge.get(r, "loadings")
         if key == "X_pca" and not _rbridge.is_null(loadings):
@@ -221,7 +237,11 @@ def _read_graphs(s: _Source, adata: AnnData) -> None:
             s.log.add("dropped", "graph", gname, reason="not cells x cells")
             continue
         dtype = np.dtype(spec.get("dtype", "float64"))
-        x, i_, p = (_rbridge.to_numpy(g.do_slot("x"), dtype), _rbridge.to_numpy(g.do_slot("i")), _rbridge.to_numpy(g.do_slot("p")))
+        x, i_, p = (
+            _rbridge.to_numpy(g.do_slot("x"), dtype),
+            _rbridge.to_numpy(g.do_slot("i")),
+            _rbridge.to_numpy(g.do_slot("p")),
+        )
         m = sp.csc_matrix((x, i_, p), shape=(n_obs, n_obs))
         fmt = spec.get("format", "csr")
         adata.obsp[key] = m.toarray() if fmt == "dense" else (m if fmt == "csc" else sp.csr_matrix(m))

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from .. import _rbridge
+from harmonybridge import _rbridge
 
 MISC_SLOT = "harmonybridge"
 RECORD_FORMAT = 1

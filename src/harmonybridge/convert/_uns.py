@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import _rbridge
+from harmonybridge import _rbridge
+
 from ._log import ConversionLog
 
 
@@ -42,7 +43,11 @@ def r_uns(value: Any, where: str, log: ConversionLog) -> Any:
     if isinstance(value, np.ndarray) and value.ndim <= 2:
         dt = value.dtype
         if dt.kind in "biuf":
-            out = _rbridge.r_double(value.reshape(-1, order="F")) if dt.kind != "b" else _rbridge.r_int(value.reshape(-1, order="F"), kind="logical")
+            out = (
+                _rbridge.r_double(value.reshape(-1, order="F"))
+                if dt.kind != "b"
+                else _rbridge.r_int(value.reshape(-1, order="F"), kind="logical")
+            )
         elif dt.kind in "OUS" and (value.size == 0 or pd.api.types.infer_dtype(value.ravel()) == "string"):
             out = _rbridge.r_strings([str(v) for v in value.reshape(-1, order="F")])
         else:

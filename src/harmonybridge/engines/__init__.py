@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from anndata import AnnData
 
-from .. import _check
-from .._params import HarmonyParams
+from harmonybridge import _check
+from harmonybridge._params import HarmonyParams
+
 from ._python import MIN_HARMONYPY, check_harmonypy_version, import_harmonypy, run_python
 from ._result import EngineResult
 
@@ -27,7 +28,9 @@ __all__ = [
 ]
 
 
-def run_engine(adata: AnnData, keys: list[str], basis: str, backend: str, params: HarmonyParams, verbose: bool) -> EngineResult:
+def run_engine(
+    adata: AnnData, keys: list[str], basis: str, backend: str, params: HarmonyParams, verbose: bool
+) -> EngineResult:
     """Check the input and run one engine; the AnnData is read, never written."""
     if backend not in BACKENDS:
         msg = f"backend must be one of {list(BACKENDS)}, got {backend!r}"

@@ -8,8 +8,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from .._compat import pkg_version, version_tuple
-from .._params import HarmonyParams
+from harmonybridge._compat import pkg_version, version_tuple
+from harmonybridge._params import HarmonyParams
+
 from ._result import EngineResult
 
 logger = logging.getLogger("harmonybridge")
@@ -38,7 +39,9 @@ def import_harmonypy():
     return harmonypy
 
 
-def run_python(Z: np.ndarray, meta: pd.DataFrame, keys: list[str], params: HarmonyParams, *, verbose: bool) -> EngineResult:
+def run_python(
+    Z: np.ndarray, meta: pd.DataFrame, keys: list[str], params: HarmonyParams, *, verbose: bool
+) -> EngineResult:
     """Harmony by harmonypy, with every parameter passed explicitly."""
     hp = import_harmonypy()
     logger.info("harmony (python, harmonypy %s): %d cells x %d PCs, batch %s", hp.__version__, *Z.shape, keys)

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import _rbridge
-from .._params import HarmonyParams
+from harmonybridge import _rbridge
+from harmonybridge._params import HarmonyParams
+
 from ._result import EngineResult
 
 logger = logging.getLogger("harmonybridge")
@@ -34,10 +35,18 @@ def run_r(Z: np.ndarray, meta: pd.DataFrame, keys: list[str], params: HarmonyPar
     _rbridge.require("harmony")
     n_cells, n_pcs = Z.shape
     if n_cells == n_pcs:
-        msg = f"the embedding is square ({n_cells} x {n_pcs}); R harmony cannot tell cells from components. Use fewer PCs"
+        msg = (
+            f"the embedding is square ({n_cells} x {n_pcs}); R harmony cannot tell cells from components. Use fewer PCs"
+        )
         raise ValueError(msg)
-    logger.info("harmony (r, R %s, harmony %s): %d cells x %d PCs, batch %s",
-                _rbridge.r_version(), _rbridge.package_version("harmony"), n_cells, n_pcs, keys)  # fmt: skip
+    logger.info(
+        "harmony (r, R %s, harmony %s): %d cells x %d PCs, batch %s",
+        _rbridge.r_version(),
+        _rbridge.package_version("harmony"),
+        n_cells,
+        n_pcs,
+        keys,
+    )
     start = time.perf_counter()
     out = _rbridge.run_harmony(Z, meta, keys, r_arguments(params), verbose=verbose)
     seconds = time.perf_counter() - start

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._params import HarmonyParams
+from harmonybridge._params import HarmonyParams
 
 
 @dataclass

@@ -3,4 +3,12 @@
 from ._figures import before_after, convergence, convergence_figure, markers_dotplot, markers_umap
 from ._html import crosscheck_html, text_table
 
-__all__ = ["before_after", "convergence", "convergence_figure", "crosscheck_html", "markers_dotplot", "markers_umap", "text_table"]
+__all__ = [
+    "before_after",
+    "convergence",
+    "convergence_figure",
+    "crosscheck_html",
+    "markers_dotplot",
+    "markers_umap",
+    "text_table",
+]

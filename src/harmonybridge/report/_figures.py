@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .. import _metrics
-from .._io import atomic_path
+from harmonybridge import _metrics
+from harmonybridge._io import atomic_path
 
 
 def _save(fig, path: Path) -> Path:
@@ -63,7 +63,9 @@ def markers_umap(adata: AnnData, path: Path, genes: Sequence[str]) -> Path | Non
     return _save(fig, path)
 
 
-def convergence_figure(records: dict[str, dict], *, title: str = "Harmony convergence", figsize: tuple[float, float] = (5.5, 4)) -> Any:
+def convergence_figure(
+    records: dict[str, dict], *, title: str = "Harmony convergence", figsize: tuple[float, float] = (5.5, 4)
+) -> Any:
     """Harmony's objective per iteration, one line per run; a run's label gets its iterations and
     convergence when its record has them (``n_iter``, ``converged``)."""
     import matplotlib.pyplot as plt
@@ -122,7 +124,9 @@ def _scatter_by(ax: Any, xy: np.ndarray, labels: pd.Series, title: str) -> None:
     cmap, n_colors = (matplotlib.colormaps["tab10"], 10) if n_cats <= 10 else (matplotlib.colormaps["tab20"], 20)
     order = np.random.default_rng(0).permutation(len(xy))
     colors = np.array([cmap(i % n_colors) for i in range(n_cats)])
-    ax.scatter(xy[order, 0], xy[order, 1], c=colors[cats.codes[order]], s=max(0.5, min(8, 20000 / len(xy))), linewidths=0)
+    ax.scatter(
+        xy[order, 0], xy[order, 1], c=colors[cats.codes[order]], s=max(0.5, min(8, 20000 / len(xy))), linewidths=0
+    )
     ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])

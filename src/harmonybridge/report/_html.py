@@ -57,20 +57,26 @@ def crosscheck_html(report: Any) -> str:
     params = html.escape(json.dumps(report.params["python"]))
     r_params = html.escape(json.dumps(report.params["r"]))
     table = report.table
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>harmonybridge cross-check: {report.verdict}</title>
+    labels = f", labels <b>{html.escape(m['label_key'])}</b>" if m["label_key"] else ""
+    return f"""<!doctype html><html><head><meta charset="utf-8">
+<title>harmonybridge cross-check: {report.verdict}</title>
 <style>body{{font-family:sans-serif;max-width:1150px;margin:2em auto;color:#222}} h1{{color:{color}}}
 table{{border-collapse:collapse;margin:.5em 0 1.5em}} td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
-td:first-child,th:first-child,td:nth-child(2){{text-align:left}} .bad{{color:#b00020;font-weight:bold}} .good{{color:#1b7f3b}}
+td:first-child,th:first-child,td:nth-child(2){{text-align:left}} .bad{{color:#b00020;font-weight:bold}}
+.good{{color:#1b7f3b}}
 img{{max-width:100%}} .note{{color:#555;font-size:90%}}</style></head><body>
 <h1>Engines {report.verdict.upper()}</h1>
-<p>{m['n_cells']} cells x {m['n_pcs']} PCs ({html.escape(m['basis'])}), batch <b>{html.escape(str(m['batch_key']))}</b>{', labels <b>' + html.escape(m['label_key']) + '</b>' if m['label_key'] else ''};
-{m['n_seeds']} seeds per engine ({', '.join(map(str, report.params['seeds']))}).</p>
-<p class="note">Rule: for each metric, the gap between engines (median over all Python x R seed pairs; gap = 1 - similarity,
-or the distance) must be at most {m['margin']} x the worst gap between two seeds of the same engine, plus a small floor
+<p>{m["n_cells"]} cells x {m["n_pcs"]} PCs ({html.escape(m["basis"])}),
+batch <b>{html.escape(str(m["batch_key"]))}</b>{labels};
+{m["n_seeds"]} seeds per engine ({", ".join(map(str, report.params["seeds"]))}).</p>
+<p class="note">Rule: for each metric, the gap between engines (median over all Python x R seed pairs;
+gap = 1 - similarity,
+or the distance) must be at most {m["margin"]} x the worst gap between two seeds of the same engine, plus a small floor
 (the "limit" column). Exact equality is impossible: the engines' random number generators differ.</p>
 <h2>Agreement</h2>{_html_table(table, "{:.4f}")}
 <h2>Integration: uncorrected, Python and R</h2>{_html_table(report.integration, "{:.3f}")}
-<p class="note">Batch LISI: higher = better mixed (1 = one batch around each cell). Label LISI: lower = labels kept apart.
+<p class="note">Batch LISI: higher = better mixed (1 = one batch around each cell).
+Label LISI: lower = labels kept apart.
 Silhouette and ARI against labels: higher = biology kept.</p>
 <h2>UMAPs</h2>{img("umaps", "UMAPs of Python and R")}
 <h2>R vs Python, per PC</h2>{img("scatter", "per-PC scatter")}
