@@ -6,16 +6,15 @@ import copy
 import os
 import string
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
 from anndata import AnnData
+from helpers import DATA, DATA_MISSING, R_MISSING
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from helpers import DATA, DATA_MISSING, R_MISSING
 
 from harmonybridge import ConversionLog, ConversionWarning, _rbridge, cli, from_seurat, read_rds, to_seurat, write_rds
 from harmonybridge import _rbridge as rb
@@ -24,6 +23,7 @@ pytestmark = pytest.mark.skipif(
     not _rbridge.has_package("SeuratObject"),
     reason=f"{R_MISSING} with the R package 'SeuratObject' (and rpy2): apt-get install r-cran-seuratobject",
 )
+
 
 def _so_v5() -> bool:
     return bool(rb.call("hb_seurat_object_v5", what="version")[0]) if _rbridge.has_package("SeuratObject") else False
