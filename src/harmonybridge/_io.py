@@ -1,4 +1,7 @@
-"""Reading and writing files: clear errors up front, atomic writes."""
+"""Files: clear errors about paths up front, atomic writes, ``.h5ad`` in and out.
+
+``.rds`` files (Seurat objects) are read and written by :mod:`harmonybridge.convert`, which uses this module.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import anndata as ad
-import logging
 from anndata import AnnData
 
-logger = logging.getLogger("harmonybridge")
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 READABLE = (".h5ad", ".rds")
 
@@ -95,7 +96,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     (``tempfile.mkstemp`` makes 0600, which would hide results from colleagues).
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part{path.suffix}", dir=path.parent if str(path.parent) else ".")
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=f".part{path.suffix}", dir=path.parent if str(path.parent) else "."
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -118,40 +121,3 @@ def write_h5ad(adata: AnnData, path: str | os.PathLike) -> Path:
 def read_h5ad(path: str | os.PathLike) -> AnnData:
     """Read an ``.h5ad`` after checking it is one."""
     return ad.read_h5ad(check_input(path, (".h5ad",)))
-
-
-def read(path: str | os.PathLike, *, make_unique: bool = False) -> AnnData:
-    """Read ``.h5ad`` or ``.rds`` (a Seurat object) by extension.
-
-    ``make_unique=True`` suffixes repeated cell names ``-1``, ``-2``, ... (anndata's
-    ``obs_names_make_unique``) and logs how many; otherwise they are kept, and every step that
-    needs one name per cell (Harmony, Seurat) refuses them up front.
-    """
-    path = check_input(path)
-    if path.suffix.lower() == ".rds":
-        from ._convert import read_rds
-
-        adata = read_rds(path)
-    else:
-        import warnings
-
-        with warnings.catch_warnings():  # anndata warns of repeats; they are dealt with below
-            warnings.filterwarnings("ignore", message=".*names are not unique", category=UserWarning)
-            adata = ad.read_h5ad(path)
-    if make_unique and not adata.obs_names.is_unique:
-        from ._check import make_unique as unique
-
-        n = int(adata.obs_names.duplicated().sum())
-        adata.obs_names = unique(adata.obs_names)
-        logger.info("%s: %d repeated cell name(s) made unique (suffixes -1, -2, ...)", path, n)
-    return adata
-
-
-def write(adata: AnnData, path: str | os.PathLike) -> Path:
-    """Write ``.h5ad`` or ``.rds`` (a Seurat object) by extension, atomically."""
-    path = check_output(path)
-    if path.suffix.lower() == ".rds":
-        from ._convert import write_rds
-
-        return write_rds(adata, path)
-    return write_h5ad(adata, path)
