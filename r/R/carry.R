@@ -1,7 +1,9 @@
 # What a Seurat object holds that has no place in an AnnData, carried across a round trip.
 #
 # hb_seurat_carry() takes, from a Seurat object, the parts that are R objects with no AnnData
-# counterpart: @commands (SeuratCommand logs), @tools, Misc (all but harmonybridge's own record),
+# counterpart: split v5 layers (which cells each counts.<group> layer held: from_seurat joins
+# them, restore splits them again), SCTransform's models of an SCTAssay (rebuilt from a v4 Assay),
+# @commands (SeuratCommand logs), @tools, Misc (all but harmonybridge's own record),
 # and per reduction its misc (RunPCA's total.variance), global flag, jackstraw, projected
 # loadings, the features its loadings cover (Seurat's PCA has loadings for the variable
 # features only) and the attributes of its embeddings (uwot's "scaled:center"). Each is
@@ -33,7 +35,29 @@ hb_seurat_carry <- function(object, reductions = NULL) {
       loadings_features = if (length(loadings)) rownames(loadings) else NULL
     )
   }
+  sct <- list()
+  split <- list()
+  for (name in .so("Assays")(object)) {
+    a <- object[[name]]
+    if (inherits(a, "StdAssay")) {  # split v5 layers (counts.<group>, ...): which cells each group has
+      groups <- sub("^counts\\.", "", .so("Layers")(a, search = "^counts\\."))
+      if (length(groups) > 1L) {
+        label <- character(ncol(a))
+        names(label) <- colnames(a)
+        for (g in groups) label[colnames(.so("LayerData")(a, layer = paste0("counts.", g)))] <- g
+        layers <- intersect(c("counts", "data"), unique(sub("\\..*$", "", .so("Layers")(a))))
+        layers <- layers[vapply(layers, function(l) length(.so("Layers")(a, search = paste0("^", l, "\\."))) > 1L, TRUE)]
+        split[[name]] <- list(label = label, groups = groups, layers = layers)
+      }
+    }
+    if (inherits(a, "SCTAssay")) {  # SCTransform's models: what PrepSCTFindMarkers and FindMarkers read
+      sct[[name]] <- list(models = .hb_slot(a, "SCTModel.list"), assay.orig = .hb_slot(a, "assay.orig"),
+                          misc = .hb_slot(a, "misc"))
+    }
+  }
   list(
+    split = .hb_raw(split),
+    sct = .hb_raw(sct),
     commands = .hb_raw(.hb_slot(object, "commands")),
     tools = .hb_raw(.hb_slot(object, "tools")),
     misc = .hb_raw(misc),
@@ -55,6 +79,23 @@ hb_seurat_restore <- function(object, carry) {
   if (!is.null(misc)) {
     own <- .hb_slot(object, "misc")[["harmonybridge"]]
     methods::slot(object, "misc") <- c(misc, if (!is.null(own)) list(harmonybridge = own))
+  }
+  sct <- get("sct")
+  for (name in intersect(names(sct), .so("Assays")(object))) {
+    a <- object[[name]]
+    if (inherits(a, "SCTAssay") || !inherits(a, "Assay") || !requireNamespace("Seurat", quietly = TRUE)) next
+    object[[name]] <- methods::new(
+      "SCTAssay", a, SCTModel.list = sct[[name]]$models, assay.orig = sct[[name]]$assay.orig, misc = sct[[name]]$misc
+    )
+  }
+  split <- get("split")
+  for (name in intersect(names(split), .so("Assays")(object))) {
+    a <- object[[name]]
+    sp <- split[[name]]
+    if (!inherits(a, "StdAssay") || length(.so("Layers")(a, search = "^counts\\.")) > 1L) next
+    if (!setequal(names(sp$label), colnames(a))) next
+    f <- factor(sp$label[colnames(a)], levels = sp$groups)
+    object[[name]] <- split(a, f = f, layers = sp$layers)
   }
   reds <- get("reductions")
   for (name in intersect(names(reds), .so("Reductions")(object))) {
@@ -79,7 +120,7 @@ hb_seurat_restore <- function(object, carry) {
     methods::slot(dr, "misc") <- r$misc
     methods::slot(dr, "global") <- r$global
     methods::slot(dr, "jackstraw") <- r$jackstraw
-    if (!is.null(r$assay)) methods::slot(dr, "assay.used") <- r$assay
+    if (!is.null(r$assay) && r$assay %in% .so("Assays")(object)) methods::slot(dr, "assay.used") <- r$assay
     methods::validObject(dr)
     object[[name]] <- dr
   }

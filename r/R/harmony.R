@@ -76,7 +76,7 @@ hb_seurat_meta <- function(object, vars) {
 #' Store a corrected embedding as RunHarmony.Seurat does: reduction `reduction.save`, key
 #' from Key(), stdev of each column, the assay of `reduction.use`, then ProjectDim when the
 #' assay has scale.data (RunHarmony's project.dim = TRUE). `record` (the run's JSON) goes to
-#' Misc(object, "harmony").
+#' Misc(object, reduction.save): "harmony" by default, one slot per reduction saved.
 hb_seurat_add_harmony <- function(object, embedding, reduction.use = "pca", reduction.save = "harmony",
                                   project.dim = TRUE, record = NULL) {
   hb_require("Seurat", "apt-get install r-cran-seurat, or in R: install.packages('Seurat')")
@@ -95,6 +95,6 @@ hb_seurat_add_harmony <- function(object, embedding, reduction.use = "pca", redu
   if (project.dim && !is.null(scaled) && length(scaled) > 0) {
     object <- Seurat::ProjectDim(object, reduction = reduction.save, overwrite = TRUE, verbose = FALSE)
   }
-  if (!is.null(record)) SeuratObject::Misc(object, slot = "harmony") <- record
+  if (!is.null(record)) SeuratObject::Misc(object, slot = reduction.save) <- record  # one per run (--backend both)
   object
 }

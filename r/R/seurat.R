@@ -253,6 +253,10 @@ hb_to_seurat <- function(assay, data, counts = NULL, scale_data = NULL, layers =
     }
   }
   for (col in made) obj[[col]] <- NULL
+  if (!is.null(obs) && ncol(obs) > 0L) {  # obs's order (another assay's nCount_/nFeature_ came first)
+    md <- methods::slot(obj, "meta.data")
+    methods::slot(obj, "meta.data") <- md[, c(names(obs), setdiff(colnames(md), names(obs))), drop = FALSE]
+  }
   if (!is.null(idents)) {
     names(idents) <- colnames(obj)
     .so("Idents<-")(obj, value = idents) -> obj
@@ -322,7 +326,8 @@ hb_from_seurat <- function(object, assay = NULL, join = TRUE, globals = TRUE) {
     loadings <- .so("Loadings")(dr)
     reductions[[name]] <- list(
       name = name, key = .so("Key")(dr), embeddings = .so("Embeddings")(dr),
-      loadings = if (length(loadings)) loadings else NULL, stdev = .so("Stdev")(dr)
+      loadings = if (length(loadings)) loadings else NULL, stdev = .so("Stdev")(dr),
+      total_variance = methods::slot(dr, "misc")[["total.variance"]]
     )
   }
   graphs <- list()

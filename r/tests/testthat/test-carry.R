@@ -118,3 +118,24 @@ test_that("hb_to_seurat sets Idents, VariableFeatures, and other assays' layers,
   expect_identical(SeuratObject::DefaultAssay(obj[["apca"]]), "ADT")
   expect_identical(SeuratObject::DefaultAssay(obj[["ADT_snn"]]), "ADT")
 })
+
+test_that("split v5 layers are carried: joined on the way out, split again by hb_seurat_restore", {
+  skip_if_no_seurat_object()
+  skip_if(!hb_seurat_object_v5(), "SeuratObject < 5: no Assay5 here")
+  counts <- Matrix::rsparsematrix(6L, 9L, 0.6, rand.x = function(n) as.numeric(sample.int(9L, n, TRUE)))
+  dimnames(counts) <- list(paste0("g", 1:6), paste0("c", 1:9))
+  op <- options(Seurat.object.assay.version = "v5")
+  obj <- suppressWarnings(SeuratObject::CreateSeuratObject(counts))
+  options(op)
+  group <- rep(c("b", "a", "c"), 3)
+  obj[["RNA"]] <- split(obj[["RNA"]], f = factor(group, levels = c("b", "a", "c")))
+  carry <- hb_seurat_carry(obj)
+  joined <- obj
+  joined[["RNA"]] <- SeuratObject::JoinLayers(joined[["RNA"]])
+  expect_identical(SeuratObject::Layers(joined[["RNA"]]), "counts")
+  back <- hb_seurat_restore(joined, carry)
+  expect_identical(SeuratObject::Layers(back[["RNA"]]), SeuratObject::Layers(obj[["RNA"]]))
+  for (l in SeuratObject::Layers(obj[["RNA"]])) {
+    expect_identical(SeuratObject::LayerData(back[["RNA"]], l), SeuratObject::LayerData(obj[["RNA"]], l), label = l)
+  }
+})
