@@ -109,7 +109,9 @@ def rscript(*args: str, timeout: float = 900) -> None:
     assert exe is not None, "Rscript not on PATH"
     proc = subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout, check=False)
     if proc.returncode:
-        pytest.fail(f"Rscript {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+        pytest.fail(
+            f"Rscript {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+        )
 
 
 def build_seurat_objects(cache_root: Path) -> Path:

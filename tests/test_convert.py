@@ -487,7 +487,7 @@ def test_seurat_made_in_r():
     assert back.var["highly_variable"].sum() == 10
     assert back.uns["seurat"]["scale.data"]["data"].shape == (60, 10)
     assert "nCount_RNA" in back.obs and "pca" in back.uns
-    assert {e.where for e in log.of("moved")} >= {"scale.data", "VariableFeatures", "graph"}
+    assert {e.where for e in log.of("moved")} >= {"scale.data", "VariableFeatures(RNA)", "graph", "Idents"}
 
 
 # ---- files and CLI ------------------------------------------------------------------------

@@ -9,12 +9,13 @@ from ._crosscheck import CrossCheckReport, cross_check
 from ._harmony import harmony_integrate, run_harmony
 from ._metrics import compare_clusterings
 from ._params import HarmonyParams
-from .convert import ConversionLog, from_seurat, read, read_rds, to_seurat, write, write_rds
+from .convert import ConversionLog, assays, from_seurat, read, read_rds, to_seurat, write, write_rds
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CrossCheckReport",
+    "assays",
     "cluster",
     "compare_clusterings",
     "cross_check",

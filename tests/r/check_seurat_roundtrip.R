@@ -137,8 +137,18 @@ if (mode == "object") {
   lb <- layers_of(back[[DefaultAssay(back)]])
   for (layer in names(la)) s[[sprintf("%s(RNA)", layer)]] <- same_matrix(la[[layer]], lb[[layer]])
   for (col in c("nCount_RNA", "nFeature_RNA")) s[[sprintf("meta.data$%s", col)]] <- differs(ref[[col]][[1]], safe(back[[col]][[1]]))
-  ident <- levels(Idents(back))[[1]]
-  out <- list(slots = s, steps = list(back = next_steps(back, ident)))
+  # counts come first: normalize, then the rest of the pipeline (as after CreateSeuratObject)
+  prepared <- function(o) {
+    o <- NormalizeData(o, verbose = FALSE)
+    ScaleData(FindVariableFeatures(o, verbose = FALSE), verbose = FALSE)
+  }
+  steps <- function(o) {
+    ok <- tryCatch({ o <- prepared(o); "ok" }, error = function(e) conditionMessage(e))
+    if (ok != "ok") return(list(NormalizeData = ok, RunPCA = ok, FindMarkers = ok))
+    Idents(o) <- o$cell_type
+    next_steps(o, levels(Idents(o))[[1]])
+  }
+  out <- list(slots = s, steps = list(original = steps(ref), back = steps(back)))
 } else {
   stop("mode must be 'object' or 'counts'", call. = FALSE)
 }

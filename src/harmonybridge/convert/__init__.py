@@ -45,9 +45,12 @@ AnnData is exact; objects made in R (no record) are read with the defaults of th
 Layout: :mod:`._log` (the log), :mod:`._names` (names), :mod:`._record` (the typed record),
 :mod:`._frames` / :mod:`._matrices` / :mod:`._uns` (values, both directions), :mod:`._py2r`
 (AnnData -> Seurat, one helper per slot), :mod:`._r2py` (Seurat -> AnnData, one helper per slot),
-:mod:`._files` (files). Only :mod:`harmonybridge._rbridge` touches rpy2.
+:mod:`._extras` (Seurat's slots beyond the name map: identities, variable features, R-only
+slots carried serialized, other assays, counts in X), :mod:`._files` (files). Only
+:mod:`harmonybridge._rbridge` touches rpy2.
 """
 
+from ._extras import assays
 from ._files import read, read_rds, read_seurat, write, write_rds, write_seurat
 from ._log import ConversionLog, LogEntry
 from ._names import NAME_MAP, REDUCTIONS
@@ -62,6 +65,7 @@ __all__ = [
     "ConversionLog",
     "LogEntry",
     "Record",
+    "assays",
     "from_seurat",
     "read",
     "read_rds",

@@ -21,7 +21,7 @@ def write_rds(
     adata: AnnData,
     path: str | os.PathLike,
     *,
-    assay: str = "RNA",
+    assay: str | None = None,
     assay_version: Literal["v4", "v5"] | None = None,
     raw: Literal["assay", "drop"] = "assay",
     return_log: bool = False,

@@ -17,6 +17,7 @@ from anndata import AnnData
 
 from harmonybridge import _rbridge
 
+from . import _extras
 from ._frames import r_frame
 from ._log import ConversionLog
 from ._matrices import check_nnz, matrix_spec, r_bytes, r_matrix
@@ -164,10 +165,13 @@ def _process_scale_data(
     return scale, uns
 
 
-def _process_obs_var(adata: AnnData, plan: list[dict[str, Any]], t: _Target) -> tuple[Any, Any]:
-    """meta.data (syntactic, unique column names; renames logged) and the feature metadata."""
+def _process_obs_var(adata: AnnData, plan: list[dict[str, Any]], t: _Target, xp: _extras.Plan) -> tuple[Any, Any]:
+    """meta.data (syntactic, unique column names; renames logged) and the feature metadata.
+
+    Columns made from Seurat's slots (``xp.obs_drop``, ``xp.var_drop``) go back to their slots instead."""
     reserved = {t.assay, f"{t.assay}_raw"} | {p["name"] for p in plan} | {f"{t.assay}_{k}" for k in adata.obsp}
-    obs_cols = [str(c) for c in adata.obs.columns]
+    obs = adata.obs.drop(columns=xp.obs_drop) if xp.obs_drop else adata.obs
+    obs_cols = [str(c) for c in obs.columns]
     r_obs_names = unique_names([make_name(c) for c in obs_cols], reserved)
     for c, r in zip(obs_cols, r_obs_names, strict=True):
         if c != r:
@@ -178,8 +182,8 @@ def _process_obs_var(adata: AnnData, plan: list[dict[str, Any]], t: _Target) -> 
         duplicated = pd.Index(obs_cols)[pd.Index(obs_cols).duplicated()].tolist()
         msg = f"obs has duplicate column names {duplicated}; rename them"
         raise ValueError(msg)
-    obs_r, t.rec.obs = r_frame(adata.obs, "obs", r_obs_names, t.log)
-    var = adata.var.copy(deep=False)
+    obs_r, t.rec.obs = r_frame(obs, "obs", r_obs_names, t.log)
+    var = adata.var.drop(columns=xp.var_drop) if xp.var_drop else adata.var.copy(deep=False)
     var.index = t.features
     var_r, t.rec.var = r_frame(var, "var", [str(c) for c in var.columns], t.log)
     return obs_r, var_r
@@ -281,10 +285,12 @@ def _process_graphs(adata: AnnData, t: _Target) -> dict[str, Any]:
 def to_seurat(
     adata: AnnData,
     *,
-    assay: str = "RNA",
+    assay: str | None = None,
     assay_version: Literal["v4", "v5"] | None = None,
     raw: Literal["assay", "drop"] = "assay",
     project: str = "SeuratProject",
+    idents: str | None = None,
+    x_layer: Literal["auto", "data", "counts"] = "auto",
     return_log: bool = False,
 ) -> Any:
     """Convert an AnnData to a Seurat object (an rpy2 object), exactly and reversibly.
@@ -294,7 +300,8 @@ def to_seurat(
     adata
         The AnnData; it is not modified.
     assay
-        Name of the Seurat assay that holds ``X`` (as ``data``) and ``layers["counts"]`` (as ``counts``).
+        Name of the Seurat assay that holds ``X`` (as ``data``) and ``layers["counts"]`` (as ``counts``);
+        default: the assay the cells came from (``uns['seurat']['assay']``, set by :func:`from_seurat`), else RNA.
     assay_version
         ``"v5"`` (``Assay5``, needs SeuratObject >= 5) or ``"v4"`` (``Assay``); default: v5 when
         the installed SeuratObject has it, else v4.
@@ -303,6 +310,14 @@ def to_seurat(
         its ``var`` as feature metadata); ``"drop"`` leaves it out (logged).
     project
         Seurat project name.
+    idents
+        An obs column set as the identities (``Idents``); default: ``obs['ident']`` when it came
+        from a Seurat object (``uns['seurat']['derived']``), else Seurat's default identities.
+    x_layer
+        What ``X`` holds when there is no ``layers['counts']``: ``"auto"`` takes integer-valued,
+        non-negative values for counts, ``"counts"`` insists, ``"data"`` never does. Counts go to
+        the ``counts`` layer with ``data`` as CreateSeuratObject sets it (v4: a copy of counts,
+        v5: none until NormalizeData), and nCount_/nFeature_ are computed (logged).
     return_log
         Return ``(seurat, log)`` with the :class:`ConversionLog` instead of the object alone.
 
@@ -312,6 +327,13 @@ def to_seurat(
     name map; what Seurat cannot hold as is is recorded in ``Misc(obj, "harmonybridge")`` so that
     :func:`from_seurat` restores it. Renames and drops raise one :class:`ConversionWarning`.
     """
+    if assay is None:  # the assay the cells came from (a Seurat object's default), else RNA
+        seurat_uns = adata.uns.get(_extras.SEURAT_UNS)
+        assay = str(seurat_uns.get(_extras.ASSAY, "RNA")) if isinstance(seurat_uns, dict) else "RNA"
+    if assay_version is None:  # the class the assay had in Seurat (an SCTAssay is a v4 Assay)
+        seurat_uns = adata.uns.get(_extras.SEURAT_UNS)
+        versions = seurat_uns.get(_extras.VERSIONS) if isinstance(seurat_uns, dict) else None
+        assay_version = (dict(versions).get(assay) if versions is not None else None) or None
     _check_arguments(adata, assay, assay_version, raw)
     if adata.is_view:
         adata = adata.copy()
@@ -345,11 +367,19 @@ def to_seurat(
     data = _process_X(adata, t)
     counts, scale, layers = _process_layers(layers_in, t)
     scale, uns = _process_scale_data(adata, layers_in, scale, t)
-    obs_r, var_r = _process_obs_var(adata, plan, t)
+    xp = _extras.plan(adata, uns, assay, layers_in, idents=idents, x_layer=x_layer, log=log)
+    if xp.x_counts:
+        counts, data = data, None
+    obs_r, var_r = _process_obs_var(adata, plan, t, xp)
     extra = _process_raw(adata, raw, t)
     reductions = _process_reductions(adata, plan, t)
     graphs = _process_graphs(adata, t)
-    misc = rec.to_misc(r_uns(uns, "", log))
+    extra_assays, extra_reductions, extra_graphs, graph_assays = _extras.r_other_assays(xp, t.cells_r, log)
+    extra.update(extra_assays)
+    reductions += extra_reductions
+    graphs.update(extra_graphs)
+    slots = _extras.r_slot_args(xp, adata, features, rec, log)
+    misc = rec.to_misc(r_uns(xp.uns, "", log))
     obj = _rbridge.call(
         "hb_to_seurat",
         assay,
@@ -365,6 +395,8 @@ def to_seurat(
         misc=misc,
         version=version,
         project=project,
+        graph_assays=_rbridge.r_list({k: _rbridge.r_strings([v]) for k, v in graph_assays.items()}) or None,
+        **slots,
         what="building the Seurat object",
     )
     log.warn_if_lossy()

@@ -17,6 +17,7 @@ from anndata import AnnData
 
 from harmonybridge import _rbridge
 
+from . import _extras
 from ._frames import py_frame
 from ._log import ConversionLog
 from ._matrices import py_matrix
@@ -73,6 +74,7 @@ def from_seurat(obj: Any, *, assay: str | None = None, join_layers: bool = True,
     parts = _rbridge.call("hb_from_seurat", obj, assay=assay, join=join_layers, what="reading the Seurat object")
     log = ConversionLog("Seurat -> AnnData")
     adata = _assemble(parts, log)
+    _read_seurat_slots(obj, parts, adata, join_layers, log)
     log.warn_if_lossy()
     return (adata, log) if return_log else adata
 
@@ -167,10 +169,7 @@ def _read_obs_var(s: _Source, obs_index: pd.Index) -> tuple[pd.DataFrame, pd.Dat
     obs = py_frame(s.part("obs"), obs_index, s.rec.obs, "obs", s.log)
     var = py_frame(s.part("var"), var_index, s.rec.var, "var", s.log)
     if not s.rec.found:
-        vf = s.part("variable_features")
-        if len(vf) and "highly_variable" not in var.columns:
-            var["highly_variable"] = var.index.isin(restore_features(_rbridge.py_strings(vf)[0], None))
-            s.log.add("moved", "VariableFeatures", f"{len(vf)} features", "var['highly_variable']")
+        _extras.read_variable_features(s.parts, var, s.assay, s.log)
     return obs, var
 
 
@@ -276,3 +275,68 @@ def _read_raw(s: _Source, adata: AnnData, obs_index: pd.Index) -> None:
         adata.raw = AnnData(X=raw_X, obs=pd.DataFrame(index=obs_index), var=raw_var)
     for a in others:
         s.log.add("dropped", "assay", a, reason=f"only assay {s.assay!r} is read; pass assay={a!r} to read it")
+
+
+def _insert(df: pd.DataFrame, column: str, position: int | None) -> None:
+    """Move ``column`` (just appended) to ``position`` (as recorded), in place."""
+    if position is None or position >= len(df.columns) - 1:
+        return
+    values = df.pop(column)
+    df.insert(int(position), column, values)
+
+
+def _read_seurat_slots(obj: Any, parts: Any, adata: AnnData, join_layers: bool, log: ConversionLog) -> None:
+    """Idents, VariableFeatures, variance ratio, R-only slots, other assays and counts in X (see ._extras)."""
+    assay = str(_rbridge.get(parts, "assay")[0])
+    rec, _ = Record.from_misc(_rbridge.get(parts, "misc"), assay)
+    if rec.x_counts is not None:  # X held counts: Seurat's data copy and computed columns were not in it
+        adata.layers.pop("counts", None)
+        for col in rec.x_counts.get("calc_n") or []:
+            if col in adata.obs.columns:
+                del adata.obs[col]
+        log.entries[:] = [e for e in log.entries if not (e.action == "moved" and e.where == "counts")]
+    if rec.found and rec.var is not None:  # v5's VariableFeatures<- adds these to the feature metadata
+        recorded = {r[1] for r in rec.var}
+        for col in ("var.features", "var.features.rank"):
+            if col in adata.var.columns and col not in recorded:
+                del adata.var[col]
+    if rec.found and rec.seurat is None:
+        return
+    if rec.found:
+        seurat_rec = rec.seurat or {}
+        positions = seurat_rec.get("positions") or {}
+        for col in seurat_rec.get("obs") or []:
+            _extras.read_idents(parts, adata, ConversionLog("-"), column=col)
+            _insert(adata.obs, col, positions.get(f"obs:{col}"))
+        if seurat_rec.get("var"):
+            _extras.read_variable_features(parts, adata.var, assay, ConversionLog("-"))
+            for col in seurat_rec["var"]:
+                _insert(adata.var, col, positions.get(f"var:{col}"))
+        carried, others = bool(seurat_rec.get("carried")), list(seurat_rec.get("assays") or [])
+        derived = {"obs": list(seurat_rec.get("obs") or []), "var": list(seurat_rec.get("var") or [])}
+    else:
+        ident = _extras.read_idents(parts, adata, log)
+        hvg = [c for c in (_extras.HVG, _extras.HVG_RANK) if c in adata.var.columns]
+        _extras.read_variance_ratio(parts, adata)
+        raw_assay = (rec.raw or {}).get("assay")
+        carried = True
+        others = [a for a in _rbridge.py_strings(_rbridge.get(parts, "assays"))[0] if a not in (assay, raw_assay)]
+        derived = {"obs": [ident], "var": hvg}
+    seurat_uns = dict(adata.uns.get(_extras.SEURAT_UNS) or {})
+    seurat_uns[_extras.DERIVED] = {k: np.asarray(v, dtype=object) for k, v in derived.items()}
+    if not rec.found or (rec.seurat or {}).get("assay"):
+        seurat_uns[_extras.ASSAY] = assay
+    if not rec.found or (rec.seurat or {}).get("versions"):
+        versions = {assay: str(_rbridge.get(parts, "version")[0])}
+        versions |= {a: f["version"] for a, f in (seurat_uns.get(_extras.ASSAYS) or {}).items() if "version" in f}
+        seurat_uns[_extras.VERSIONS] = versions
+    if carried:
+        seurat_uns[_extras.CARRY] = _extras.read_carry(obj, log if not rec.found else ConversionLog("-"))
+    if others:
+        seurat_uns[_extras.ASSAYS] = _extras.read_other_assays(
+            obj, others, join_layers, log if not rec.found else ConversionLog("-"), _assemble
+        )
+        log.entries[:] = [
+            e for e in log.entries if not (e.action == "dropped" and e.where == "assay" and e.old in others)
+        ]
+    adata.uns[_extras.SEURAT_UNS] = seurat_uns

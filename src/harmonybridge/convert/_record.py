@@ -16,7 +16,7 @@ from harmonybridge import _rbridge
 MISC_SLOT = "harmonybridge"
 RECORD_FORMAT = 1
 #: fields left out of the JSON when unset (as in format 1 written before the record was typed)
-_OPTIONAL = ("scale_data", "raw", "varm_PCs")
+_OPTIONAL = ("scale_data", "raw", "varm_PCs", "seurat", "x_counts")
 
 
 @dataclass
@@ -48,6 +48,11 @@ class Record:
     varm_PCs: dict[str, Any] | None = None
     #: graph name -> {"key": obsp key, **matrix spec}
     obsp: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Seurat's slots the AnnData had as columns or uns (see ._extras): {"obs": [...], "var": [...],
+    #: "positions": {column: index}, "carried": bool, "assays": [...]}; None when there were none
+    seurat: dict[str, Any] | None = None
+    #: X held counts: {"calc_n": [columns computed]} (see ._extras.plan)
+    x_counts: dict[str, Any] | None = None
     found: bool = field(default=True, compare=False)
 
     @classmethod
