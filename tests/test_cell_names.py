@@ -36,7 +36,11 @@ def dup_h5ad(tmp_path):
 def test_run_harmony_refuses_repeated_cells_and_names_them():
     adata = with_repeats(synthetic())
     names = list(adata.obs_names)
-    with pytest.raises(ValueError, match=r"2 cell name\(s\) occur more than once in adata.obs_names \('c1' x2, 'c7' x3\).*adata.obs_names_make_unique\(\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"2 cell name\(s\) occur more than once in adata.obs_names \('c1' x2, 'c7' x3\)"
+        r".*adata.obs_names_make_unique\(\)",
+    ):
         hb.run_harmony(adata, "batch")
     assert "X_pca_harmony" not in adata.obsm and "harmony" not in adata.uns
     assert list(adata.obs_names) == names
@@ -82,11 +86,17 @@ def test_python_errors_name_cells():
     adata = synthetic()
     adata.obs["batch"] = adata.obs["batch"].astype(object)
     adata.obs.loc[["c4", "c9"], "batch"] = None
-    with pytest.raises(ValueError, match=r"adata.obs\['batch'\] has 2 cells with missing labels \(first: 'c4', 'c9'\).*adata\[adata.obs\['batch'\].notna\(\)\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"adata.obs\['batch'\] has 2 cells with missing labels \(first: 'c4', 'c9'\)"
+        r".*adata\[adata.obs\['batch'\].notna\(\)\]",
+    ):
         hb.run_harmony(adata, "batch")
     adata = synthetic()
     adata.obsm["X_pca"][[5, 11, 12, 13]] = np.nan
-    with pytest.raises(ValueError, match=r"adata.obsm\['X_pca'\] has NaN or inf in 4 cells \(first: 'c5', 'c11', 'c12' and 1 more\)"):
+    with pytest.raises(
+        ValueError, match=r"adata.obsm\['X_pca'\] has NaN or inf in 4 cells \(first: 'c5', 'c11', 'c12' and 1 more\)"
+    ):
         hb.run_harmony(adata, "batch")
 
 

@@ -62,3 +62,17 @@ def test_h5ad_to_rds_and_back_through_run(small_h5ad, tmp_path):
     hb.run_harmony(expected, "batch")
     np.testing.assert_allclose(back.obsm["X_pca_harmony"], expected.obsm["X_pca_harmony"])
     assert back.uns["harmony"]["engine"] == "harmonypy"
+
+
+def test_seurat_rds_backend_both_keeps_both_records(small_h5ad, tmp_path):
+    import json
+
+    rds = tmp_path / "small.rds"
+    assert main(["-q", "convert", str(small_h5ad), str(rds)]) == 0
+    out = tmp_path / "both.rds"
+    assert main(["-q", "run", str(rds), "--batch", "batch", "--backend", "both", "--out", str(out)]) == 0
+    ro = _rbridge.robjects()
+    obj = ro.r["readRDS"](str(out))
+    assert {"harmony_py", "harmony_r"} <= set(ro.r("SeuratObject::Reductions")(obj))
+    for slot, engine in (("harmony_py", "harmonypy"), ("harmony_r", "R harmony")):
+        assert json.loads(ro.r("SeuratObject::Misc")(obj, slot)[0])["engine"] == engine

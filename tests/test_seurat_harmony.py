@@ -90,9 +90,15 @@ def test_seurat_errors_name_cells_in_r_terms(pbmc3500, fixtures):
     Z = pbmc3500.obsm["X_pca"].copy()
     Z[[1, 40]] = np.nan
     obj = fixtures["pcs_seurat"](
-        _rbridge.float_matrix(Z, Z.shape[1], Z.shape[0]), ro.StrVector(list(pbmc3500.obs_names)), "donor",
+        _rbridge.float_matrix(Z, Z.shape[1], Z.shape[0]),
+        ro.StrVector(list(pbmc3500.obs_names)),
+        "donor",
         ro.StrVector(pbmc3500.obs["donor"].astype(str).tolist()),
-    )  # fmt: skip
+    )
     cells = f"'{pbmc3500.obs_names[1]}', '{pbmc3500.obs_names[40]}'"
-    with pytest.raises(ValueError, match=rf"Embeddings\(obj, 'pca'\) has NaN or inf in 2 cells \(first: {cells}\); rerun RunPCA, or drop those cells: obj <- subset"):
+    with pytest.raises(
+        ValueError,
+        match=rf"Embeddings\(obj, 'pca'\) has NaN or inf in 2 cells \(first: {cells}\); "
+        r"rerun RunPCA, or drop those cells: obj <- subset",
+    ):
         hb.run_harmony(obj, "donor")

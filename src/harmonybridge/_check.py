@@ -41,7 +41,11 @@ class Voice:
     def obsm(self, basis: str) -> str:
         if self.kind == "seurat" or (self.kind == "cli" and basis in self.reductions):
             name = self.reductions.get(basis, basis)
-            return f"Embeddings(obj, {name!r})" if self.kind == "seurat" else f"reduction {name!r} of {self.source} (--basis {basis})"
+            return (
+                f"Embeddings(obj, {name!r})"
+                if self.kind == "seurat"
+                else f"reduction {name!r} of {self.source} (--basis {basis})"
+            )
         if self.kind == "cli":
             return f"obsm[{basis!r}] of {self.source} (--basis {basis})"
         return f"adata.obsm[{basis!r}]"
@@ -72,22 +76,28 @@ class Voice:
 
     def make_unique(self) -> str:
         if self.kind == "cli":
-            return "rerun with --make-unique (it appends -1, -2, ... to repeats, as anndata's obs_names_make_unique does)"
-        return "make them unique first: adata.obs_names_make_unique(), or read the file with hb.read(path, make_unique=True)"
+            return (
+                "rerun with --make-unique (it appends -1, -2, ... to repeats, as anndata's obs_names_make_unique does)"
+            )
+        return (
+            "make them unique first: adata.obs_names_make_unique(), "
+            "or read the file with hb.read(path, make_unique=True)"
+        )
 
 
-_VOICE: contextvars.ContextVar[Voice] = contextvars.ContextVar("harmonybridge_voice", default=Voice())
+_VOICE: contextvars.ContextVar[Voice | None] = contextvars.ContextVar("harmonybridge_voice", default=None)
+_PYTHON = Voice()
 
 
 def voice() -> Voice:
     """The language errors speak now."""
-    return _VOICE.get()
+    return _VOICE.get() or _PYTHON
 
 
 @contextlib.contextmanager
 def speaking(v: Voice, *, keep_cli: bool = True) -> Iterator[Voice]:
     """Errors raised in the block speak ``v``'s language (the command line's, if it is the caller and ``keep_cli``)."""
-    outer = _VOICE.get()
+    outer = voice()
     if keep_cli and outer.kind == "cli" and v.kind != "cli":
         v = Voice("cli", outer.source, {**outer.reductions, **v.reductions})
     token = _VOICE.set(v)
@@ -148,11 +158,12 @@ def batch_keys(adata: AnnData, batch_key: str | Sequence[str]) -> list[str]:
     missing = [k for k in keys if k not in adata.obs.columns]
     if missing:
         v = voice()
-        where = {"python": "not in adata.obs", "seurat": "not in the Seurat object's meta.data",
-                 "cli": f"is not a column of {v.source}"}[v.kind]  # fmt: skip
-        msg = f"{v.batch_flag(missing[0])}: {missing[0]!r} {where}; available columns: {list(map(str, adata.obs.columns))}"
+        available = list(map(str, adata.obs.columns))
         if v.kind == "python":
-            msg = f"batch key {missing[0]!r} not in adata.obs; available columns: {list(map(str, adata.obs.columns))}"
+            msg = f"batch key {missing[0]!r} not in adata.obs; available columns: {available}"
+        else:
+            where = "not in the Seurat object's meta.data" if v.kind == "seurat" else f"is not a column of {v.source}"
+            msg = f"{v.batch_flag(missing[0])}: {missing[0]!r} {where}; available columns: {available}"
         raise KeyError(msg)
     return keys
 
@@ -238,7 +249,9 @@ def obs_key(adata: AnnData, key: str, what: str = "label key") -> pd.Series:
     if key not in adata.obs.columns:
         msg = f"{what} {key!r} not in adata.obs; available columns: {list(map(str, adata.obs.columns))}"
         if v.kind == "cli":
-            msg = f"{what} {key!r} is not a column of {v.source}; available columns: {list(map(str, adata.obs.columns))}"
+            msg = (
+                f"{what} {key!r} is not a column of {v.source}; available columns: {list(map(str, adata.obs.columns))}"
+            )
         raise KeyError(msg)
     col = adata.obs[key]
     if col.isna().any():

@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -110,14 +111,26 @@ def _run_seurat_file(args: argparse.Namespace, src: Path, out: Path, params: dic
     from ._harmony import run_harmony
     from ._harmony_seurat import reduction_name
 
+    t0 = time.perf_counter()
+    logger.info("reading %s (%.0f MiB) with readRDS", src, src.stat().st_size / 2**20)
     obj = convert.read_seurat(src)
+    logger.info("read in %.1f s", time.perf_counter() - t0)
     for backend, key, _ in _backend_keys(args):
+        t0 = time.perf_counter()
+        logger.info(
+            "%s: Harmony on reduction %r, then reduction %r with its ProjectDim loadings",
+            backend,
+            reduction_name(args.basis),
+            reduction_name(key),
+        )
         obj = run_harmony(
             obj, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params
         )
-        print(f"{backend}: Seurat reduction {reduction_name(key)!r} added")
+        print(f"{backend}: Seurat reduction {reduction_name(key)!r} added ({time.perf_counter() - t0:.1f} s)")
+    t0 = time.perf_counter()
+    logger.info("writing %s with saveRDS", out)
     convert.write_seurat(obj, out)
-    print(f"wrote {out}")
+    print(f"wrote {out} ({time.perf_counter() - t0:.1f} s)")
     return 0
 
 
@@ -174,7 +187,7 @@ def _overrides(pairs: list[str] | None) -> dict:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from . import _io, convert
+    from . import _io
     from ._crosscheck import cross_check
 
     src = _io.check_input(args.input)
@@ -290,7 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", help="input .h5ad or .rds (a Seurat object)")
     p.add_argument("output", help="output .rds or .h5ad (the other kind), written atomically")
-    p.add_argument("--assay", default="RNA", help="assay name written to the .rds (default RNA)")
+    p.add_argument(
+        "--assay", default=None, help="assay name written to the .rds (default: the one the cells came from, else RNA)"
+    )
     p.add_argument("--assay-in", default=None, help="assay read from the .rds (default: its default assay)")
     p.add_argument(
         "--assay-version",
