@@ -215,7 +215,13 @@ def test_x_layer_says_which_layer_holds_what():
         auto, log = hb.to_seurat(adata, return_log=True)
         as_data = hb.to_seurat(adata, x_layer="data")
     assert any(e.where == "X" and "counts" in str(e) for e in log.entries), str(log)
-    assert _r_vector("function(o) sum(SeuratObject::GetAssayData(o, 'counts'))", auto) == [adata.X.sum()]
+    counts_sum = """function(o) {
+      a <- o[["RNA"]]
+      m <- if (inherits(a, "StdAssay")) SeuratObject::LayerData(a, layer = "counts")
+      else SeuratObject::GetAssayData(a, slot = "counts")
+      sum(m)
+    }"""
+    assert _r_vector(counts_sum, auto) == [adata.X.sum()]
     assert "nCount_RNA" in _r_vector("function(o) colnames(o[[]])", auto)
     assert "nCount_RNA" not in _r_vector("function(o) colnames(o[[]])", as_data)
     back = hb.from_seurat(auto)  # exact: the counts layer and computed columns were not in the AnnData

@@ -167,6 +167,7 @@ def read_other_assays(
                 continue
             log.add(e.action, f"{name}: {e.where}", e.old, e.new, e.reason)
         fields["stdev"] = stdevs
+        fields["x_is_counts"] = bool(_rbridge.is_null(_rbridge.get(parts, "data")))  # a counts-only assay (v5)
         fields["version"] = str(_rbridge.get(parts, "version")[0])
         out[name] = fields
         log.add("moved", f"Assays({name})", f"assay {name!r}", f"uns['seurat']['assays'][{name!r}]")
@@ -306,7 +307,9 @@ def r_other_assays(
         layers = f.get("layers") or {}
         counts = layers.get("counts")
         item: dict[str, Any] = {}
-        if X is not None:
+        if X is not None and f.get("x_is_counts") and counts is None:  # counts only, as it was
+            item["counts"] = r_matrix(X, feats_r, cells_r, f"assay {name} X")
+        elif X is not None:
             item["data"] = r_matrix(X, feats_r, cells_r, f"assay {name} X")
         if counts is not None:
             item["counts"] = r_matrix(counts, feats_r, cells_r, f"assay {name} counts")

@@ -114,7 +114,7 @@ def _read_X(s: _Source) -> tuple[Any, dict[str, Any]]:
         msg = f"assay {s.assay!r} has neither a data nor a counts layer; nothing to put in X"
         raise ValueError(msg)
     if _rbridge.is_null(data):
-        X = py_matrix(counts, s.rec.layers.get("counts"), s.shape)
+        X = py_matrix(counts, s.rec.X if s.rec.x_counts is not None else s.rec.layers.get("counts"), s.shape)
         s.log.add("moved", "counts", "counts", "X", "the assay has no data layer")
     else:
         X = py_matrix(data, s.rec.X, s.shape)
