@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -75,13 +76,22 @@ def build(args: argparse.Namespace) -> Path:
     return path
 
 
+CPU: list[tuple[str, float]] = []  # (side, CPU seconds of the child), robust to a loaded machine
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def timed(cmd: list[str], timeout: float) -> tuple[float | None, str]:
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _children_cpu()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return None, f"did not finish in {timeout:.0f} s"
     seconds = time.perf_counter() - t0
+    CPU.append((cmd[0], _children_cpu() - c0))
     if proc.returncode:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
     return seconds, proc.stdout
@@ -144,6 +154,13 @@ def main() -> None:
     if a_times:
         runs = ", ".join(f"{t:.1f}" for t in a_times)
         print(f"A harmonybridge run X.rds --out Y.rds: runs {runs} s; median {statistics.median(a_times):.1f} s")
+    a_cpu = [c for side, c in CPU if side == exe]
+    b_cpu = [c for side, c in CPU if side == "Rscript"]
+    if a_cpu and b_cpu:
+        print(
+            f"CPU seconds (median): A {statistics.median(a_cpu):.1f}, B {statistics.median(b_cpu):.1f}; "
+            f"ratio {statistics.median(a_cpu) / statistics.median(b_cpu):.2f}x"
+        )
     if a_times and b_times and not a_note:
         ratio = statistics.median(a_times) / statistics.median(b_times)
         verdict = "meets" if ratio <= TARGET else "misses"
