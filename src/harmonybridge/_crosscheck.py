@@ -20,7 +20,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ from anndata import AnnData
 
 from . import _check, _metrics
 from ._compat import pkg_version
+from ._engines import EngineResult
 from ._harmony import _run_engine
 from ._params import HarmonyParams
 
@@ -153,6 +154,7 @@ def cross_check(
     python_params: dict | None = None,
     r_params: dict | None = None,
     figures: bool = True,
+    r_engine: Callable[[HarmonyParams], EngineResult] | None = None,
     **params: Any,
 ) -> CrossCheckReport:
     """Run both engines with the same explicit parameters under ``n_seeds`` seeds each and compare.
@@ -160,6 +162,10 @@ def cross_check(
     ``params`` are :class:`HarmonyParams` fields shared by both engines (``random_state`` is the
     first seed; the others follow it); ``python_params`` and ``r_params`` override them for one
     engine only, e.g. to show that a planted difference is caught. ``adata`` is not modified.
+
+    ``r_engine`` replaces the R engine (R harmony through rpy2): it gets one seed's resolved
+    parameters and returns that run. The R package passes one that runs ``RunHarmony`` in the
+    calling R process (rpy2 cannot start R inside R; see ``harmonybridge._from_r``).
     """
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
@@ -172,7 +178,8 @@ def cross_check(
     _check.cells_for_neighbors(adata.n_obs, N_NEIGHBORS, "nearest neighbours (the cross-check compares them)")
     from . import _rbridge
 
-    _rbridge.require("harmony")  # fail before any work when the R engine cannot run
+    if r_engine is None:
+        _rbridge.require("harmony")  # fail before any work when the R engine cannot run
     base = HarmonyParams(**params)
     first_seed = base.random_state
     engine_params = {
@@ -185,7 +192,11 @@ def cross_check(
         for i in range(n_seeds):
             p = engine_params[engine].replace(random_state=first_seed + i)
             logger.info("cross-check: %s engine, seed %d", engine, p.random_state)
-            res = _run_engine(adata, keys, basis, engine, p, False)
+            if engine == "r" and r_engine is not None:
+                _check.embedding(adata, basis)
+                res = r_engine(p.resolve(adata.n_obs, len(keys)))
+            else:
+                res = _run_engine(adata, keys, basis, engine, p, False)
             runs.append(_Run(engine, p.random_state, np.asarray(res.embedding, dtype=np.float64), res.record()))
         timings[f"harmony_{engine}"] = time.perf_counter() - t0
     t0 = time.perf_counter()
