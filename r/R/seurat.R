@@ -225,7 +225,7 @@ hb_to_seurat <- function(assay, data, counts = NULL, scale_data = NULL, layers =
   for (r in reductions) {
     emb <- r$embeddings
     colnames(emb) <- paste0(r$key, seq_len(ncol(emb)))
-    loadings <- r$loadings %||% new("matrix")
+    loadings <- r$loadings %||% methods::new("matrix")
     if (length(loadings)) colnames(loadings) <- colnames(emb)
     obj[[r$name]] <- .so("CreateDimReducObject")(
       embeddings = emb, loadings = loadings, stdev = r$stdev %||% numeric(0), key = r$key, assay = assay

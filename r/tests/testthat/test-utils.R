@@ -36,3 +36,14 @@ test_that("reading and writing a v4 assay's layers gives no deprecation warning"
   expect_no_warning(got <- .hb_get_layer(a, "counts"))
   expect_equal(got, m)
 })
+
+test_that("only the user-facing functions are exported; the hb_* helpers stay reachable in the namespace", {
+  expect_setequal(getNamespaceExports("harmonybridge"), c("RunHarmonyPy", "CrossCheckHarmony", "harmonybridge_python"))
+  ns <- asNamespace("harmonybridge")
+  for (f in c("hb_to_seurat", "hb_from_seurat", "hb_run_harmony", "hb_seurat_add_harmony", "hb_seurat_cluster",
+              "hb_read_rds", "hb_write_rds", "hb_versions", "hb_harmony_build", "hb_seurat_object_v5")) {
+    expect_true(is.function(get(f, envir = ns)), label = f)
+  }
+  expect_true(is.function(getS3method("RunHarmonyPy", "Seurat")))
+  expect_true(is.function(getS3method("RunHarmonyPy", "default")))
+})
