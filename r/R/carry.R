@@ -17,8 +17,9 @@
 
 #' The R-only parts of `object`, as a named list of raw vectors (serialized R objects).
 #' `reductions`: the reductions whose extras are carried (default all).
+#' @noRd
 hb_seurat_carry <- function(object, reductions = NULL) {
-  .hb_need("hb_seurat_carry")
+  hb_require(c("Matrix", "SeuratObject"), "hb_seurat_carry()")
   misc <- .hb_slot(object, "misc")
   misc[["harmonybridge"]] <- NULL
   reds <- list()
@@ -68,8 +69,9 @@ hb_seurat_carry <- function(object, reductions = NULL) {
 #' Put back what hb_seurat_carry() took (a list of raw vectors; any may be missing). Reductions
 #' absent from `object` are skipped; a reduction's loadings are cut back to the features they
 #' covered when all of them are there; keys rename the embedding columns as Seurat names them.
+#' @noRd
 hb_seurat_restore <- function(object, carry) {
-  .hb_need("hb_seurat_restore")
+  hb_require(c("Matrix", "SeuratObject"), "hb_seurat_restore()")
   get <- function(name) if (!is.null(carry[[name]])) unserialize(carry[[name]]) else NULL
   commands <- get("commands")
   if (!is.null(commands)) methods::slot(object, "commands") <- commands

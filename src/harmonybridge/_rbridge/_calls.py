@@ -51,7 +51,10 @@ class RFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call it, arguments bound to names (R errors stay rpy2's; :func:`call` turns them into :class:`RError`)."""
-        robjects()  # R started
+        # The package first: it starts R (and installs the R half when needed) before any R vector is made.
+        if self.where is None:
+            require(self.package)
+        robjects()
         import rpy2.rinterface as ri
 
         parent = self.where if self.where is not None else _namespace_env(self.package)
