@@ -11,6 +11,7 @@ from ._harmony import harmony_integrate, run_harmony
 from ._metrics import compare_clusterings
 from ._io import read, write
 from ._params import HarmonyParams
+from .seurat_session import SeuratSession, call_seurat
 
 __version__ = "0.1.0"
 
@@ -29,6 +30,8 @@ __all__ = [
     "read",
     "read_rds",
     "run_harmony",
+    "SeuratSession",
+    "call_seurat",
     "to_seurat",
     "write",
     "write_rds",
