@@ -11,7 +11,9 @@ from ._harmony import harmony_integrate, run_harmony
 from ._metrics import compare_clusterings
 from ._io import read, write
 from ._params import HarmonyParams
+from .markers import compare_markers, markers
 from .seurat_session import SeuratSession, call_seurat
+from .transfer import transfer_labels
 
 __version__ = "0.1.0"
 
@@ -32,6 +34,9 @@ __all__ = [
     "run_harmony",
     "SeuratSession",
     "call_seurat",
+    "compare_markers",
+    "markers",
+    "transfer_labels",
     "to_seurat",
     "write",
     "write_rds",

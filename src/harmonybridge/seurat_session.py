@@ -210,20 +210,18 @@ class SeuratSession:
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(self._functions))
 
-    def _r_name(self, fn: rs.RFunction, name: str) -> str:
-        if name in fn.args:
-            return name
-        dotted = name.replace("_", ".")
-        if dotted in fn.args or "..." in fn.args:
-            return dotted
-        shown = [a for a in fn.args if a != "..."]
-        msg = f"{fn.qualified} has no argument {name!r} (nor {dotted!r}); its arguments: {shown}"
-        raise TypeError(msg)
-
-    def _value(self, value: Any, where: str) -> Any:
-        if isinstance(value, SeuratSession):
-            return value.obj
-        return rs.py2r(value, where)
+    def call(self, name: str, *args: Any, r_args: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """Call R function ``name`` with the session's object first (see the class docstring)."""
+        fn = self.function(name)
+        named = _r_kwargs(fn, kwargs, r_args)
+        self._check_assays(fn, named)
+        value, shown = _invoke(fn, [self._obj, *args], named)
+        self.calls.append(f"{fn.qualified}({shown})"[:300])
+        if rs.is_seurat(value):
+            self._obj = value
+            self._dirty = True
+            return None
+        return rs.r2py(value)
 
     def _check_assays(self, fn: rs.RFunction, named: dict[str, Any]) -> None:
         present = rs.assays(self._obj)
@@ -234,26 +232,6 @@ class SeuratSession:
             if missing:
                 msg = f"{fn.qualified}: assay {missing[0]!r} is not in the session's Seurat object; assays: {present}"
                 raise KeyError(msg)
-
-    def call(self, name: str, *args: Any, r_args: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        """Call R function ``name`` with the session's object first (see the class docstring)."""
-        fn = self.function(name)
-        named = {self._r_name(fn, k): v for k, v in kwargs.items()}
-        named.update(r_args or {})
-        self._check_assays(fn, named)
-        rargs = [("", self._obj)]
-        rargs += [("", self._value(a, f"{fn.qualified} argument {i + 2}")) for i, a in enumerate(args)]
-        rargs += [(k, self._value(v, f"{fn.qualified}({k}=...)")) for k, v in named.items()]
-        value, r_warnings = rs.evaluate(fn, rargs)
-        for w in r_warnings:
-            warn(f"{fn.qualified}: {w}", RWarning)
-        shown = ", ".join([*(repr(a) for a in args), *(f"{k}={v!r}" for k, v in named.items())])
-        self.calls.append(f"{fn.qualified}({shown})"[:300])
-        if rs.is_seurat(value):
-            self._obj = value
-            self._dirty = True
-            return None
-        return rs.r2py(value)
 
     # ---- results ---------------------------------------------------------------------------
 
@@ -421,6 +399,51 @@ class SeuratSession:
             target.uns["seurat"] = seurat
 
 
+def _r_kwargs(fn: rs.RFunction, kwargs: dict[str, Any], r_args: dict[str, Any] | None) -> dict[str, Any]:
+    """Keyword names as R spells them: the name if it is an argument, else with ``_`` -> ``.``."""
+    named = {}
+    for name, value in kwargs.items():
+        dotted = name.replace("_", ".")
+        if name in fn.args:
+            named[name] = value
+        elif dotted in fn.args or "..." in fn.args:
+            named[dotted] = value
+        else:
+            shown = [a for a in fn.args if a != "..."]
+            msg = f"{fn.qualified} has no argument {name!r} (nor {dotted!r}); its arguments: {shown}"
+            raise TypeError(msg)
+    named.update(r_args or {})
+    return named
+
+
+def _invoke(fn: rs.RFunction, args: list[Any], named: dict[str, Any]) -> tuple[Any, str]:
+    """``fn(*args, **named)`` in R (values converted); R warnings become :class:`RWarning`."""
+
+    def value(v: Any, where: str) -> Any:
+        return v.obj if isinstance(v, SeuratSession) else rs.py2r(v, where)
+
+    rargs = [("", value(a, f"{fn.qualified} argument {i + 1}")) for i, a in enumerate(args)]
+    rargs += [(k, value(v, f"{fn.qualified}({k}=...)")) for k, v in named.items()]
+    result, r_warnings = rs.evaluate(fn, rargs)
+    for w in r_warnings:
+        warn(f"{fn.qualified}: {w}", RWarning)
+    shown = ", ".join([*(repr(a) for a in args[1:]), *(f"{k}={v!r}" for k, v in named.items())])
+    return result, shown
+
+
+def call_r(function: str, *args: Any, r_args: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """Call an R function by name on values that are not one session's object (e.g.
+    ``TransferData(anchorset, refdata)``), with the names and values of :class:`SeuratSession`.
+    A SeuratSession as an argument passes its object. Returns the value as ``s.call`` would
+    (a Seurat object stays an rpy2 object)."""
+    fn = rs.find_function(function)
+    if fn is None:
+        msg = f"no exported R function {function!r}" + ("" if "::" in function else " in Seurat or SeuratObject")
+        raise ValueError(msg)
+    value, _ = _invoke(fn, list(args), _r_kwargs(fn, kwargs, r_args))
+    return value if rs.is_seurat(value) else rs.r2py(value)
+
+
 def call_seurat(
     adata: AnnData,
     function: str,
@@ -444,4 +467,4 @@ def call_seurat(
     return s.assays if changed else value
 
 
-__all__ = ["OBSM_KEYS", "RWarning", "SeuratSession", "call_seurat"]
+__all__ = ["OBSM_KEYS", "RWarning", "SeuratSession", "call_r", "call_seurat"]
