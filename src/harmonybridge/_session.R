@@ -26,7 +26,7 @@ hbs_find <- function(name, classes = character(0)) {
     if (!fn %in% getNamespaceExports(pkg)) next
     fun <- getExportedValue(pkg, fn)
     if (!is.function(fun)) next
-    args <- names(formals(fun))
+    args <- names(formals(if (is.primitive(fun)) args(fun) else fun))
     for (cls in c(classes, "default")) {
       m <- utils::getS3method(fn, cls, optional = TRUE, envir = ns)
       if (!is.null(m)) args <- c(args, names(formals(m)))

@@ -20,6 +20,7 @@ the genes the two share.
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Literal
 
 import numpy as np
@@ -88,7 +89,10 @@ def transfer_labels(
                   var=pd.DataFrame(index=query.var_names))[:, genes].copy()  # fmt: skip
     logger.info("label transfer with %s: %d reference cells, %d query cells, %d genes", backend, ref.n_obs, qry.n_obs, len(genes))
     run = _seurat if backend == "seurat" else _scanpy
-    predicted, score = run(ref, qry, label_key, n_pcs)
+    with warnings.catch_warnings(record=True) as caught:  # R's warnings on the internal objects, kept in uns
+        warnings.simplefilter("always")
+        predicted, score = run(ref, qry, label_key, n_pcs)
+    notes = [str(w.message) for w in caught]
     key = f"{key_added or backend}_{label_key}"
     cats = list(labels.cat.categories) if isinstance(labels.dtype, pd.CategoricalDtype) else sorted(set(labels.astype(str)))
     cats = [str(c) for c in cats if str(c) in set(predicted)]
@@ -96,7 +100,7 @@ def transfer_labels(
     target.obs[key] = pd.Categorical(predicted, categories=cats)
     target.obs[f"{key}_score"] = np.asarray(score, dtype=np.float64)
     target.uns[key] = {"backend": backend, "label_key": label_key, "n_pcs": n_pcs, "n_genes": len(genes),
-                       "n_reference": int(reference.n_obs)}  # fmt: skip
+                       "n_reference": int(reference.n_obs), "warnings": notes}  # fmt: skip
     return target if copy else None
 
 
