@@ -29,8 +29,14 @@ for backend in ("seurat", "scanpy"):
     key = f"{backend}_cell_type"
     right = query.obs[key].astype(str) == query.obs["cell_type"].astype(str)
     per_type = right.groupby(query.obs["cell_type"], observed=True).mean()
-    rows.append({"backend": backend, "accuracy": right.mean(), "median score": query.obs[f"{key}_score"].median(),
-                 **{f"acc {t}": v for t, v in per_type.items()}})  # fmt: skip
+    rows.append(
+        {
+            "backend": backend,
+            "accuracy": right.mean(),
+            "median score": query.obs[f"{key}_score"].median(),
+            **{f"acc {t}": v for t, v in per_type.items()},
+        }
+    )
 table = pd.DataFrame(rows).set_index("backend")
 print(table.T.round(3).to_string())
 both = (query.obs["seurat_cell_type"].astype(str) == query.obs["scanpy_cell_type"].astype(str)).mean()

@@ -14,7 +14,9 @@ pytestmark = pytest.mark.slow
 
 
 def _run(script: str, cwd: Path, *args: str) -> str:
-    proc = subprocess.run([sys.executable, str(EXAMPLES / script), *args], cwd=cwd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
@@ -29,7 +31,9 @@ def test_quickstart(tmp_path):
 def test_ifnb_workflow(tmp_path):
     out = _run("ifnb_workflow.py", tmp_path)
     assert "median stim LISI" in out
-    assert {"umap_before_after.png", "markers.png", "ifnb_harmony.h5ad"} <= {p.name for p in (tmp_path / "out" / "ifnb").iterdir()}
+    assert {"umap_before_after.png", "markers.png", "ifnb_harmony.h5ad"} <= {
+        p.name for p in (tmp_path / "out" / "ifnb").iterdir()
+    }
 
 
 @needs_data("ifnb_2800_counts.h5ad")
@@ -37,7 +41,9 @@ def test_ifnb_workflow(tmp_path):
 def test_seurat_session_example(tmp_path):
     out = _run("seurat_session.py", tmp_path)
     assert "Seurat clusters vs the annotated cell types: ARI" in out and "SCT assay: 2800 cells" in out
-    assert {"ifnb_seurat.h5ad", "ifnb_sct.h5ad", "markers.csv"} <= {p.name for p in (tmp_path / "out" / "seurat_session").iterdir()}
+    assert {"ifnb_seurat.h5ad", "ifnb_sct.h5ad", "markers.csv"} <= {
+        p.name for p in (tmp_path / "out" / "seurat_session").iterdir()
+    }
 
 
 @needs_data("symphony_pbmcs_1200_counts.h5ad")

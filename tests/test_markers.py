@@ -11,8 +11,11 @@ import harmonybridge as hb
 from harmonybridge.markers import COLUMNS
 
 pytestmark = needs_data("ifnb_2800_counts.h5ad")
-KNOWN = {"CD14 Mono": {"CD14", "LYZ", "S100A9", "S100A8", "FCN1"}, "B": {"MS4A1", "CD79A", "CD79B", "TCL1A"},
-         "NK": {"GNLY", "NKG7", "PRF1", "GZMB", "KLRD1"}}  # fmt: skip
+KNOWN = {
+    "CD14 Mono": {"CD14", "LYZ", "S100A9", "S100A8", "FCN1"},
+    "B": {"MS4A1", "CD79A", "CD79B", "TCL1A"},
+    "NK": {"GNLY", "NKG7", "PRF1", "GZMB", "KLRD1"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +52,7 @@ def test_scanpy_markers(three_types):
     adata = three_types.copy()
     df = hb.markers(adata, "cell_type", backend="scanpy")
     _check_table(df, adata, "scanpy")
-    for g, sub in df.groupby("group", observed=True):  # scanpy's own order: by z-score
+    for _g, sub in df.groupby("group", observed=True):  # scanpy's own order: by z-score
         assert np.all(np.diff(sub["score"].to_numpy()) <= 0)
     # pct_in is the share of the group's cells expressing the gene
     row = df.iloc[0]
@@ -82,10 +85,22 @@ def test_seurat_markers_and_comparison(three_types):
 
 
 def test_compare_markers_figures():
-    a = pd.DataFrame({"group": ["g"] * 4 + ["h"] * 3, "gene": list("abcd") + list("xyz"), "rank": [1, 2, 3, 4, 1, 2, 3],
-                      "logfc": [4.0, 3, 2, 1, 3, 2, 1]})  # fmt: skip
-    b = pd.DataFrame({"group": ["g"] * 4 + ["k"], "gene": list("bace") + ["q"], "rank": [1, 2, 3, 4, 1],
-                      "logfc": [3.5, 4.5, 2.5, 0.5, 1]})  # fmt: skip
+    a = pd.DataFrame(
+        {
+            "group": ["g"] * 4 + ["h"] * 3,
+            "gene": list("abcd") + list("xyz"),
+            "rank": [1, 2, 3, 4, 1, 2, 3],
+            "logfc": [4.0, 3, 2, 1, 3, 2, 1],
+        }
+    )
+    b = pd.DataFrame(
+        {
+            "group": ["g"] * 4 + ["k"],
+            "gene": list("bace") + ["q"],
+            "rank": [1, 2, 3, 4, 1],
+            "logfc": [3.5, 4.5, 2.5, 0.5, 1],
+        }
+    )
     cmp = hb.compare_markers(a, b, top=3)
     assert list(cmp.index) == ["g"]
     row = cmp.loc["g"]
@@ -101,7 +116,9 @@ def test_compare_markers_figures():
 
 def test_bad_input_names_the_problem(three_types):
     adata = three_types.copy()
-    with pytest.raises(KeyError, match=r"groupby 'celltype' is not a column of adata.obs; columns: \['stim', 'cell_type'\]"):
+    with pytest.raises(
+        KeyError, match=r"groupby 'celltype' is not a column of adata.obs; columns: \['stim', 'cell_type'\]"
+    ):
         hb.markers(adata, "celltype")
     with pytest.raises(ValueError, match="backend must be 'scanpy' or 'seurat'"):
         hb.markers(adata, "cell_type", backend="limma")

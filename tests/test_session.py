@@ -33,9 +33,15 @@ def adata(ifnb_small):
 
 def _snapshot(a):
     return {
-        "X": a.X.copy(), "obs": a.obs.copy(), "var": a.var.copy(), "layers": sorted(a.layers),
-        "obsm": sorted(a.obsm), "varm": sorted(a.varm), "obsp": sorted(a.obsp), "uns": sorted(a.uns),
-    }  # fmt: skip
+        "X": a.X.copy(),
+        "obs": a.obs.copy(),
+        "var": a.var.copy(),
+        "layers": sorted(a.layers),
+        "obsm": sorted(a.obsm),
+        "varm": sorted(a.varm),
+        "obsp": sorted(a.obsp),
+        "uns": sorted(a.uns),
+    }
 
 
 def _unchanged(a, snap):
@@ -43,7 +49,12 @@ def _unchanged(a, snap):
     pd.testing.assert_frame_equal(a.obs, snap["obs"])
     pd.testing.assert_frame_equal(a.var, snap["var"])
     assert (sorted(a.layers), sorted(a.obsm), sorted(a.varm), sorted(a.obsp), sorted(a.uns)) == (
-        snap["layers"], snap["obsm"], snap["varm"], snap["obsp"], snap["uns"])  # fmt: skip
+        snap["layers"],
+        snap["obsm"],
+        snap["varm"],
+        snap["obsp"],
+        snap["uns"],
+    )
 
 
 def test_workflow_comes_back_by_the_name_map(adata):
@@ -86,7 +97,7 @@ def test_workflow_comes_back_by_the_name_map(adata):
     assert isinstance(found["cluster"].dtype, pd.CategoricalDtype)
     assert set(found["cluster"].cat.categories) <= set(clusters.cat.categories)
     assert (found["avg_log2FC"] > 0).all()
-    assert set(found["gene"]) <= set(genes) and found.index.dtype == object
+    assert set(found["gene"]) <= set(genes) and all(isinstance(i, str) for i in found.index)
     # Seurat logged a call of symbols, not the object
     assert str(logged[0]) == "NormalizeData(object, verbose = verbose)"
     assert any(e.new == "obs['seurat_clusters']" for e in s.log.entries)
@@ -112,9 +123,11 @@ def test_errors_name_the_function_and_leave_adata_unchanged(adata):
             s.call("Seurat::NoSuchThing")
         with pytest.raises(KeyError, match=r"assay 'ADT' is not in the session's Seurat object; assays: \['RNA'\]"):
             s.FindVariableFeatures(assay="ADT")
-        with pytest.raises(hb._rbridge.RError, match="(?s)Seurat::NormalizeData failed in R: .*Unknown normalization method: Bogus") as err:
+        with pytest.raises(
+            hb._rbridge.RError, match="(?s)Seurat::NormalizeData failed in R: .*Unkn?own normalization method: Bogus"
+        ) as err:
             s.NormalizeData(normalization_method="Bogus")
-        assert "Unknown normalization method" in err.value.r_message
+        assert "normalization method: Bogus" in err.value.r_message
         with pytest.raises(TypeError, match=r"cannot pass a AnnData to R; pass a SeuratSession"):
             s.FindVariableFeatures(features=adata)
         raise RuntimeError("boom")  # an error in the block: nothing is written back
@@ -154,13 +167,24 @@ def test_call_seurat_one_call(adata):
 
 
 def test_python_values_become_r_values():
-    cls = {repr(v): str(call_r("base::class", v)[0]) for v in
-           (None, True, 3, 2.5, "a", [1, 2], [1, 2.5], ["a", "b"], [True, False], range(1, 4), {"x": 1}, [1, "a"])}  # fmt: skip
+    cls = {
+        repr(v): str(call_r("base::class", v)[0])
+        for v in (None, True, 3, 2.5, "a", [1, 2], [1, 2.5], ["a", "b"], [True, False], range(1, 4), {"x": 1}, [1, "a"])
+    }
     assert cls == {
-        "None": "NULL", "True": "logical", "3": "integer", "2.5": "numeric", "'a'": "character", "[1, 2]": "integer",
-        "[1, 2.5]": "numeric", "['a', 'b']": "character", "[True, False]": "logical", "range(1, 4)": "integer",
-        "{'x': 1}": "list", "[1, 'a']": "list",
-    }  # fmt: skip
+        "None": "NULL",
+        "True": "logical",
+        "3": "integer",
+        "2.5": "numeric",
+        "'a'": "character",
+        "[1, 2]": "integer",
+        "[1, 2.5]": "numeric",
+        "['a', 'b']": "character",
+        "[True, False]": "logical",
+        "range(1, 4)": "integer",
+        "{'x': 1}": "list",
+        "[1, 'a']": "list",
+    }
     assert list(call_r("base::names", {"a": 1, "b": [2, 3]})) == ["a", "b"]
     assert list(call_r("base::levels", pd.Series(pd.Categorical(["x", "y", "x"], categories=["y", "x"])))) == ["y", "x"]
     assert list(call_r("base::rev", range(1, 31)))[:2] == [30, 29]  # range(1, 31) is 1:30

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 from helpers import DATA, needs_data, needs_r
@@ -35,8 +34,12 @@ def test_transfer_labels(split, backend, floor):
     pd.testing.assert_frame_equal(query.obs, before)  # copy=True: the query is not touched
     key = f"{backend}_cell_type"
     pred, score = out.obs[key], out.obs[f"{key}_score"]
-    assert isinstance(pred.dtype, pd.CategoricalDtype) and set(pred.cat.categories) <= set(ref.obs["cell_type"].cat.categories)
-    assert score.between(0, 1 + 1e-6).all() and score.median() > 0.5  # Seurat's prediction.score.max can pass 1 by rounding
+    assert isinstance(pred.dtype, pd.CategoricalDtype) and set(pred.cat.categories) <= set(
+        ref.obs["cell_type"].cat.categories
+    )
+    assert (
+        score.between(0, 1 + 1e-6).all() and score.median() > 0.5
+    )  # Seurat's prediction.score.max can pass 1 by rounding
     assert _accuracy(out, key) >= floor
     # the score means something: right calls are more confident than wrong ones
     right = (pred.astype(str) == out.obs["cell_type"].astype(str)).to_numpy()

@@ -138,7 +138,9 @@ def py2r(value: Any, where: str = "argument") -> Any:
         if all(isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) for v in items):
             if all(abs(int(v)) <= INT32_MAX for v in items):
                 return ri.IntSexpVector([int(v) for v in items])
-        if all(isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool | np.bool_) for v in items):
+        if all(
+            isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool | np.bool_) for v in items
+        ):
             return ri.FloatSexpVector([float(v) for v in items])
         return ri.ListSexpVector([py2r(v, f"{where}[{i}]") for i, v in enumerate(items)])
     return _unsupported(value, where)
@@ -158,7 +160,10 @@ def _unsupported(value: Any, where: str) -> Any:
     hint = ""
     if type(value).__name__ == "AnnData":
         hint = "; pass a SeuratSession, or hb.to_seurat(adata)"
-    msg = f"{where}: cannot pass a {type(value).__name__} to R{hint} (supported: None, bool, int, float, str, lists, dicts, range, NumPy arrays, pandas Series/DataFrame, rpy2 objects)"
+    msg = (
+        f"{where}: cannot pass a {type(value).__name__} to R{hint} (supported: None, bool, int, float, str, "
+        "lists, dicts, range, NumPy arrays, pandas Series/DataFrame, rpy2 objects)"
+    )
     raise TypeError(msg)
 
 
@@ -205,7 +210,9 @@ def find_function(name: str, classes: list[str] | None = None) -> RFunction | No
     res = rcall("hbs_find", name, ri.StrSexpVector(classes or []), what=f"looking up R function {name!r}")
     if is_null(res):
         return None
-    return RFunction(get(res, "fun"), str(get(res, "package")[0]), str(get(res, "name")[0]), tuple(strings(get(res, "args"))))
+    return RFunction(
+        get(res, "fun"), str(get(res, "package")[0]), str(get(res, "name")[0]), tuple(strings(get(res, "args")))
+    )
 
 
 def evaluate(fn: RFunction, args: list[tuple[str, Any]]) -> tuple[Any, list[str]]:
@@ -220,7 +227,12 @@ def evaluate(fn: RFunction, args: list[tuple[str, Any]]) -> tuple[Any, list[str]
     # Even the outermost call must be of symbols: SeuratObject's LogSeuratCommand runs
     # as.character() on sys.calls()[[1]], which would deparse an object inlined there.
     env = ri.baseenv["new.env"](parent=ri.baseenv)
-    env[".hbs_eval"], env[".hbs_fun"], env[".hbs_name"], env[".hbs_args"] = _fn("hbs_eval"), fn.fun, ri.StrSexpVector([fn.name]), lst
+    env[".hbs_eval"], env[".hbs_fun"], env[".hbs_name"], env[".hbs_args"] = (
+        _fn("hbs_eval"),
+        fn.fun,
+        ri.StrSexpVector([fn.name]),
+        lst,
+    )
     res = _rbridge.call(ri.evalr_expr, _eval_call(), env, what=fn.qualified)
     return get(res, "value"), strings(get(res, "warnings"))
 
@@ -298,7 +310,8 @@ def graph(obj: Any, name: str) -> tuple[Any, list[str]]:
     g = get(res, "graph")
     n = int(_rbridge.to_numpy(g.do_slot("Dim"))[0])
     m = sp.csc_matrix(
-        (_rbridge.to_numpy(g.do_slot("x")), _rbridge.to_numpy(g.do_slot("i")), _rbridge.to_numpy(g.do_slot("p"))), shape=(n, n)
+        (_rbridge.to_numpy(g.do_slot("x")), _rbridge.to_numpy(g.do_slot("i")), _rbridge.to_numpy(g.do_slot("p"))),
+        shape=(n, n),
     )
     return m.tocsr(), strings(get(res, "cells"))
 

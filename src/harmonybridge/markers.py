@@ -44,8 +44,10 @@ def _check(adata: AnnData, groupby: str, layer: str | None) -> tuple[Any, pd.Ser
     values = X.data if sp.issparse(X) else np.asarray(X).ravel()
     if values.size and np.all(np.mod(values[:1_000_000], 1) == 0) and values.max() > 20:
         where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
-        msg = (f"{where} holds integer counts; markers compare log-normalised expression: "
-               "sc.pp.normalize_total(adata, target_sum=1e4); sc.pp.log1p(adata) first (or pass layer=...)")  # fmt: skip
+        msg = (
+            f"{where} holds integer counts; markers compare log-normalised expression: "
+            "sc.pp.normalize_total(adata, target_sum=1e4); sc.pp.log1p(adata) first (or pass layer=...)"
+        )
         raise ValueError(msg)
     groups = adata.obs[groupby]
     if groups.isna().any():
@@ -85,8 +87,11 @@ def markers(
         msg = f"backend must be 'scanpy' or 'seurat', not {backend!r}"
         raise ValueError(msg)
     X, groups = _check(adata, groupby, layer)
-    tmp = AnnData(X=X, obs=pd.DataFrame({"group": groups.to_numpy()}, index=adata.obs_names),
-                  var=pd.DataFrame(index=adata.var_names))  # fmt: skip
+    tmp = AnnData(
+        X=X,
+        obs=pd.DataFrame({"group": groups.to_numpy()}, index=adata.obs_names),
+        var=pd.DataFrame(index=adata.var_names),
+    )
     tmp.obs["group"] = tmp.obs["group"].astype(pd.CategoricalDtype(groups.cat.categories))
     df = _scanpy(tmp) if backend == "scanpy" else _seurat(tmp)
     if only_pos:
@@ -96,8 +101,15 @@ def markers(
     df = df.sort_values(["group", "order"], kind="stable")
     df["rank"] = df.groupby("group", observed=True).cumcount() + 1
     df = df[COLUMNS].reset_index(drop=True)
-    df.attrs.update({"backend": backend, "groupby": groupby, "only_pos": only_pos, "ran": DEFAULTS[backend],
-                     "versions": _versions(backend)})  # fmt: skip
+    df.attrs.update(
+        {
+            "backend": backend,
+            "groupby": groupby,
+            "only_pos": only_pos,
+            "ran": DEFAULTS[backend],
+            "versions": _versions(backend),
+        }
+    )
     return df
 
 
@@ -117,12 +129,19 @@ def _scanpy(tmp: AnnData) -> pd.DataFrame:
     if "group" not in df:  # one group only: scanpy leaves the column out
         df.insert(0, "group", tmp.obs["group"].cat.categories[0])
     df["order"] = df.groupby("group", observed=True).cumcount()
-    return pd.DataFrame({
-        "group": df["group"].astype(str), "gene": df["names"].astype(str), "logfc": df["logfoldchanges"].astype(float),
-        "pval": df["pvals"].astype(float), "pval_adj": df["pvals_adj"].astype(float),
-        "pct_in": df["pct_nz_group"].astype(float), "pct_out": df["pct_nz_reference"].astype(float),
-        "score": df["scores"].astype(float), "order": df["order"],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "group": df["group"].astype(str),
+            "gene": df["names"].astype(str),
+            "logfc": df["logfoldchanges"].astype(float),
+            "pval": df["pvals"].astype(float),
+            "pval_adj": df["pvals_adj"].astype(float),
+            "pct_in": df["pct_nz_group"].astype(float),
+            "pct_out": df["pct_nz_reference"].astype(float),
+            "score": df["scores"].astype(float),
+            "order": df["order"],
+        }
+    )
 
 
 def _seurat(tmp: AnnData) -> pd.DataFrame:
@@ -136,12 +155,19 @@ def _seurat(tmp: AnnData) -> pd.DataFrame:
     genes = pd.Index([g.replace("_", "-").replace("|", "-") for g in tmp.var_names.astype(str)])
     pos = genes.get_indexer(df["gene"].astype(str))
     names = np.where(pos >= 0, np.asarray(tmp.var_names.astype(str))[np.maximum(pos, 0)], df["gene"].astype(str))
-    return pd.DataFrame({
-        "group": df["cluster"].astype(str).to_numpy(), "gene": names, "logfc": df["avg_log2FC"].to_numpy(float),
-        "pval": df["p_val"].to_numpy(float), "pval_adj": df["p_val_adj"].to_numpy(float),
-        "pct_in": df["pct.1"].to_numpy(float), "pct_out": df["pct.2"].to_numpy(float),
-        "score": np.nan, "order": np.arange(len(df)),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "group": df["cluster"].astype(str).to_numpy(),
+            "gene": names,
+            "logfc": df["avg_log2FC"].to_numpy(float),
+            "pval": df["p_val"].to_numpy(float),
+            "pval_adj": df["p_val_adj"].to_numpy(float),
+            "pct_in": df["pct.1"].to_numpy(float),
+            "pct_out": df["pct.2"].to_numpy(float),
+            "score": np.nan,
+            "order": np.arange(len(df)),
+        }
+    )
 
 
 def compare_markers(a: pd.DataFrame, b: pd.DataFrame, *, top: int = 10) -> pd.DataFrame:
@@ -177,17 +203,30 @@ def compare_markers(a: pd.DataFrame, b: pd.DataFrame, *, top: int = 10) -> pd.Da
         shared = ra.index.intersection(rb.index)
         fa, fb = ta.set_index("gene")["logfc"], tb.set_index("gene")["logfc"]
         logfc_corr = pearsonr(fa[shared], fb[shared])[0] if len(shared) >= 3 else np.nan
-        rows.append({
-            "group": g, "n_a": len(ta), "n_b": len(tb), "jaccard": len(sa & sb) / len(sa | sb) if sa | sb else np.nan,
-            "rank_corr": float(rank_corr), "logfc_corr": float(logfc_corr), "n_shared": len(shared),
-            "only_a": [x for x in top_a if x not in sb], "only_b": [x for x in top_b if x not in sa],
-        })  # fmt: skip
+        rows.append(
+            {
+                "group": g,
+                "n_a": len(ta),
+                "n_b": len(tb),
+                "jaccard": len(sa & sb) / len(sa | sb) if sa | sb else np.nan,
+                "rank_corr": float(rank_corr),
+                "logfc_corr": float(logfc_corr),
+                "n_shared": len(shared),
+                "only_a": [x for x in top_a if x not in sb],
+                "only_b": [x for x in top_b if x not in sa],
+            }
+        )
     out = pd.DataFrame(rows).set_index("group") if rows else pd.DataFrame(columns=["n_a", "n_b", "jaccard"])
-    out.attrs.update({
-        "top": top, "groups_only_a": [x for x in ga if x not in gb], "groups_only_b": [x for x in gb if x not in ga],
-        "mean": {k: float(out[k].mean()) for k in ("jaccard", "rank_corr", "logfc_corr")} if rows else {},
-        "a": a.attrs.get("backend", "a"), "b": b.attrs.get("backend", "b"),
-    })  # fmt: skip
+    out.attrs.update(
+        {
+            "top": top,
+            "groups_only_a": [x for x in ga if x not in gb],
+            "groups_only_b": [x for x in gb if x not in ga],
+            "mean": {k: float(out[k].mean()) for k in ("jaccard", "rank_corr", "logfc_corr")} if rows else {},
+            "a": a.attrs.get("backend", "a"),
+            "b": b.attrs.get("backend", "b"),
+        }
+    )
     return out
 
 

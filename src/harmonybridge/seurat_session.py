@@ -61,7 +61,7 @@ def _seurat_name(name: str) -> str:
 def _is_counts(m: Any) -> bool:
     """Whether a matrix holds non-negative integers (looked at on a sample of its values)."""
     values = m.data if sp.issparse(m) else np.asarray(m).ravel()
-    values = values[: 1_000_000]
+    values = values[:1_000_000]
     return bool(values.size) and bool(np.all(values >= 0)) and bool(np.all(np.mod(values, 1) == 0))
 
 
@@ -146,7 +146,10 @@ class SeuratSession:
             else:
                 counts = None
         if counts is not None and counts != "X" and counts not in adata.layers:
-            msg = f"counts={counts!r} is not a layer of adata; layers: {list(adata.layers)}; pass 'X', a layer name or None"
+            msg = (
+                f"counts={counts!r} is not a layer of adata; layers: {list(adata.layers)}; "
+                "pass 'X', a layer name or None"
+            )
             raise KeyError(msg)
         return counts
 
@@ -157,9 +160,15 @@ class SeuratSession:
         layers = {k: v for k, v in adata.layers.items() if k not in (counts, "counts") and k is not None}
         layers["counts"] = adata.X if counts == "X" else adata.layers[counts]
         conv = AnnData(
-            X=adata.X, obs=adata.obs, var=adata.var, uns=adata.uns, obsm=dict(adata.obsm), varm=dict(adata.varm),
-            obsp=dict(adata.obsp), layers=layers,
-        )  # fmt: skip
+            X=adata.X,
+            obs=adata.obs,
+            var=adata.var,
+            uns=adata.uns,
+            obsm=dict(adata.obsm),
+            varm=dict(adata.varm),
+            obsp=dict(adata.obsp),
+            layers=layers,
+        )
         if adata.raw is not None:
             conv.raw = adata.raw
         return conv
@@ -251,7 +260,10 @@ class SeuratSession:
         lossy = log.of("dropped")
         if lossy:
             shown = "; ".join(str(e) for e in lossy[:5])
-            warn(f"Seurat session -> AnnData: {len(lossy)} item(s) not brought back: {shown} (s.log lists all)", ConversionWarning)
+            warn(
+                f"Seurat session -> AnnData: {len(lossy)} item(s) not brought back: {shown} (s.log lists all)",
+                ConversionWarning,
+            )
         return target
 
     def __enter__(self) -> SeuratSession:
@@ -274,7 +286,10 @@ class SeuratSession:
             main = from_seurat(self._obj, assay=self.assay)
         names = self._adata.obs_names
         if not main.obs_names.equals(names):
-            msg = "the session's Seurat object no longer has the AnnData's cells (a call subset or reordered them); use s.obj directly"
+            msg = (
+                "the session's Seurat object no longer has the AnnData's cells (a call subset or reordered them); "
+                "use s.obj directly"
+            )
             raise ValueError(msg)
         feature_of = pd.Index([_seurat_name(v) for v in self._adata.var_names.astype(str)])
         for col in d["meta"]:
@@ -294,7 +309,9 @@ class SeuratSession:
                 log.add("moved", self.assay, layer, f"layers[{layer!r}]")
             elif layer == "scale.data" and "scale.data" in (main.uns.get("seurat") or {}):
                 up["uns_seurat"]["scale.data"] = main.uns["seurat"]["scale.data"]
-                log.add("moved", self.assay, "scale.data", "uns['seurat']['scale.data']", "it covers some features only")
+                log.add(
+                    "moved", self.assay, "scale.data", "uns['seurat']['scale.data']", "it covers some features only"
+                )
             else:
                 log.add("dropped", self.assay, f"layer {layer}", reason="not readable as cells x features")
         for col in d["var"]:
@@ -309,7 +326,9 @@ class SeuratSession:
             red = rs.reduction(self._obj, name)
             pos = names.get_indexer(red["cells"])
             if (pos < 0).any() or len(pos) != len(names):
-                log.add("dropped", "reduction", name, reason=f"{len(red['cells'])} cells, not the AnnData's {len(names)}")
+                log.add(
+                    "dropped", "reduction", name, reason=f"{len(red['cells'])} cells, not the AnnData's {len(names)}"
+                )
                 continue
             order = np.argsort(pos)
             key = OBSM_KEYS.get(name, f"X_{name}")
@@ -323,12 +342,21 @@ class SeuratSession:
                 up["varm"][vkey] = full
                 log.add("moved", "loadings", name, f"varm[{vkey!r}]", f"{int((fpos >= 0).sum())} features, others 0")
                 if (fpos < 0).any():
-                    log.add("dropped", "loadings", f"{name}: {int((fpos < 0).sum())} features", reason=f"not features of assay {self.assay!r}")
+                    log.add(
+                        "dropped",
+                        "loadings",
+                        f"{name}: {int((fpos < 0).sum())} features",
+                        reason=f"not features of assay {self.assay!r}",
+                    )
             stdev = red["stdev"]
             if name == "pca" and stdev is not None:
                 up["pca_variance"] = stdev**2
-            reductions[name] = {"key": red["key"], "assay": red["assay"], "obsm": key,
-                                "stdev": stdev if stdev is not None else np.zeros(0)}  # fmt: skip
+            reductions[name] = {
+                "key": red["key"],
+                "assay": red["assay"],
+                "obsm": key,
+                "stdev": stdev if stdev is not None else np.zeros(0),
+            }
         if reductions:
             up["uns_seurat"]["reductions"] = reductions
         for gname in d["graphs"]:
@@ -361,11 +389,21 @@ class SeuratSession:
             up["assays"][a] = sub
             log.add("moved", "assay", a, f"s.assays[{a!r}]", f"an AnnData of {sub.n_obs} cells x {sub.n_vars} features")
         for a in d["other_changed"]:
-            log.add("dropped", "assay", a, reason="an assay the AnnData came with was changed; read it with hb.from_seurat(s.obj, assay=...)")
+            log.add(
+                "dropped",
+                "assay",
+                a,
+                reason="an assay the AnnData came with was changed; read it with hb.from_seurat(s.obj, assay=...)",
+            )
         for a in d["removed_assays"]:
             log.add("kept", "assay", a, reason="removed by a call; the AnnData keeps it")
         if d["default_assay"] != self.assay:
-            log.add("kept", "DefaultAssay", d["default_assay"], reason=f"the calls made it the default; the AnnData is assay {self.assay!r}")
+            log.add(
+                "kept",
+                "DefaultAssay",
+                d["default_assay"],
+                reason=f"the calls made it the default; the AnnData is assay {self.assay!r}",
+            )
         up["uns_seurat"]["calls"] = list(self.calls)
         return up
 

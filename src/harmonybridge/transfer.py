@@ -82,25 +82,47 @@ def transfer_labels(
     if not 2 <= n_pcs < min(reference.n_obs, len(genes)):
         msg = f"n_pcs must be between 2 and {min(reference.n_obs, len(genes)) - 1}, got {n_pcs}"
         raise ValueError(msg)
-    ref = AnnData(_counts(reference, "reference"), obs=pd.DataFrame({label_key: labels.astype(str).to_numpy()}, index=reference.obs_names),
-                  var=pd.DataFrame(index=reference.var_names))[:, genes].copy()  # fmt: skip
+    ref = AnnData(
+        _counts(reference, "reference"),
+        obs=pd.DataFrame({label_key: labels.astype(str).to_numpy()}, index=reference.obs_names),
+        var=pd.DataFrame(index=reference.var_names),
+    )[:, genes].copy()
     # a meta.data column for the query too: Seurat's RenameCells (in FindTransferAnchors) fails on an empty meta.data
-    qry = AnnData(_counts(query, "query"), obs=pd.DataFrame({"dataset": "query"}, index=query.obs_names),
-                  var=pd.DataFrame(index=query.var_names))[:, genes].copy()  # fmt: skip
-    logger.info("label transfer with %s: %d reference cells, %d query cells, %d genes", backend, ref.n_obs, qry.n_obs, len(genes))
+    qry = AnnData(
+        _counts(query, "query"),
+        obs=pd.DataFrame({"dataset": "query"}, index=query.obs_names),
+        var=pd.DataFrame(index=query.var_names),
+    )[:, genes].copy()
+    logger.info(
+        "label transfer with %s: %d reference cells, %d query cells, %d genes",
+        backend,
+        ref.n_obs,
+        qry.n_obs,
+        len(genes),
+    )
     run = _seurat if backend == "seurat" else _scanpy
     with warnings.catch_warnings(record=True) as caught:  # R's warnings on the internal objects, kept in uns
         warnings.simplefilter("always")
         predicted, score = run(ref, qry, label_key, n_pcs)
     notes = [str(w.message) for w in caught]
     key = f"{key_added or backend}_{label_key}"
-    cats = list(labels.cat.categories) if isinstance(labels.dtype, pd.CategoricalDtype) else sorted(set(labels.astype(str)))
+    cats = (
+        list(labels.cat.categories)
+        if isinstance(labels.dtype, pd.CategoricalDtype)
+        else sorted(set(labels.astype(str)))
+    )
     cats = [str(c) for c in cats if str(c) in set(predicted)]
     target = query.copy() if copy else query
     target.obs[key] = pd.Categorical(predicted, categories=cats)
     target.obs[f"{key}_score"] = np.asarray(score, dtype=np.float64)
-    target.uns[key] = {"backend": backend, "label_key": label_key, "n_pcs": n_pcs, "n_genes": len(genes),
-                       "n_reference": int(reference.n_obs), "warnings": notes}  # fmt: skip
+    target.uns[key] = {
+        "backend": backend,
+        "label_key": label_key,
+        "n_pcs": n_pcs,
+        "n_genes": len(genes),
+        "n_reference": int(reference.n_obs),
+        "warnings": notes,
+    }
     return target if copy else None
 
 
