@@ -201,3 +201,17 @@ def test_any_package_and_names_kept_when_r_spells_them_so(adata):
         s.call("harmony::RunHarmony", group_by_vars="stim", max_iter=2, verbose=False)
     emb = adata.obsm["X_pca_harmony"]
     assert emb.shape == (adata.n_obs, 10) and not np.allclose(emb, adata.obsm["X_pca"])
+
+
+def test_no_call_on_the_stack_holds_the_object(adata):
+    """Every call R sees, the outermost included, is of symbols: LogSeuratCommand runs
+    as.character() on sys.calls()[[1]] and deparse() on its caller's call."""
+    import rpy2.robjects as ro
+
+    from harmonybridge import _rbridge_session as rs
+
+    s = hb.SeuratSession(adata)
+    probe = ro.r("function(object, ...) vapply(sys.calls(), function(cl) sum(nchar(deparse(cl))), numeric(1))")
+    fn = rs.RFunction(probe, "test", "probe", ("object", "..."))
+    lengths, _ = rs.evaluate(fn, [("", s.obj), ("features", rs.py2r(list(adata.var_names[:500])))])
+    assert len(lengths) >= 2 and max(lengths) < 1000, list(lengths)  # one Seurat object deparsed: millions

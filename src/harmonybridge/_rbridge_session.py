@@ -241,7 +241,10 @@ def evaluate(fn: RFunction, args: list[tuple[str, Any]]) -> tuple[Any, list[str]
 def _eval_call() -> Any:
     """The call ``.hbs_eval(.hbs_fun, .hbs_name, .hbs_args)``, parsed once (a constant, no data)."""
     ri = _ri()
-    return ri.baseenv["parse"](text=ri.StrSexpVector([".hbs_eval(.hbs_fun, .hbs_name, .hbs_args)"]))
+    return ri.baseenv["parse"](
+        text=ri.StrSexpVector([".hbs_eval(.hbs_fun, .hbs_name, .hbs_args)"]),
+        **{"keep.source": ri.BoolSexpVector([False])},
+    )
 
 
 # ---- reading a session's object ------------------------------------------------------------
