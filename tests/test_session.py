@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from helpers import DATA, needs_data, needs_r
 
 import harmonybridge as hb
-from harmonybridge.seurat_session import call_r
+from harmonybridge.session import call_r
 
 pytestmark = [needs_data("ifnb_2800_counts.h5ad"), needs_r("Seurat")]
 
@@ -208,10 +208,10 @@ def test_no_call_on_the_stack_holds_the_object(adata):
     as.character() on sys.calls()[[1]] and deparse() on its caller's call."""
     import rpy2.robjects as ro
 
-    from harmonybridge import _rbridge_session as rs
+    from harmonybridge._rbridge import seurat_calls as rs
 
     s = hb.SeuratSession(adata)
     probe = ro.r("function(object, ...) vapply(sys.calls(), function(cl) sum(nchar(deparse(cl))), numeric(1))")
-    fn = rs.RFunction(probe, "test", "probe", ("object", "..."))
+    fn = rs.SeuratFunction(probe, "test", "probe", ("object", "..."))
     lengths, _ = rs.evaluate(fn, [("", s.obj), ("features", rs.py2r(list(adata.var_names[:500])))])
     assert len(lengths) >= 2 and max(lengths) < 1000, list(lengths)  # one Seurat object deparsed: millions

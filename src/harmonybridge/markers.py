@@ -145,7 +145,7 @@ def _scanpy(tmp: AnnData) -> pd.DataFrame:
 
 
 def _seurat(tmp: AnnData) -> pd.DataFrame:
-    from .seurat_session import SeuratSession
+    from .session import SeuratSession
 
     s = SeuratSession(tmp, counts=None)
     s.SetIdent(value="group")

@@ -1,61 +1,25 @@
-"""Seurat workflows on an AnnData: a session that converts once and calls R functions by name.
-
-::
-
-    with hb.SeuratSession(adata) as s:          # adata's counts (layers["counts"], or integer X) and X
-        s.NormalizeData()
-        s.FindVariableFeatures(nfeatures=2000)
-        s.ScaleData()
-        s.RunPCA(npcs=30)
-        markers = s.FindAllMarkers(only_pos=True)     # a pandas DataFrame
-    adata.obsm["X_pca"], adata.var["highly_variable"]   # written back when the block ends
-
-    hb.call_seurat(adata, "SCTransform")        # the one-call form
-
-What comes back (:meth:`SeuratSession.to_anndata`, also run when the ``with`` block ends
-without an error) is what the calls added or changed, following the name map of
-:func:`~harmonybridge.to_seurat`: the assay's ``data`` -> ``X`` (when X held the counts they
-move to ``layers["counts"]`` first), new layers -> ``layers`` (a ``scale.data`` of some
-features only -> ``uns["seurat"]["scale.data"]``), new or changed ``meta.data`` columns ->
-``obs``, feature metadata -> ``var``, ``VariableFeatures`` -> ``var["highly_variable"]``,
-reductions -> ``obsm`` (``pca`` -> ``X_pca``, ``umap`` -> ``X_umap``, ``harmony`` ->
-``X_pca_harmony``, other -> ``X_<name>``), their loadings -> ``varm`` (``pca`` -> ``PCs``,
-other -> ``<name>_loadings``), ``pca``'s stdev -> ``uns["pca"]["variance"]`` and each
-reduction's key, assay and stdev -> ``uns["seurat"]["reductions"]``, graphs -> ``obsp``
-(``RNA_snn`` -> ``snn``; another assay's keep their name, ``SCT_snn``), changed ``Idents`` ->
-``obs["ident"]`` unless equal to a returned column. A new assay with its own features
-(SCTransform's ``SCT``, an ADT assay) becomes an AnnData of its own in ``s.assays[name]``
-(AnnData has no slot for a second feature space; ``s.assays`` also holds the main assay's
-result under its name). Whatever is not brought back gets a line in ``s.log``.
-"""
+"""SeuratSession, call_seurat and call_r: R functions called by name on a Seurat object made from an AnnData."""
 
 from __future__ import annotations
 
 import logging
-import warnings
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
 
-from . import _rbridge_session as rs
-from ._compat import ConversionWarning, warn
-from ._convert import ConversionLog, from_seurat, to_seurat
+from harmonybridge._compat import ConversionWarning, warn
+from harmonybridge._rbridge import seurat_calls as rs
+from harmonybridge.convert import ConversionLog, to_seurat
+
+from ._writeback import apply, collect
 
 logger = logging.getLogger("harmonybridge")
-
-#: reduction name -> obsm key (the name map of to_seurat / from_seurat)
-OBSM_KEYS = {"pca": "X_pca", "umap": "X_umap", "tsne": "X_tsne", "harmony": "X_pca_harmony"}
 
 
 class RWarning(UserWarning):
     """A warning R raised during a session call (the message names the function)."""
-
-
-def _seurat_name(name: str) -> str:
-    return name.replace("_", "-").replace("|", "-")
 
 
 def _is_counts(m: Any) -> bool:
@@ -126,7 +90,7 @@ class SeuratSession:
         self.log = ConversionLog("Seurat session")
         self.assays: dict[str, AnnData] = {}
         self.calls: list[str] = []
-        self._functions: dict[str, rs.RFunction] = {}
+        self._functions: dict[str, rs.SeuratFunction] = {}
         self._counts = self._counts_source(adata, counts)
         conv = self._for_conversion(adata, self._counts)
         self._obj, log = to_seurat(conv, assay=assay, assay_version=assay_version, return_log=True)
@@ -189,7 +153,7 @@ class SeuratSession:
             return self._result
         return self._adata
 
-    def function(self, name: str) -> rs.RFunction:
+    def function(self, name: str) -> rs.SeuratFunction:
         """The R function ``name`` ("Fn" in Seurat/SeuratObject, or "pkg::Fn"), or a ValueError."""
         if name not in self._functions:
             fn = rs.find_function(name, rs.r_class(self._obj))
@@ -232,7 +196,7 @@ class SeuratSession:
             return None
         return rs.r2py(value)
 
-    def _check_assays(self, fn: rs.RFunction, named: dict[str, Any]) -> None:
+    def _check_assays(self, fn: rs.SeuratFunction, named: dict[str, Any]) -> None:
         present = rs.assays(self._obj)
         for key in ("assay", "assays"):
             value = named.get(key)
@@ -251,9 +215,9 @@ class SeuratSession:
         first and written only when all of it was read, so an error leaves the AnnData as it was.
         """
         log = ConversionLog("Seurat session -> AnnData")
-        updates = self._collect(log)
+        updates = collect(self, log)
         target = self.adata
-        self._apply(target, updates)
+        apply(target, updates, self._counts == "X", self.log)
         self.assays = {self.assay: target, **updates["assays"]}
         self.log.entries.extend(log.entries)
         self._dirty = False
@@ -277,167 +241,8 @@ class SeuratSession:
     def __repr__(self) -> str:
         return f"SeuratSession({self._adata.n_obs} cells, assay {self.assay!r}, {len(self.calls)} call(s))"
 
-    def _collect(self, log: ConversionLog) -> dict[str, Any]:
-        d = rs.diff(self._start, self._obj, self.assay)
-        up: dict[str, Any] = {k: {} for k in ("obs", "layers", "var", "obsm", "varm", "obsp", "uns_seurat", "assays")}
-        up["X"] = up["highly_variable"] = up["pca_variance"] = None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConversionWarning)
-            main = from_seurat(self._obj, assay=self.assay)
-        names = self._adata.obs_names
-        if not main.obs_names.equals(names):
-            msg = (
-                "the session's Seurat object no longer has the AnnData's cells (a call subset or reordered them); "
-                "use s.obj directly"
-            )
-            raise ValueError(msg)
-        feature_of = pd.Index([_seurat_name(v) for v in self._adata.var_names.astype(str)])
-        for col in d["meta"]:
-            if col in main.obs:
-                up["obs"][col] = main.obs[col]
-                log.add("moved", "meta.data", col, f"obs[{col!r}]")
-            else:
-                log.add("dropped", "meta.data", col, reason="from_seurat could not read it")
-        for col in d["meta_removed"]:
-            log.add("kept", "obs", col, reason="removed from meta.data by a call; the AnnData keeps it")
-        for layer in d["layers"]:
-            if layer == "data":
-                up["X"] = main.X
-                log.add("moved", self.assay, "data", "X")
-            elif layer in main.layers:
-                up["layers"][layer] = main.layers[layer]
-                log.add("moved", self.assay, layer, f"layers[{layer!r}]")
-            elif layer == "scale.data" and "scale.data" in (main.uns.get("seurat") or {}):
-                up["uns_seurat"]["scale.data"] = main.uns["seurat"]["scale.data"]
-                log.add(
-                    "moved", self.assay, "scale.data", "uns['seurat']['scale.data']", "it covers some features only"
-                )
-            else:
-                log.add("dropped", self.assay, f"layer {layer}", reason="not readable as cells x features")
-        for col in d["var"]:
-            up["var"][col] = main.var[col]
-            log.add("moved", f"{self.assay} feature metadata", col, f"var[{col!r}]")
-        if d["var_features"]:
-            vf = rs.variable_features(self._obj, self.assay)
-            up["highly_variable"] = feature_of.isin(vf)
-            log.add("moved", "VariableFeatures", f"{len(vf)} features", "var['highly_variable']")
-        reductions: dict[str, Any] = {}
-        for name in d["reductions"]:
-            red = rs.reduction(self._obj, name)
-            pos = names.get_indexer(red["cells"])
-            if (pos < 0).any() or len(pos) != len(names):
-                log.add(
-                    "dropped", "reduction", name, reason=f"{len(red['cells'])} cells, not the AnnData's {len(names)}"
-                )
-                continue
-            order = np.argsort(pos)
-            key = OBSM_KEYS.get(name, f"X_{name}")
-            up["obsm"][key] = red["embeddings"][order]
-            log.add("moved", "reduction", name, f"obsm[{key!r}]")
-            if red["loadings"] is not None:
-                fpos = feature_of.get_indexer(red["features"])
-                full = np.zeros((len(feature_of), red["loadings"].shape[1]))
-                full[fpos[fpos >= 0]] = red["loadings"][fpos >= 0]
-                vkey = "PCs" if name == "pca" else f"{name}_loadings"
-                up["varm"][vkey] = full
-                log.add("moved", "loadings", name, f"varm[{vkey!r}]", f"{int((fpos >= 0).sum())} features, others 0")
-                if (fpos < 0).any():
-                    log.add(
-                        "dropped",
-                        "loadings",
-                        f"{name}: {int((fpos < 0).sum())} features",
-                        reason=f"not features of assay {self.assay!r}",
-                    )
-            stdev = red["stdev"]
-            if name == "pca" and stdev is not None:
-                up["pca_variance"] = stdev**2
-            reductions[name] = {
-                "key": red["key"],
-                "assay": red["assay"],
-                "obsm": key,
-                "stdev": stdev if stdev is not None else np.zeros(0),
-            }
-        if reductions:
-            up["uns_seurat"]["reductions"] = reductions
-        for gname in d["graphs"]:
-            g, cells = rs.graph(self._obj, gname)
-            pos = names.get_indexer(cells)
-            if (pos < 0).any() or len(pos) != len(names):
-                log.add("dropped", "graph", gname, reason="not a graph of the AnnData's cells")
-                continue
-            inv = np.argsort(pos)
-            key = gname[len(self.assay) + 1 :] if gname.startswith(f"{self.assay}_") else gname
-            up["obsp"][key] = g[inv][:, inv].tocsr()
-            log.add("moved", "graph", gname, f"obsp[{key!r}]")
-        for n in d["neighbors"]:
-            log.add("dropped", "Neighbor", n, reason="Neighbor objects are not converted (their graphs are)")
-        for n in d["misc"]:
-            log.add("dropped", "Misc", n, reason="not converted; read it from s.obj")
-        for n in d["tools"]:
-            log.add("dropped", "Tool", n, reason="not converted; read it from s.obj")
-        if d["idents"]:
-            ident, same = rs.idents(self._obj)
-            if same:
-                log.add("kept", "Idents", "Idents", reason=f"the same as meta.data {same[0]!r}")
-            else:
-                up["obs"]["ident"] = pd.Series(ident, index=names)
-                log.add("moved", "Idents", "Idents", "obs['ident']")
-        for a in d["new_assays"]:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConversionWarning)
-                sub = from_seurat(self._obj, assay=a)
-            up["assays"][a] = sub
-            log.add("moved", "assay", a, f"s.assays[{a!r}]", f"an AnnData of {sub.n_obs} cells x {sub.n_vars} features")
-        for a in d["other_changed"]:
-            log.add(
-                "dropped",
-                "assay",
-                a,
-                reason="an assay the AnnData came with was changed; read it with hb.from_seurat(s.obj, assay=...)",
-            )
-        for a in d["removed_assays"]:
-            log.add("kept", "assay", a, reason="removed by a call; the AnnData keeps it")
-        if d["default_assay"] != self.assay:
-            log.add(
-                "kept",
-                "DefaultAssay",
-                d["default_assay"],
-                reason=f"the calls made it the default; the AnnData is assay {self.assay!r}",
-            )
-        up["uns_seurat"]["calls"] = list(self.calls)
-        return up
 
-    def _apply(self, target: AnnData, up: dict[str, Any]) -> None:
-        if up["X"] is not None:
-            if self._counts == "X" and "counts" not in target.layers:
-                target.layers["counts"] = target.X
-                self.log.add("moved", "X", "counts", "layers['counts']", "X now holds Seurat's data")
-            target.X = up["X"]
-        for k, v in up["layers"].items():
-            target.layers[k] = v
-        for k, v in up["obs"].items():
-            target.obs[k] = v.to_numpy() if not isinstance(v.dtype, pd.CategoricalDtype) else v.values
-        for k, v in up["var"].items():
-            target.var[k] = v.to_numpy() if not isinstance(v.dtype, pd.CategoricalDtype) else v.values
-        if up["highly_variable"] is not None:
-            target.var["highly_variable"] = up["highly_variable"]
-        for k, v in up["obsm"].items():
-            target.obsm[k] = v
-        for k, v in up["varm"].items():
-            target.varm[k] = v
-        for k, v in up["obsp"].items():
-            target.obsp[k] = v
-        if up["pca_variance"] is not None:
-            pca = dict(target.uns.get("pca") or {})
-            pca["variance"] = up["pca_variance"]
-            target.uns["pca"] = pca
-        if up["uns_seurat"]:
-            seurat = dict(target.uns.get("seurat") or {})
-            seurat.update(up["uns_seurat"])
-            target.uns["seurat"] = seurat
-
-
-def _r_kwargs(fn: rs.RFunction, kwargs: dict[str, Any], r_args: dict[str, Any] | None) -> dict[str, Any]:
+def _r_kwargs(fn: rs.SeuratFunction, kwargs: dict[str, Any], r_args: dict[str, Any] | None) -> dict[str, Any]:
     """Keyword names as R spells them: the name if it is an argument, else with ``_`` -> ``.``."""
     named = {}
     for name, value in kwargs.items():
@@ -454,7 +259,7 @@ def _r_kwargs(fn: rs.RFunction, kwargs: dict[str, Any], r_args: dict[str, Any] |
     return named
 
 
-def _invoke(fn: rs.RFunction, args: list[Any], named: dict[str, Any]) -> tuple[Any, str]:
+def _invoke(fn: rs.SeuratFunction, args: list[Any], named: dict[str, Any]) -> tuple[Any, str]:
     """``fn(*args, **named)`` in R (values converted); R warnings become :class:`RWarning`."""
 
     def value(v: Any, where: str) -> Any:
@@ -505,4 +310,4 @@ def call_seurat(
     return s.assays if changed else value
 
 
-__all__ = ["OBSM_KEYS", "RWarning", "SeuratSession", "call_r", "call_seurat"]
+__all__ = ["RWarning", "SeuratSession", "call_r", "call_seurat"]

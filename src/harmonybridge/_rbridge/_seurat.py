@@ -1,4 +1,4 @@
-"""The rpy2 side of the Seurat session: the one module of the session code that touches rpy2.
+"""The rpy2 side of the Seurat session (:mod:`harmonybridge.session`), markers and label transfer.
 
 R functions are called by name on objects bound to symbols in a fresh R environment
 (``hbs_eval`` in ``_session.R``), never with an object inlined in the call: Seurat's
@@ -16,36 +16,32 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import _rbridge
-from ._rbridge import RError
+from ._calls import RFunction, call
+from ._session import RError, require, robjects
+from ._vectors import factor, float_matrix, matrix_to_numpy, to_numpy
 
 INT32_MAX = 2**31 - 1
 
 
 @functools.cache
 def _env() -> Any:
-    """A private R environment holding the functions of ``_session.R`` (loaded once)."""
-    _rbridge.require("SeuratObject")
+    """A private R environment holding the functions of ``seurat.R`` (loaded once, never globalenv)."""
+    require("SeuratObject")
     import rpy2.rinterface as ri
 
-    src = files("harmonybridge").joinpath("_session.R").read_text()
+    src = files("harmonybridge._rbridge").joinpath("seurat.R").read_text()
     env = ri.baseenv["new.env"](parent=ri.baseenv)
-    with _rbridge._LOCK, _rbridge.console():
-        ri.baseenv["eval"](ri.baseenv["parse"](text=ri.StrSexpVector([src])), env)
+    call(ri.evalr, src, what="loading harmonybridge's seurat.R", envir=env)
     return env
 
 
-def _fn(name: str) -> Any:
-    return _env().find(name)
-
-
-def rcall(name: str, *args: Any, what: str, **kwargs: Any) -> Any:
-    """Call a function of ``_session.R`` (R errors become :class:`RError`)."""
-    return _rbridge.call(_fn(name), *args, what=what, **kwargs)
+def rcall(name: str, *args: Any, what: str) -> Any:
+    """Call a function of ``seurat.R``, arguments bound to names (R errors become :class:`RError`)."""
+    return call(RFunction("seurat.R", name, where=_env()), *args, what=what)
 
 
 def _ri() -> Any:
-    _rbridge.robjects()
+    robjects()
     import rpy2.rinterface as ri
 
     return ri
@@ -125,7 +121,7 @@ def py2r(value: Any, where: str = "argument") -> Any:
         if value.ndim == 1:
             return py2r(value.tolist(), where) if value.dtype.kind in "biufUSO" else _unsupported(value, where)
         if value.ndim == 2 and value.dtype.kind in "biuf":
-            return _rbridge.float_matrix(np.asarray(value, dtype=np.float64).T.copy(), value.shape[0], value.shape[1])
+            return float_matrix(np.asarray(value, dtype=np.float64).T.copy(), value.shape[0], value.shape[1])
         return _unsupported(value, where)
     if isinstance(value, list | tuple):
         items = list(value)
@@ -149,7 +145,7 @@ def py2r(value: Any, where: str = "argument") -> Any:
 def _series(s: pd.Series, where: str) -> Any:
     ri = _ri()
     if isinstance(s.dtype, pd.CategoricalDtype):
-        return _rbridge.factor(np.asarray(s.cat.codes), [str(c) for c in s.cat.categories], ordered=bool(s.cat.ordered))
+        return factor(np.asarray(s.cat.codes), [str(c) for c in s.cat.categories], ordered=bool(s.cat.ordered))
     if s.isna().any():
         msg = f"{where}: a pandas Series with missing values cannot cross to R here; fill or drop them first"
         raise ValueError(msg)
@@ -191,7 +187,7 @@ def r2py(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class RFunction:
+class SeuratFunction:
     """An R function found by name: the closure, its package, its name and its argument names."""
 
     fun: Any
@@ -204,18 +200,18 @@ class RFunction:
         return f"{self.package}::{self.name}"
 
 
-def find_function(name: str, classes: list[str] | None = None) -> RFunction | None:
+def find_function(name: str, classes: list[str] | None = None) -> SeuratFunction | None:
     """``name`` in Seurat then SeuratObject ("Fn"), or in the package named ("pkg::Fn"); None if absent."""
     ri = _ri()
     res = rcall("hbs_find", name, ri.StrSexpVector(classes or []), what=f"looking up R function {name!r}")
     if is_null(res):
         return None
-    return RFunction(
+    return SeuratFunction(
         get(res, "fun"), str(get(res, "package")[0]), str(get(res, "name")[0]), tuple(strings(get(res, "args")))
     )
 
 
-def evaluate(fn: RFunction, args: list[tuple[str, Any]]) -> tuple[Any, list[str]]:
+def evaluate(fn: SeuratFunction, args: list[tuple[str, Any]]) -> tuple[Any, list[str]]:
     """``fn(<args>)`` with each argument bound to a symbol in a fresh environment.
 
     ``args`` holds (R argument name or "" for positional, R value). Returns the R value and R's
@@ -227,13 +223,9 @@ def evaluate(fn: RFunction, args: list[tuple[str, Any]]) -> tuple[Any, list[str]
     # Even the outermost call must be of symbols: SeuratObject's LogSeuratCommand runs
     # as.character() on sys.calls()[[1]], which would deparse an object inlined there.
     env = ri.baseenv["new.env"](parent=ri.baseenv)
-    env[".hbs_eval"], env[".hbs_fun"], env[".hbs_name"], env[".hbs_args"] = (
-        _fn("hbs_eval"),
-        fn.fun,
-        ri.StrSexpVector([fn.name]),
-        lst,
-    )
-    res = _rbridge.call(ri.evalr_expr, _eval_call(), env, what=fn.qualified)
+    env[".hbs_eval"], env[".hbs_fun"] = _env().find("hbs_eval"), fn.fun
+    env[".hbs_name"], env[".hbs_args"] = ri.StrSexpVector([fn.name]), lst
+    res = call(ri.evalr_expr, _eval_call(), env, what=fn.qualified)
     return get(res, "value"), strings(get(res, "warnings"))
 
 
@@ -280,7 +272,7 @@ def variable_features(obj: Any, assay: str) -> list[str]:
 def idents(obj: Any) -> tuple[pd.Categorical, list[str]]:
     res = rcall("hbs_idents", obj, what="reading Idents")
     f = get(res, "idents")
-    codes = _rbridge.to_numpy(f, np.int64) - 1
+    codes = to_numpy(f, np.int64) - 1
     return pd.Categorical.from_codes(codes, categories=strings(f.do_slot("levels"))), strings(get(res, "same_as"))
 
 
@@ -290,9 +282,9 @@ def reduction(obj: Any, name: str) -> dict[str, Any]:
     res = rcall("hbs_reduction", obj, name, what=f"reading reduction {name!r}")
     emb = get(res, "embeddings")
     out: dict[str, Any] = {
-        "embeddings": _rbridge.matrix_to_numpy(emb).T.copy(),
+        "embeddings": matrix_to_numpy(emb).T.copy(),
         "cells": strings(get(res, "cells")),
-        "stdev": _rbridge.to_numpy(get(res, "stdev")) if len(get(res, "stdev")) else None,
+        "stdev": to_numpy(get(res, "stdev")) if len(get(res, "stdev")) else None,
         "key": str(get(res, "key")[0]),
         "assay": strings(get(res, "assay"))[0] if len(get(res, "assay")) else "",
         "loadings": None,
@@ -300,7 +292,7 @@ def reduction(obj: Any, name: str) -> dict[str, Any]:
     }
     ld = get(res, "loadings")
     if not is_null(ld):
-        out["loadings"] = _rbridge.matrix_to_numpy(ld).T.copy()
+        out["loadings"] = matrix_to_numpy(ld).T.copy()
         out["features"] = strings(ld.do_slot("dimnames")[0])
     return out
 
@@ -311,12 +303,12 @@ def graph(obj: Any, name: str) -> tuple[Any, list[str]]:
 
     res = rcall("hbs_graph", obj, name, what=f"reading graph {name!r}")
     g = get(res, "graph")
-    n = int(_rbridge.to_numpy(g.do_slot("Dim"))[0])
+    n = int(to_numpy(g.do_slot("Dim"))[0])
     m = sp.csc_matrix(
-        (_rbridge.to_numpy(g.do_slot("x")), _rbridge.to_numpy(g.do_slot("i")), _rbridge.to_numpy(g.do_slot("p"))),
+        (to_numpy(g.do_slot("x")), to_numpy(g.do_slot("i")), to_numpy(g.do_slot("p"))),
         shape=(n, n),
     )
     return m.tocsr(), strings(get(res, "cells"))
 
 
-__all__ = ["RError", "RFunction", "evaluate", "find_function", "py2r", "r2py"]
+__all__ = ["RError", "SeuratFunction", "evaluate", "find_function", "py2r", "r2py"]
