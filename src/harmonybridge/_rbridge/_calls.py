@@ -56,6 +56,7 @@ class RFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call it, arguments bound to names (R errors stay rpy2's; :func:`call` turns them into :class:`RError`)."""
+        robjects()  # start R: a first call without arguments would build its list before R runs
         import rpy2.rinterface as ri
 
         values = [_to_r(v) for v in (*args, *kwargs.values())]
