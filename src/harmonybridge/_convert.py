@@ -562,6 +562,8 @@ def _r_uns(value: Any, where: str, log: ConversionLog) -> Any:
         if not items:
             out.do_slot_assign("names", ri.StrSexpVector([]))
         return tag(out, "dict")
+    if value is None:  # e.g. uns['log1p']['base'], None by default: carried as a tagged empty vector
+        return tag(ri.BoolSexpVector([]), "none")
     if isinstance(value, (str, np.str_)):
         return tag(ri.StrSexpVector([str(value)]), "str")
     if isinstance(value, (bool, np.bool_)):
@@ -600,6 +602,8 @@ def _py_uns(x: Any) -> Any:
     if tag in ("list", "tuple") or x.typeof == ri.RTYPES.VECSXP:
         items = [_py_uns(v) for v in x]
         return tuple(items) if tag == "tuple" else items
+    if tag == "none":
+        return None
     if tag == "str":
         return str(x[0])
     if tag == "bool":
@@ -1145,10 +1149,9 @@ def write_rds(
 
 
 def read_rds(path: str | os.PathLike, *, assay: str | None = None, join_layers: bool = True, return_log: bool = False) -> Any:
-    """Read an ``.rds`` holding a Seurat object as an AnnData (see :func:`from_seurat`).
+    """Read an ``.rds`` holding a Seurat object (or an ``.RData``/``.rda`` holding exactly one) as an AnnData (see :func:`from_seurat`).
 
     Returns the AnnData, or ``(adata, ConversionLog)`` with ``return_log=True``.
     """
-    path = _io.check_input(path, (".rds",))
-    obj = _call("hb_read_rds", str(path), what=f"reading {str(path)!r}")
+    obj = _io.read_seurat_object(path)  # .rds, or the only Seurat object in an .RData/.rda
     return from_seurat(obj, assay=assay, join_layers=join_layers, return_log=return_log)

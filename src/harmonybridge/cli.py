@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._compat import ConversionWarning, HarmonyBridgeWarning, warn
 from ._params import HarmonyParams
 
 logger = logging.getLogger("harmonybridge")
@@ -37,8 +40,11 @@ def _add_params(p: argparse.ArgumentParser) -> None:
         flag = "--seed" if name == "random_state" else "--" + name.replace("_", "-")
         kind = int if name in ("nclust", "max_iter", "max_iter_kmeans", "ncores", "random_state") else float
         nargs = "+" if name in ("theta", "lamb") else None
-        g.add_argument(flag, dest=name, type=kind, nargs=nargs, default=getattr(defaults, name),
-                       help=f"{_PARAM_HELP[name]} (default: {getattr(defaults, name)})")  # fmt: skip
+        default = getattr(defaults, name)
+        text = _PARAM_HELP[name]  # a default of None (resolved per run) is explained in the text itself
+        if "(default" not in text:
+            text = f"{text} (default {default})"
+        g.add_argument(flag, dest=name, type=kind, nargs=nargs, default=default, help=text)
 
 
 def _params_from(args: argparse.Namespace) -> dict:
@@ -67,13 +73,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ._harmony import run_harmony
 
     src = _io.check_input(args.input)
-    out = _io.check_output(args.out or _default_out(src, src.suffix))
+    default_suffix = ".rds" if src.suffix.lower() in (".rds", ".rdata", ".rda") else src.suffix
+    out = _io.check_output(args.out or _default_out(src, default_suffix))
     params = _params_from(args)
     HarmonyParams(**params)  # validate before reading a large file
     logger.info("reading %s", src)
-    if src.suffix.lower() == ".rds" and out.suffix.lower() == ".rds":
+    if src.suffix.lower() in (".rds", ".rdata", ".rda") and out.suffix.lower() == ".rds":
         return _run_seurat_file(args, src, out, params)
-    adata = _io.read(src)
+    adata = _pca_if_missing(_io.read(src), args.batch, args.basis, src)
     logger.info("%d cells x %d genes", adata.n_obs, adata.n_vars)
     for backend, key, uns_key in _backend_keys(args):
         run_harmony(adata, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params)
@@ -94,7 +101,7 @@ def _run_seurat_file(args: argparse.Namespace, src: Path, out: Path, params: dic
     from ._rharmony import reduction_name
 
     hb_r = _rbridge.hb()
-    obj = _rbridge.call(hb_r.hb_read_rds, str(src), what=f"reading {str(src)!r}")
+    obj = _io.read_seurat_object(src)
     for backend, key, _ in _backend_keys(args):
         obj = run_harmony(obj, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params)
         print(f"{backend}: Seurat reduction {reduction_name(key)!r} added")
@@ -104,40 +111,114 @@ def _run_seurat_file(args: argparse.Namespace, src: Path, out: Path, params: dic
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from . import _io, _plot, _workflow
+def _pca_if_missing(adata, batch: list[str], basis: str, src: Path):
+    """``run`` and ``check`` alike: a counts file without ``X_pca`` gets one (saying so), else the usual error."""
+    if basis in adata.obsm or basis != "X_pca":
+        return adata
+    from . import _check
+    from ._workflow import is_counts, preprocess
 
-    outdir = Path(args.out)
-    outdir.mkdir(parents=True, exist_ok=True)
-    if not os.access(outdir, os.W_OK):
-        msg = f"cannot write into {str(outdir)!r}; choose another --out"
-        raise PermissionError(msg)
-    steps = _workflow.Steps(8 if args.input else 6)
+    _check.batch_frame(adata, _check.batch_keys(adata, batch))
+    counts = adata.layers["counts"] if "counts" in adata.layers else adata.X
+    if counts is None or not is_counts(counts):
+        msg = (
+            f"'X_pca' not in adata.obsm of {str(src)!r} (available: {list(adata.obsm.keys())}), and it holds no raw counts "
+            "(in X or layers['counts']) to compute one from; run sc.pp.pca(adata) first, or pass --basis"
+        )
+        raise KeyError(msg)
+    logger.info(
+        "no X_pca in %s: computing it from the counts as `demo` does (normalize, log1p, HVGs within each %r, "
+        "genes scaled, PCA; no cell or gene dropped)", src, batch[0],
+    )  # fmt: skip
+    return preprocess(adata, batch[0], min_genes=0, min_cells=0, max_pct_mt=100.0)
+
+
+def _markers_wanted(args: argparse.Namespace, names) -> list[str] | None:
+    """The user's --markers found in the data (saying which are not), or None."""
+    if not args.markers:
+        return None
+    genes = [g.strip() for item in args.markers for g in item.split(",") if g.strip()]
+    missing = [g for g in genes if g not in names]
+    if missing:
+        example = ", ".join(map(str, list(names[:3])))
+        warn(f"--markers not in the data, left out: {', '.join(missing)} (genes here are named like {example})")
+    return [g for g in genes if g in names]
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from . import _check, _io, _plot, _workflow
+
+    # everything about the input is checked before the output folder is created (by the first write)
     if args.input:
         if not args.batch:
             msg = "--input needs --batch KEY (the obs column that names the batch)"
             raise ValueError(msg)
-        steps(f"reading {args.input}")
-        raw = _io.read(args.input)
-        steps(f"QC, normalize, log1p, HVGs by {args.batch!r}, PCA")
-        adata = _workflow.preprocess(raw, args.batch, min_genes=args.min_genes)
-        batch, name = args.batch, Path(args.input).stem
+        src = _io.check_input(args.input)
+    elif args.batch:
+        msg = f"--batch describes --input; the shipped data's batch is {_workflow.DEMO_BATCH!r} (give --input COUNTS to use your own)"
+        raise ValueError(msg)
+    outdir = _io.check_folder(args.out)
+    steps = _workflow.Steps(8)
+    if args.input:
+        steps(f"reading {src}")
+        raw = _io.read(src)
+        batch, label, name = args.batch, args.label, src.stem
+        min_genes = 200 if args.min_genes is None else args.min_genes
     else:
-        adata = _workflow.load_pbmc68k()
-        batch, name = "channel", "pbmc68k_reduced"
-        logger.info("dataset: scanpy's pbmc68k_reduced, %d cells, batch = 10x channel (barcode suffix)", adata.n_obs)
-    result = _workflow.integrate_and_cluster(adata, batch, backend=args.backend, progress=steps)
+        steps(f"reading the shipped demo data ({_workflow.DEMO_FILE})")
+        raw = _workflow.load_demo()
+        batch, label, name = _workflow.DEMO_BATCH, args.label or _workflow.DEMO_LABEL, Path(_workflow.DEMO_FILE).stem.removesuffix("_counts")
+        min_genes = 50 if args.min_genes is None else args.min_genes
+        logger.info(
+            "dataset: %d PBMCs from three 10x chemistries (batch %r), cell types in %r; immunogenomics/symphony, GPL-3",
+            raw.n_obs, batch, label,
+        )  # fmt: skip
+    _check.batch_keys(raw, batch)
+    if label is not None:
+        _check.obs_key(raw, label, "label key (--label)")
+    scaled = "scaled to unit variance (clipped at 10)" if not args.no_scale else "NOT scaled (--no-scale)"
+    steps(f"QC (min {min_genes} genes per cell), normalize, log1p, HVGs within each {batch!r}, genes {scaled}, PCA")
+    adata = _workflow.preprocess(raw, batch, min_genes=min_genes, scale=not args.no_scale)
+    markers = _markers_wanted(args, adata.var_names)
+    result = _workflow.integrate_and_cluster(adata, batch, label_key=label, backend=args.backend, progress=steps)
     steps("figures and output file")
+    top = _workflow.top_markers(adata, 3)
+    on_umap = markers if markers else [genes[0] for genes in top.values() if genes][:16]
+    rows = [(batch, f"batch ({batch})")] + ([(label, f"cell type ({label})")] if label else []) + [("leiden", "Leiden cluster (after Harmony)")]
+    columns = [("X_umap_uncorrected", "uncorrected PCs"), ("X_umap", "after Harmony")]
+    kinds = {"batch": (batch, adata.obs[batch].nunique())}
+    if label:
+        kinds["label"] = (label, adata.obs[label].nunique())
     figs = {
-        "umap": _plot.before_after(adata, batch, outdir / f"{name}_harmony_umap.png"),
-        "markers": _plot.markers_umap(adata, outdir / f"{name}_markers_umap.png", _workflow.PBMC_MARKERS),
-        "dotplot": _plot.markers_dotplot(adata, outdir / f"{name}_markers_dotplot.png"),
+        "umap": _plot.umap_grid(adata, outdir / f"{name}_umap_before_after.png", rows, columns, annotate=["leiden"],
+                                title=f"{adata.n_obs} cells: UMAP of the uncorrected and the Harmony-corrected PCs"),  # fmt: skip
+        "lisi": _plot.lisi_boxes(result.lisi, kinds, outdir / f"{name}_lisi.png"),
+        "markers_umap": _plot.markers_umap(adata, outdir / f"{name}_markers_umap.png", on_umap,
+                                           "your markers on the Harmony-corrected UMAP" if markers else
+                                           "top Wilcoxon marker of each cluster on the Harmony-corrected UMAP"),  # fmt: skip
+        "dotplot": _plot.markers_dotplot(adata, outdir / f"{name}_markers_dotplot.png", top,
+                                         title="top 3 Wilcoxon markers per Leiden cluster (RPS/RPL/MT- genes left out)"),  # fmt: skip
         "convergence": _plot.convergence({args.backend: adata.uns["harmony"]}, outdir / f"{name}_convergence.png"),
     }
-    written = [_io.write(adata, outdir / f"{name}_harmony.h5ad")]
+    if markers:
+        figs["your_markers"] = _plot.markers_dotplot(adata, outdir / f"{name}_your_markers_dotplot.png", markers, title="your markers")
+    if label:
+        figs["clusters"] = _plot.clusters_vs_labels(adata.obs["leiden"], adata.obs[label], outdir / f"{name}_clusters_vs_{label}.png")
+    written = [_io.write_h5ad(adata, outdir / f"{name}_harmony.h5ad", compression="gzip")]
     if args.rds:
         written.append(_io.write(adata, outdir / f"{name}_harmony.rds"))
+    pre = adata.uns["harmonybridge_preprocess"]
+    print(f"PCA: {pre['n_comps']} PCs of {pre['n_top_genes']} HVGs chosen within each {batch!r}, genes "
+          + ("scaled to unit variance and clipped at 10 first (--no-scale to skip)" if pre["scale"] else "not scaled (--no-scale)"))  # fmt: skip
     print(result.summary())
+    print("top markers per cluster (Wilcoxon; RPS/RPL/MT- genes left out):")
+    for cluster, genes in top.items():
+        cells = adata.obs["leiden"] == cluster
+        who = ""
+        if label:
+            share = adata.obs.loc[cells, label].value_counts(normalize=True)
+            who = f"; {share.iloc[0]:.0%} {share.index[0]}"
+        print(f"  {cluster:>3} ({int(cells.sum())} cells{who}): {', '.join(genes)}")
     for path in [*written, *(p for p in figs.values() if p is not None)]:
         print(f"wrote {path}")
     return 0
@@ -161,20 +242,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     from ._crosscheck import cross_check
 
     src = _io.check_input(args.input)
-    report_dir = Path(args.report)
-    report_dir.mkdir(parents=True, exist_ok=True)
-    _io.check_output(report_dir / "report.json", (".json",))
     params = _params_from(args)
     HarmonyParams(**params)
-    adata = _io.read(src)
-    if args.basis not in adata.obsm and args.basis == "X_pca":
-        from ._workflow import preprocess
-
-        logger.info("no X_pca in %s: computing it from counts (normalize, log1p, HVGs by batch, PCA; no cell dropped)", src)
-        adata = preprocess(adata, args.batch[0], min_genes=0, max_pct_mt=100.0)
+    python_params, r_params = _overrides(args.python_param), _overrides(args.r_param)
+    report_dir = _io.check_folder(args.report)  # created when the report is written, after the input is checked
+    adata = _pca_if_missing(_io.read(src), args.batch, args.basis, src)
     logger.info("cross-check on %s: %d cells, %d seeds per engine", src, adata.n_obs, args.seeds)
     report = cross_check(adata, args.batch, label_key=args.label, n_seeds=args.seeds, basis=args.basis,
-                         python_params=_overrides(args.python_param), r_params=_overrides(args.r_param), **params)  # fmt: skip
+                         python_params=python_params, r_params=r_params, **params)  # fmt: skip
     with _io.atomic_path(report_dir / "report.html") as tmp:
         tmp.write_text(report.to_html(), encoding="utf-8")
     with _io.atomic_path(report_dir / "report.json") as tmp:
@@ -204,6 +279,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
     src = _io.check_input(args.input)
     out = _io.check_output(args.output)
     kinds = (src.suffix.lower(), out.suffix.lower())
+    if kinds[0] in (".rdata", ".rda"):
+        kinds = (".rds", kinds[1])
+    warnings.simplefilter("ignore", ConversionWarning)  # the full log is printed below; its summary would repeat it
     if kinds == (".h5ad", ".rds"):
         adata = _io.read_h5ad(src)
         _, log = _convert.write_rds(adata, out, assay=args.assay, assay_version=args.assay_version, raw=args.raw,
@@ -212,7 +290,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         adata, log = _convert.read_rds(src, assay=args.assay_in, return_log=True)
         _io.write_h5ad(adata, out)
     else:
-        msg = f"convert goes .h5ad -> .rds or .rds -> .h5ad, not {kinds[0]} -> {kinds[1]}"
+        msg = f"convert goes .h5ad -> .rds or .rds (.RData) -> .h5ad, not {src.suffix} -> {out.suffix}"
         raise ValueError(msg)
     print(log)
     print(f"wrote {out}")
@@ -225,28 +303,35 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run Harmony on an .h5ad (or .rds) and write the corrected file")
-    p.add_argument("input", help="input .h5ad or .rds")
+    p.add_argument("input", help="input .h5ad (with X_pca, or raw counts: the PCA is computed as demo does), .rds or .RData")
     p.add_argument("--batch", required=True, nargs="+", help="obs column(s) naming the batch")
     p.add_argument("--backend", choices=["python", "r", "both"], default="python")
     p.add_argument("--basis", default="X_pca", help="obsm key of the embedding (default X_pca)")
     p.add_argument("--key-added", default="X_pca_harmony", help="obsm key for the result (default X_pca_harmony)")
-    p.add_argument("--out", help="output .h5ad or .rds (default: INPUT.harmony.<ext> beside the input)")
+    p.add_argument("--out", help="output .h5ad or .rds, its folder created if missing (default: INPUT.harmony.<ext> beside the input)")
     p.add_argument("--verbose", action="store_true", help="log every Harmony iteration")
     _add_params(p)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("demo", help="the whole workflow on a real dataset, with figures")
-    p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
-    p.add_argument("--input", help="raw counts (.h5ad or .rds) instead of scanpy's pbmc68k_reduced")
+    p = sub.add_parser("demo", help="the whole workflow on real counts, with figures (default: 1,200 PBMCs from three 10x chemistries)")
+    p.add_argument("--out", default="out/demo", help="output folder, created if missing (default out/demo)")
+    p.add_argument("--input", help="raw counts (.h5ad, .rds or .RData) instead of the shipped PBMCs")
     p.add_argument("--batch", help="batch column of --input")
-    p.add_argument("--min-genes", type=int, default=200, help="QC: cells need this many genes (default 200)")
+    p.add_argument("--label", help="cell-type column, for the cell-type LISI and figures (default cell_type on the shipped data)")
+    p.add_argument("--markers", nargs="+", metavar="GENE",
+                   help="your marker genes for the UMAP panels and a dot plot (default: the top Wilcoxon marker of each cluster)")  # fmt: skip
+    p.add_argument("--no-scale", action="store_true",
+                   help="PCA on log-normalized HVGs without scaling them (default: scaled to unit variance, clipped at 10, "
+                        "as scanpy's and Seurat's standard pipelines do)")  # fmt: skip
+    p.add_argument("--min-genes", type=int, default=None,
+                   help="QC: cells need this many genes (default 200; 50 on the shipped data, which keeps 1,767 genes)")  # fmt: skip
     p.add_argument("--rds", action="store_true", help="also write the result as a Seurat .rds")
     p.add_argument("--backend", choices=["python", "r"], default="python")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("convert", help="AnnData <-> Seurat: .h5ad -> .rds or .rds -> .h5ad; prints what was renamed or dropped")
-    p.add_argument("input", help="input .h5ad or .rds (a Seurat object)")
-    p.add_argument("output", help="output .rds or .h5ad (the other kind), written atomically")
+    p.add_argument("input", help="input .h5ad, or .rds (a Seurat object) or .RData/.rda holding exactly one")
+    p.add_argument("output", help="output .rds or .h5ad (the other kind), written atomically, its folder created if missing")
     p.add_argument("--assay", default="RNA", help="assay name written to the .rds (default RNA)")
     p.add_argument("--assay-in", default=None, help="assay read from the .rds (default: its default assay)")
     p.add_argument("--assay-version", choices=["v4", "v5"], default=None,
@@ -256,10 +341,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("check", help="run both engines under several seeds and say whether they agree (exit 0) or not (1)")
-    p.add_argument("input", help="input .h5ad or .rds with a PCA")
+    p.add_argument("input", help="input .h5ad or .rds with a PCA (or raw counts: the PCA is computed as demo does)")
     p.add_argument("--batch", required=True, nargs="+", help="obs column(s) naming the batch")
     p.add_argument("--label", help="obs column with cell-type labels, to measure biology kept")
-    p.add_argument("--report", required=True, help="folder for report.html and report.json")
+    p.add_argument("--report", required=True, help="folder for report.html and report.json, created if missing")
     p.add_argument("--seeds", type=int, default=3, help="seeds per engine (default 3)")
     p.add_argument("--basis", default="X_pca", help="obsm key of the embedding (default X_pca)")
     p.add_argument("--python-param", action="append", metavar="KEY=VALUE",
@@ -273,16 +358,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def error_text(err: BaseException) -> str:
+    """One line for the user: a KeyError's message without quotes, an OSError without its ``[Errno N]``."""
+    if isinstance(err, KeyError) and err.args:
+        return str(err.args[0])
+    if isinstance(err, OSError) and err.strerror:
+        where = f" {str(err.filename)!r}" if err.filename is not None else ""
+        where += f" -> {str(err.filename2)!r}" if err.filename2 is not None else ""
+        return f"{err.strerror.lower()}:{where}" if where else err.strerror.lower()
+    return re.sub(r"^\[Errno \d+\] ", "", str(err))
+
+
+def _one_line_warnings(previous):
+    """A ``warnings.showwarning`` that prints harmonybridge's own warnings as one line each on stderr
+    (no source line from inside the package); other warnings go to ``previous``."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, HarmonyBridgeWarning):
+            print(f"harmonybridge: warning: {message}", file=sys.stderr)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
     os.environ.setdefault("MPLBACKEND", "Agg")
-    try:
-        return args.func(args)
-    except (KeyError, ValueError, TypeError, OSError, ImportError, RuntimeError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-        print(f"harmonybridge: error: {message}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warnings(warnings.showwarning)
+        warnings.simplefilter("default", HarmonyBridgeWarning)  # shown (once per place), never an error, at the command line
+        try:
+            return args.func(args)
+        except (KeyError, ValueError, TypeError, OSError, ImportError, RuntimeError) as err:
+            print(f"harmonybridge: error: {error_text(err)}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":  # pragma: no cover
