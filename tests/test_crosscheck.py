@@ -151,7 +151,10 @@ def test_errors(kwargs, error, match):
 
 
 def test_too_few_cells_for_15_neighbours():
-    with pytest.raises(ValueError, match="12 cells are too few for 15 nearest neighbours"):
+    with (
+        pytest.warns(HarmonyBridgeWarning, match="fewer than 10 cells"),
+        pytest.raises(ValueError, match="12 cells are too few for 15 nearest neighbours"),
+    ):
         hb.cross_check(synthetic(n_cells=12), "batch")
 
 
