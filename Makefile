@@ -10,7 +10,12 @@ setup:
 demo: setup
 	$(VENV)/bin/harmonybridge demo --out out/demo
 
-test: setup test-python test-r test-trixie
+test: setup lint test-python test-r test-trixie
+
+# ruff with the configuration in pyproject.toml, over everything Python in the repository.
+lint:
+	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/ruff format --check src tests bench examples
 
 # pytest exits 5 when it collected no test: that is a failure here.
 test-python:

@@ -24,9 +24,9 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import os
 import resource
 import statistics
-import os
 import sys
 import time
 from collections import defaultdict
@@ -34,7 +34,7 @@ from collections import defaultdict
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _synthetic  # noqa: E402
+import _synthetic
 
 N_TYPES = 8
 
@@ -44,7 +44,10 @@ def progress(msg: str) -> None:
 
 
 def make_adata(cells: int, pcs: int, batches: int, seed: int):
-    """AnnData with obsm['X_pca'] (float32), obs['batch'] and obs['cell_type'] (categoricals), from bench/_synthetic.py."""
+    """AnnData with obsm['X_pca'] (float32), obs['batch'] and obs['cell_type'] (categoricals).
+
+    The cells come from bench/_synthetic.py.
+    """
     import anndata as ad
     import pandas as pd
 
@@ -57,6 +60,7 @@ def make_adata(cells: int, pcs: int, batches: int, seed: int):
         index=pd.RangeIndex(cells).astype(str),
     )
     return ad.AnnData(obs=obs, obsm={"X_pca": Z})
+
 
 def rss_mb(field: str = "VmRSS") -> float:
     with open("/proc/self/status", encoding="ascii") as fh:
@@ -96,12 +100,20 @@ def _wrap(owner, attr: str, label: str, keep: bool = False) -> None:
 def instrument() -> None:
     import scanpy as sc
 
-    from harmonybridge import _crosscheck, _metrics
+    from harmonybridge import _cluster, _crosscheck, _metrics
 
-    for attr in ("knn_indices", "leiden", "median_lisi", "silhouette", "compare_clusterings", "per_pc_pearson",
-                 "relative_l2", "knn_overlap"):  # fmt: skip
+    for attr in (
+        "knn_indices",
+        "median_lisi",
+        "silhouette",
+        "compare_clusterings",
+        "per_pc_pearson",
+        "relative_l2",
+        "knn_overlap",
+    ):
         _wrap(_metrics, attr, f"_metrics.{attr}", keep=attr == "knn_indices")
-    _wrap(_crosscheck, "_run_engine", "harmony engine run")
+    _wrap(_cluster, "leiden", "_cluster.leiden")
+    _wrap(_crosscheck, "run_engine", "harmony engine run")
     _wrap(_crosscheck, "_figure_data", "_figure_data (UMAPs)")
     _wrap(sc.pp, "neighbors", "sc.pp.neighbors")
     _wrap(sc.tl, "leiden", "sc.tl.leiden")
@@ -133,8 +145,10 @@ def alternatives(n_neighbors: int, ncores: int) -> list[str]:
     (X1, exact1), (X2, exact2) = runs[0], runs[-1]  # first python run, last R run
     n = X1.shape[0]
     t_exact = statistics.median(STATS["_metrics.knn_indices"])
-    lines.append(f"exact brute-force kNN (_metrics.knn_indices, sklearn, k={n_neighbors}): {t_exact:.2f} s per run "
-                 f"(median of {len(STATS['_metrics.knn_indices'])}, inside cross_check)")  # fmt: skip
+    lines.append(
+        f"exact brute-force kNN (_metrics.knn_indices, sklearn, k={n_neighbors}): {t_exact:.2f} s per run "
+        f"(median of {len(STATS['_metrics.knn_indices'])}, inside cross_check)"
+    )
 
     def nnd(X):
         X = np.asarray(X, dtype=np.float32)
@@ -152,10 +166,14 @@ def alternatives(n_neighbors: int, ncores: int) -> list[str]:
     recall = _metrics.knn_overlap(exact1, approx1)
     ov_exact = _metrics.knn_overlap(exact1, exact2)
     ov_approx = _metrics.knn_overlap(approx1, approx2)
-    lines.append(f"pynndescent NNDescent (k={n_neighbors}, random_state=0, after numba compile): {t_nnd:.2f} s per run "
-                 f"= {t_nnd / t_exact:.2f} x the exact kNN; recall vs exact {recall:.4f}")  # fmt: skip
-    lines.append(f"  kNN-overlap metric python-seed0 vs R-last-seed: exact {ov_exact:.4f}, pynndescent {ov_approx:.4f} "
-                 f"(difference {ov_approx - ov_exact:+.4f}; the metric's floor is 0.03)")  # fmt: skip
+    lines.append(
+        f"pynndescent NNDescent (k={n_neighbors}, random_state=0, after numba compile): {t_nnd:.2f} s per run "
+        f"= {t_nnd / t_exact:.2f} x the exact kNN; recall vs exact {recall:.4f}"
+    )
+    lines.append(
+        f"  kNN-overlap metric python-seed0 vs R-last-seed: exact {ov_exact:.4f}, pynndescent {ov_approx:.4f} "
+        f"(difference {ov_approx - ov_exact:+.4f}; the metric's floor is 0.03)"
+    )
 
     # scanpy's graph from neighbours already found (exact, with distances) vs its own search
     from sklearn.neighbors import NearestNeighbors
@@ -180,8 +198,11 @@ def alternatives(n_neighbors: int, ncores: int) -> list[str]:
         d = _get_sparse_matrix_from_indices_distances(idx, dist, keep_self=False)
         conn = umap_conn(idx, dist, n_obs=m, n_neighbors=n_neighbors)
         tmp.obsp["distances"], tmp.obsp["connectivities"] = d, conn
-        tmp.uns["neighbors"] = {"connectivities_key": "connectivities", "distances_key": "distances",
-                                "params": {"n_neighbors": n_neighbors, "method": "umap"}}  # fmt: skip
+        tmp.uns["neighbors"] = {
+            "connectivities_key": "connectivities",
+            "distances_key": "distances",
+            "params": {"n_neighbors": n_neighbors, "method": "umap"},
+        }
         return tmp
 
     def _sub_graph(Xs):
@@ -194,26 +215,44 @@ def alternatives(n_neighbors: int, ncores: int) -> list[str]:
     t_kd, (dist, idx) = best_of(lambda: exact_with_dist(X1))
     try:
         m = min(n, 2000)  # compile numba (connectivities) on a small graph first, not timed
-        sc.tl.leiden(graph_from(X1[:m], *exact_with_dist(X1[:m])), flavor="igraph", n_iterations=2, directed=False,
-                     random_state=0, copy=True)  # fmt: skip
+        sc.tl.leiden(
+            graph_from(X1[:m], *exact_with_dist(X1[:m])),
+            flavor="igraph",
+            n_iterations=2,
+            directed=False,
+            random_state=0,
+            copy=True,
+        )
         t_from, g_from = best_of(lambda: graph_from(X1, dist, idx))
-        t_leiden, cl_from = best_of(lambda: sc.tl.leiden(g_from, flavor="igraph", n_iterations=2, directed=False,
-                                                         random_state=0, copy=True).obs["leiden"])  # fmt: skip
-        _, cl_own = best_of(lambda: sc.tl.leiden(g_own, flavor="igraph", n_iterations=2, directed=False, random_state=0,
-                                                 copy=True).obs["leiden"])  # fmt: skip
+        t_leiden, cl_from = best_of(
+            lambda: sc.tl.leiden(
+                g_from, flavor="igraph", n_iterations=2, directed=False, random_state=0, copy=True
+            ).obs["leiden"]
+        )
+        _, cl_own = best_of(
+            lambda: sc.tl.leiden(g_own, flavor="igraph", n_iterations=2, directed=False, random_state=0, copy=True).obs[
+                "leiden"
+            ]
+        )
         ari = _metrics.compare_clusterings(cl_own, cl_from)["ari"]
-        lines.append(f"sc.pp.neighbors (its own pynndescent search + connectivities): {t_own:.2f} s; "
-                     f"graph from exact kNN with distances: search {t_kd:.2f} s + connectivities {t_from:.2f} s. "
-                     f"Leiden on the graph from exact kNN {t_leiden:.2f} s, ARI vs Leiden on scanpy's graph {ari:.3f}")  # fmt: skip
-        lines.append(f"  -> computing the exact kNN once with distances and building the graph from it saves the "
-                     f"{t_own:.2f} s sc.pp.neighbors search per run (x7 Leiden + x2 UMAP runs in cross_check) at "
-                     f"+{t_kd - t_exact:.2f} s for distances in the kNN step")  # fmt: skip
+        lines.append(
+            f"sc.pp.neighbors (its own pynndescent search + connectivities): {t_own:.2f} s; "
+            f"graph from exact kNN with distances: search {t_kd:.2f} s + connectivities {t_from:.2f} s. "
+            f"Leiden on the graph from exact kNN {t_leiden:.2f} s, ARI vs Leiden on scanpy's graph {ari:.3f}"
+        )
+        lines.append(
+            f"  -> computing the exact kNN once with distances and building the graph from it saves the "
+            f"{t_own:.2f} s sc.pp.neighbors search per run (x7 Leiden + x2 UMAP runs in cross_check) at "
+            f"+{t_kd - t_exact:.2f} s for distances in the kNN step"
+        )
         t_umap, _ = best_of(lambda: sc.tl.umap(g_own, random_state=0, copy=True))
         k_sub = min(n, 20_000)
         sample = np.random.default_rng(0).choice(n, size=k_sub, replace=False)
         t_sub, _ = best_of(lambda: sc.tl.umap(_sub_graph(X1[sample]), random_state=0, copy=True))
-        lines.append(f"UMAP for the figures: sc.tl.umap on the {n:,}-cell graph {t_umap:.2f} s; on a seeded {k_sub:,}-cell "
-                     f"sample (its own sc.pp.neighbors + umap) {t_sub:.2f} s = {t_sub / t_umap:.2f} x")  # fmt: skip
+        lines.append(
+            f"UMAP for the figures: sc.tl.umap on the {n:,}-cell graph {t_umap:.2f} s; on a seeded {k_sub:,}-cell "
+            f"sample (its own sc.pp.neighbors + umap) {t_sub:.2f} s = {t_sub / t_umap:.2f} x"
+        )
     except Exception as err:  # noqa: BLE001  (scanpy's private helpers moved)
         lines.append(f"graph from exact kNN: could not be built with this scanpy ({type(err).__name__}: {err})")
     return lines
@@ -227,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cells", type=int, help="cells (default 100,000; 5,000 with --quick)")
     p.add_argument("--pcs", type=int, default=30, help="PCs (default 30)")
     p.add_argument("--batches", type=int, default=4, help="batches (default 4)")
-    p.add_argument("--repeats", type=int, default=1, help="full cross_check runs (default 1; the table shows the median)")
+    p.add_argument(
+        "--repeats", type=int, default=1, help="full cross_check runs (default 1; the table shows the median)"
+    )
     p.add_argument("--seeds", type=int, default=3, help="n_seeds of cross_check (default 3, its default)")
     p.add_argument("--seed", type=int, default=0, help="data seed and first random_state (default 0)")
     p.add_argument("--ncores", type=int, help="threads for both engines (default: CPUs this process may use)")
@@ -251,7 +292,10 @@ def main(argv: list[str] | None = None) -> int:
     hlog.propagate = False
     logging.getLogger("harmonybridge.R").setLevel(logging.WARNING)
 
-    progress(f"generating {args.cells:,} cells x {args.pcs} PCs, {args.batches} batches, {N_TYPES} cell types (seed {args.seed})")
+    progress(
+        f"generating {args.cells:,} cells x {args.pcs} PCs, {args.batches} batches, "
+        f"{N_TYPES} cell types (seed {args.seed})"
+    )
     adata = make_adata(args.cells, args.pcs, args.batches, args.seed)
     progress("starting R (not counted in the cross-check)")
     _rbridge.require("harmony")
@@ -263,8 +307,15 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"cross_check {i + 1}/{args.repeats}")
         STATS.clear()  # the by-function table shows the last run
         KEEP.clear()
-        rep = harmonybridge.cross_check(adata, "batch", label_key="cell_type", figures=True, n_seeds=args.seeds,
-                                        ncores=args.ncores, random_state=args.seed)  # fmt: skip
+        rep = harmonybridge.cross_check(
+            adata,
+            "batch",
+            label_key="cell_type",
+            figures=True,
+            n_seeds=args.seeds,
+            ncores=args.ncores,
+            random_state=args.seed,
+        )
         reports.append(rep)
         totals.append(rep.timings)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -273,12 +324,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from importlib.metadata import version
 
-    print(f"python {sys.version.split()[0]}, harmonybridge {version('harmonybridge')}, harmonypy {version('harmonypy')}, "
-          f"R harmony {report.versions.get('harmony')}, scanpy {version('scanpy')}, scikit-learn {version('scikit-learn')}, "
-          f"pynndescent {version('pynndescent')}")  # fmt: skip
-    print(f"== cross_check: {args.cells:,} cells x {args.pcs} PCs, {args.batches} batches, {N_TYPES} cell types "
-          f"(label_key='cell_type'), n_seeds {args.seeds} per engine, figures=True, ncores {args.ncores}, "
-          f"{args.repeats} run(s) ==")  # fmt: skip
+    print(
+        f"python {sys.version.split()[0]}, harmonybridge {version('harmonybridge')}, harmonypy {version('harmonypy')}, "
+        f"R harmony {report.versions.get('harmony')}, scanpy {version('scanpy')}, "
+        f"scikit-learn {version('scikit-learn')}, "
+        f"pynndescent {version('pynndescent')}"
+    )
+    print(
+        f"== cross_check: {args.cells:,} cells x {args.pcs} PCs, {args.batches} batches, {N_TYPES} cell types "
+        f"(label_key='cell_type'), n_seeds {args.seeds} per engine, figures=True, ncores {args.ncores}, "
+        f"{args.repeats} run(s) =="
+    )
     total = timings["total"]
     print(f"{'part (report.timings)':<26}{'seconds':>10}{'share':>9}")
     for k, v in timings.items():
@@ -294,9 +350,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, ts in sorted(STATS.items(), key=lambda kv: kv[0]):
         s = sum(ts)
         print(f"  {name:<58}{len(ts):>6}{s:>10.2f}{s / report.timings['total'] * 100:>7.1f}%{s / len(ts):>10.2f}")
-    print(f"peak RSS (ru_maxrss, whole process incl. embedded R): {peak:.0f} MB; RSS before the cross-check "
-          f"{rss_before:.0f} MB (R started, data made), so it added {peak - rss_before:.0f} MB; "
-          f"embedding {adata.obsm['X_pca'].nbytes / 2**20:.0f} MB float32")  # fmt: skip
+    print(
+        f"peak RSS (ru_maxrss, whole process incl. embedded R): {peak:.0f} MB; RSS before the cross-check "
+        f"{rss_before:.0f} MB (R started, data made), so it added {peak - rss_before:.0f} MB; "
+        f"embedding {adata.obsm['X_pca'].nbytes / 2**20:.0f} MB float32"
+    )
     print(f"verdict: engines {report.verdict.upper()}")
     print(repr(report))
     if not args.no_alternatives:

@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import scanpy as sc
 
 import harmonybridge as hb
-from harmonybridge import _plot
+from harmonybridge import report
 from harmonybridge._metrics import median_lisi
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ifnb_2800_counts.h5ad"
@@ -58,7 +58,9 @@ print(f"{adata.n_obs} cells, {adata.obs['leiden'].nunique()} clusters; median st
 out = Path("out/ifnb")
 out.mkdir(parents=True, exist_ok=True)
 rows = [("stim", "condition (stim)"), ("cell_type", "cell type"), ("leiden", "Leiden cluster")]
-_plot.umap_grid(adata, out / "umap_before_after.png", rows, [("X_umap_uncorrected", "uncorrected"), ("X_umap", "after Harmony")])
-_plot.markers_umap(adata, out / "markers.png", ["CD3E", "MS4A1", "CD14", "FCGR3A", "NKG7", "ISG15"])
+report.umap_grid(
+    adata, out / "umap_before_after.png", rows, [("X_umap_uncorrected", "uncorrected"), ("X_umap", "after Harmony")]
+)
+report.markers_umap(adata, out / "markers.png", ["CD3E", "MS4A1", "CD14", "FCGR3A", "NKG7", "ISG15"])
 adata.write_h5ad(out / "ifnb_harmony.h5ad", compression="gzip")
 print(f"wrote {out}/")

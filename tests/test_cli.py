@@ -43,7 +43,12 @@ def test_run_default_output_beside_input(small_h5ad):
 def test_run_as_a_subprocess(small_h5ad, tmp_path):
     """The console entry point, as users call it."""
     out = tmp_path / "o.h5ad"
-    proc = subprocess.run([*EXE, "run", str(small_h5ad), "--batch", "batch", "--out", str(out)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [*EXE, "run", str(small_h5ad), "--batch", "batch", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "iterations" in proc.stdout
     assert out.exists()
@@ -55,7 +60,10 @@ def test_run_as_a_subprocess(small_h5ad, tmp_path):
         (["run", "{missing}", "--batch", "batch"], "input file '{missing}' does not exist"),
         (["run", "{txt}", "--batch", "batch"], "is not .h5ad or .rds"),
         (["run", "{fake}", "--batch", "batch"], "is not an h5ad file (no HDF5 signature)"),
-        (["run", "{h5ad}", "--batch", "donor"], "batch key 'donor' not in adata.obs; available columns: ['batch', 'cell_type']"),
+        (
+            ["run", "{h5ad}", "--batch", "donor"],
+            "batch key 'donor' not in adata.obs; available columns: ['batch', 'cell_type']",
+        ),
         (["run", "{h5ad}", "--batch", "batch", "--basis", "X_umap"], "'X_umap' not in adata.obsm"),
         (["run", "{h5ad}", "--batch", "batch", "--out", "{txt}/o.h5ad"], "is a file, not a folder"),
         (["run", "{h5ad}", "--batch", "batch", "--out", "{tmp}/o.csv"], "must end in .h5ad or .rds"),
@@ -65,8 +73,14 @@ def test_run_as_a_subprocess(small_h5ad, tmp_path):
 def test_run_errors(small_h5ad, tmp_path, capsys, args, message):
     (tmp_path / "a.txt").write_text("x")
     (tmp_path / "fake.h5ad").write_text("not hdf5")
-    names = {"missing": str(tmp_path / "nope.h5ad"), "txt": str(tmp_path / "a.txt"), "fake": str(tmp_path / "fake.h5ad"),
-             "h5ad": str(small_h5ad), "nodir": str(tmp_path / "nodir"), "tmp": str(tmp_path)}  # fmt: skip
+    names = {
+        "missing": str(tmp_path / "nope.h5ad"),
+        "txt": str(tmp_path / "a.txt"),
+        "fake": str(tmp_path / "fake.h5ad"),
+        "h5ad": str(small_h5ad),
+        "nodir": str(tmp_path / "nodir"),
+        "tmp": str(tmp_path),
+    }
     before = small_h5ad.read_bytes()
     assert main([a.format(**names) for a in args]) == 2
     err = capsys.readouterr().err
@@ -114,8 +128,17 @@ def test_run_creates_missing_output_folders(small_h5ad, tmp_path):
         ["demo", "--batch", "donor", "--out", "{new}/demo"],
         ["convert", "{missing}", "{new}/o.rds"],
     ],
-    ids=["run-key", "run-missing", "check-missing", "check-key", "check-label", "demo-missing", "demo-key",
-         "demo-batch-without-input", "convert-missing"],  # fmt: skip
+    ids=[
+        "run-key",
+        "run-missing",
+        "check-missing",
+        "check-key",
+        "check-label",
+        "demo-missing",
+        "demo-key",
+        "demo-batch-without-input",
+        "convert-missing",
+    ],
 )
 def test_input_is_checked_before_any_output_folder_is_made(small_h5ad, tmp_path, capsys, args):
     names = {"h5ad": str(small_h5ad), "missing": str(tmp_path / "nope.h5ad"), "new": str(tmp_path / "new")}
@@ -164,7 +187,10 @@ def test_help_prints_each_default_once():
         for action in sub.choices[command]._actions:
             if action.help and action.dest not in ("help",):
                 assert action.help.count("default") <= 1, (command, action.dest, action.help)
-                assert "(default: None)" not in action.help and "(default None)" not in action.help, (command, action.help)
+                assert "(default: None)" not in action.help and "(default None)" not in action.help, (
+                    command,
+                    action.help,
+                )
     text = sub.choices["run"].format_help()
     assert "(default 2)" in text and "(default: None)" not in text
 
@@ -191,11 +217,18 @@ def test_run_and_check_refuse_a_file_without_pca_or_counts_the_same_way(tmp_path
     path = tmp_path / "normalized.h5ad"
     hb.write(adata, path)
     errors = []
-    for args in (["run", str(path), "--batch", "batch"], ["check", str(path), "--batch", "batch", "--report", str(tmp_path / "r")]):
+    for args in (
+        ["run", str(path), "--batch", "batch"],
+        ["check", str(path), "--batch", "batch", "--report", str(tmp_path / "r")],
+    ):
         assert main(args) == 2
         errors.append(capsys.readouterr().err)
     assert errors[0] == errors[1]
-    assert "'X_pca' not in adata.obsm" in errors[0] and "holds no raw counts" in errors[0] and "sc.pp.pca(adata)" in errors[0]
+    assert (
+        "'X_pca' not in adata.obsm" in errors[0]
+        and "holds no raw counts" in errors[0]
+        and "sc.pp.pca(adata)" in errors[0]
+    )
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path):
@@ -218,8 +251,19 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
 def test_doctor_lists_every_component(capsys):
     code = main(["doctor"])
     out = capsys.readouterr().out
-    for name in ["Python", "scanpy", "anndata", "harmonypy", "rpy2", "R ", "R Seurat", "R SeuratObject",
-                 "R SingleCellExperiment", "R harmony", "R BLAS"]:  # fmt: skip
+    for name in [
+        "Python",
+        "scanpy",
+        "anndata",
+        "harmonypy",
+        "rpy2",
+        "R ",
+        "R Seurat",
+        "R SeuratObject",
+        "R SingleCellExperiment",
+        "R harmony",
+        "R BLAS",
+    ]:
         assert name in out, name
     assert code == 0  # the Python core is installed here
 
@@ -242,6 +286,8 @@ def test_rpy2_mismatch_is_explained():
 def test_help_does_not_start_r():
     proc = subprocess.run(
         [sys.executable, "-c", "import sys, harmonybridge, harmonybridge.cli; print('rpy2' in sys.modules)"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert proc.stdout.strip() == "False"

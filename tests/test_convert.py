@@ -6,30 +6,33 @@ import copy
 import os
 import string
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
 from anndata import AnnData
+from helpers import DATA, DATA_MISSING, R_MISSING
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from helpers import DATA, DATA_MISSING, R_MISSING
 
 from harmonybridge import ConversionLog, ConversionWarning, _rbridge, cli, from_seurat, read_rds, to_seurat, write_rds
-from harmonybridge import _convert as conv
+from harmonybridge import _rbridge as rb
 
 pytestmark = pytest.mark.skipif(
     not _rbridge.has_package("SeuratObject"),
     reason=f"{R_MISSING} with the R package 'SeuratObject' (and rpy2): apt-get install r-cran-seuratobject",
 )
 
+
 def _so_v5() -> bool:
-    return bool(conv._call("hb_seurat_object_v5", what="version")[0]) if _rbridge.has_package("SeuratObject") else False
+    return bool(rb.call("hb_seurat_object_v5", what="version")[0]) if _rbridge.has_package("SeuratObject") else False
 
 
-VERSIONS = ["v4", pytest.param("v5", marks=pytest.mark.skipif(not _so_v5(), reason="needs SeuratObject >= 5 for Assay5"))]
+VERSIONS = [
+    "v4",
+    pytest.param("v5", marks=pytest.mark.skipif(not _so_v5(), reason="needs SeuratObject >= 5 for Assay5")),
+]
 
 
 def _same(x, y, where: str) -> None:
@@ -112,8 +115,25 @@ NAME_CHARS = string.ascii_letters + string.digits + "_-. |é"
 
 @st.composite
 def columns(draw, n: int) -> pd.Series:
-    kind = draw(st.sampled_from(["cat", "ordered", "bool", "boolean", "Int32", "Int64", "int64", "int32",
-                                 "float32", "float64", "object", "string", "catint"]))  # fmt: skip
+    kind = draw(
+        st.sampled_from(
+            [
+                "cat",
+                "ordered",
+                "bool",
+                "boolean",
+                "Int32",
+                "Int64",
+                "int64",
+                "int32",
+                "float32",
+                "float64",
+                "object",
+                "string",
+                "catint",
+            ]
+        )
+    )
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     missing = rng.random(n) < draw(st.sampled_from([0.0, 0.3]))
     if kind in ("cat", "ordered"):
@@ -182,7 +202,11 @@ def adatas(draw) -> AnnData:
     return a
 
 
-@settings(max_examples=int(os.environ.get('HB_EXAMPLES', 25)), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=int(os.environ.get("HB_EXAMPLES", 25)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(adata=adatas())
 def test_roundtrip_property_v4(adata):
     original = adata.copy()
@@ -198,8 +222,11 @@ def test_roundtrip_property_v4(adata):
 def test_x_and_counts_sparse(version):
     a = small()
     obj = to_seurat(a, assay_version=version)
-    data = r_eval("function(o) SeuratObject::GetAssayData(o, slot = 'data')" if version == "v4"
-                  else "function(o) SeuratObject::LayerData(o, layer = 'data')")(obj)  # fmt: skip
+    data = r_eval(
+        "function(o) SeuratObject::GetAssayData(o, slot = 'data')"
+        if version == "v4"
+        else "function(o) SeuratObject::LayerData(o, layer = 'data')"
+    )(obj)
     assert list(data.rclass) == ["dgCMatrix"]
     back = from_seurat(obj)
     assert_exact(a, back)
@@ -226,7 +253,9 @@ def test_obs_types_exact():
     assert back.obs["stage"].cat.ordered
 
 
-@pytest.mark.skipif(not hasattr(pd.StringDtype("python"), "na_value"), reason="needs pandas >= 2.3 (StringDtype na_value)")
+@pytest.mark.skipif(
+    not hasattr(pd.StringDtype("python"), "na_value"), reason="needs pandas >= 2.3 (StringDtype na_value)"
+)
 def test_pandas_str_dtype_exact():
     """pandas 3's default ``str`` (NaN for missing) and ``string`` (NA) both come back as they were."""
     a = small()
@@ -240,8 +269,11 @@ def test_pandas_str_dtype_exact():
 def test_one_cell_or_feature_v4(shape):
     """SeuratObject 5's LayerData() drops a v4 assay's one-row matrix to a vector; GetAssayData() does not."""
     X = sp.random(*shape, density=1.0, format="csr", dtype=np.float64, random_state=0)
-    a = AnnData(X=X, obs=pd.DataFrame(index=[f"c{i}" for i in range(shape[0])]),
-                var=pd.DataFrame(index=[f"g{i}" for i in range(shape[1])]))  # fmt: skip
+    a = AnnData(
+        X=X,
+        obs=pd.DataFrame(index=[f"c{i}" for i in range(shape[0])]),
+        var=pd.DataFrame(index=[f"g{i}" for i in range(shape[1])]),
+    )
     a.layers["counts"] = X.copy()
     back, _, _ = roundtrip(a, assay_version="v4")
     assert_exact(a, back)
@@ -249,8 +281,11 @@ def test_one_cell_or_feature_v4(shape):
 
 @pytest.mark.skipif(not _so_v5(), reason="needs SeuratObject >= 5 for Assay5")
 def test_one_feature_v5():
-    a = AnnData(X=sp.random(4, 1, density=1.0, format="csr", random_state=0),
-                obs=pd.DataFrame(index=[f"c{i}" for i in range(4)]), var=pd.DataFrame(index=["g0"]))  # fmt: skip
+    a = AnnData(
+        X=sp.random(4, 1, density=1.0, format="csr", random_state=0),
+        obs=pd.DataFrame(index=[f"c{i}" for i in range(4)]),
+        var=pd.DataFrame(index=["g0"]),
+    )
     major, minor = (int(p) for p in _rbridge.package_version("SeuratObject").split(".")[:2])
     if (major, minor) < (5, 4):
         with pytest.raises(ValueError, match=r"1 feature\(s\).*SeuratObject >= 5.4.0.*assay_version='v4'"):
@@ -510,7 +545,11 @@ def test_damaged_rds_gets_a_hint(tmp_path):
     data = path.read_bytes()
     cut = tmp_path / "cut.rds"
     cut.write_bytes(data[: len(data) // 2])
-    with pytest.raises(_rbridge.RError, match=r"'.*cut.rds' \([\d,]+ bytes\) could not be read by R \(error reading from connection\): the file looks damaged or truncated"):
+    with pytest.raises(
+        _rbridge.RError,
+        match=r"'.*cut.rds' \([\d,]+ bytes\) could not be read by R \(error reading from connection\): "
+        r"the file looks damaged or truncated",
+    ):
         read_rds(cut)
     junk = tmp_path / "junk.rds"
     junk.write_text("not an rds file at all")
@@ -534,11 +573,18 @@ def test_rdata_with_one_seurat_object_is_read(tmp_path):
 
 def test_rdata_without_exactly_one_seurat_object_is_refused(tmp_path):
     obj = to_seurat(small())
-    r_eval("function(obj, path) { a <- obj; b <- obj; x <- 1:3; save(a, b, x, file = path) }")(obj, str(tmp_path / "two.rda"))
-    with pytest.raises(ValueError, match=r"holds 2 Seurat objects, not one: a \(Seurat\), b \(Seurat\), x \(integer\); save the one you want"):
+    r_eval("function(obj, path) { a <- obj; b <- obj; x <- 1:3; save(a, b, x, file = path) }")(
+        obj, str(tmp_path / "two.rda")
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"holds 2 Seurat objects, not one: a \(Seurat\), b \(Seurat\), x \(integer\); save the one you want",
+    ):
         read_rds(tmp_path / "two.rda")
     r_eval("function(path) { m <- matrix(1:4, 2); save(m, file = path) }")(str(tmp_path / "none.RData"))
-    with pytest.raises(ValueError, match=r"holds 0 Seurat objects, not one: m \(matrix\); harmonybridge reads Seurat objects"):
+    with pytest.raises(
+        ValueError, match=r"holds 0 Seurat objects, not one: m \(matrix\); harmonybridge reads Seurat objects"
+    ):
         read_rds(tmp_path / "none.RData")
     cut = tmp_path / "cut.RData"
     cut.write_bytes((tmp_path / "two.rda").read_bytes()[:200])
@@ -587,7 +633,11 @@ def test_name_errors(change, error, match):
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"assay_version": "v3"}, "assay_version"), ({"raw": "keep"}, "raw must be"), ({"assay": "my assay"}, "assay name")],
+    [
+        ({"assay_version": "v3"}, "assay_version"),
+        ({"raw": "keep"}, "raw must be"),
+        ({"assay": "my assay"}, "assay name"),
+    ],
 )
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -51,8 +51,11 @@ def test_preprocess_keeps_one_copy_of_each_matrix_and_scales_before_pca():
     assert raw.obs.equals(before.obs) and "X_pca" not in raw.obsm and (raw.X != before.X).nnz == 0  # input untouched
     assert adata.raw is None and list(adata.layers) == ["counts"]  # no raw.X identical to X
     assert sp.issparse(adata.X) and sp.issparse(adata.layers["counts"])
-    np.testing.assert_allclose(adata.X[:5].toarray(), np.log1p(adata.layers["counts"][:5].toarray() /
-                               adata.layers["counts"][:5].sum(1).A * 1e4), rtol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(
+        adata.X[:5].toarray(),
+        np.log1p(adata.layers["counts"][:5].toarray() / adata.layers["counts"][:5].sum(1).A * 1e4),
+        rtol=1e-5,
+    )
     rec = adata.uns["harmonybridge_preprocess"]
     assert rec["scale"] is True and rec["max_value"] == 10 and rec["hvg_batch_key"] == "donor"
     assert "highly_variable_nbatches" in adata.var  # HVGs chosen within each batch
@@ -105,9 +108,20 @@ def test_from_counts_mixes_batches_and_keeps_cell_types():
 
 @pytest.mark.parametrize(
     ("gene", "left_out"),
-    [("RPS27A", True), ("RPL13A", True), ("RPLP0", True), ("RPSA", True), ("RPS4Y1", True), ("MT-CO1", True),
-     ("mt-Nd1", True), ("RPS6KA1", False), ("RPL", False), ("LYZ", False), ("MTOR", False)],
-)  # fmt: skip
+    [
+        ("RPS27A", True),
+        ("RPL13A", True),
+        ("RPLP0", True),
+        ("RPSA", True),
+        ("RPS4Y1", True),
+        ("MT-CO1", True),
+        ("mt-Nd1", True),
+        ("RPS6KA1", False),
+        ("RPL", False),
+        ("LYZ", False),
+        ("MTOR", False),
+    ],
+)
 def test_uninformative_genes(gene, left_out):
     assert bool(wf.UNINFORMATIVE_GENES.match(gene)) is left_out
 
@@ -120,8 +134,11 @@ def test_top_markers_skip_ribosomal_mito_and_repeats():
     X[:30, [0, 1, 2]] += 20  # cluster 0: ribosomal, mito, then CD3E
     X[30:60, [3, 4, 2]] += 20  # cluster 1: ribosomal, LYZ, and CD3E again
     X[60:, [5, 6, 7]] += 20
-    adata = AnnData(np.log1p(X), obs=pd.DataFrame({"g": pd.Categorical(groups)}, index=[f"c{i}" for i in range(90)]),
-                    var=pd.DataFrame(index=genes))  # fmt: skip
+    adata = AnnData(
+        np.log1p(X),
+        obs=pd.DataFrame({"g": pd.Categorical(groups)}, index=[f"c{i}" for i in range(90)]),
+        var=pd.DataFrame(index=genes),
+    )
     sc.tl.rank_genes_groups(adata, "g", method="wilcoxon")
     top = wf.top_markers(adata, 2, key="rank_genes_groups")
     assert top["0"] == ["CD3E"]  # RPS27A and MT-CO1 left out; no third gene is up in cluster 0
@@ -142,16 +159,27 @@ def test_demo_writes_figures_and_file(tmp_path, capsys):
     out = tmp_path / "demo" / "nested"  # missing folders are created (the one rule for every command)
     assert main(["-q", "demo", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "cells: 1200" in printed and "median batch LISI (donor)" in printed and "median cell-type LISI (cell_type)" in printed
+    assert (
+        "cells: 1200" in printed
+        and "median batch LISI (donor)" in printed
+        and "median cell-type LISI (cell_type)" in printed
+    )
     found = re.search(r"median batch LISI \(donor\): ([\d.]+) before -> ([\d.]+) after", printed)
     assert float(found[2]) > float(found[1]) + 0.8
     assert "scaled to unit variance and clipped at 10" in printed
     stem = "symphony_pbmcs_1200"
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(
-        [f"{stem}_harmony.h5ad", f"{stem}_umap_before_after.png", f"{stem}_lisi.png", f"{stem}_markers_umap.png",
-         f"{stem}_markers_dotplot.png", f"{stem}_convergence.png", f"{stem}_clusters_vs_cell_type.png"]
-    )  # fmt: skip
+        [
+            f"{stem}_harmony.h5ad",
+            f"{stem}_umap_before_after.png",
+            f"{stem}_lisi.png",
+            f"{stem}_markers_umap.png",
+            f"{stem}_markers_dotplot.png",
+            f"{stem}_convergence.png",
+            f"{stem}_clusters_vs_cell_type.png",
+        ]
+    )
     for png in out.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert png.stat().st_size > 10_000
@@ -170,8 +198,26 @@ def test_demo_writes_figures_and_file(tmp_path, capsys):
 def test_demo_from_counts_input(tmp_path, capsys):
     out = tmp_path / "ifnb"
     src = DATA / "ifnb_2800_counts.h5ad"
-    args = ["-q", "demo", "--input", str(src), "--batch", "stim", "--label", "cell_type", "--out", str(out),
-            "--markers", "CD14", "LYZ", "MS4A1", "CD3E", "NKG7", "ISG15", "NOTAGENE"]  # fmt: skip
+    args = [
+        "-q",
+        "demo",
+        "--input",
+        str(src),
+        "--batch",
+        "stim",
+        "--label",
+        "cell_type",
+        "--out",
+        str(out),
+        "--markers",
+        "CD14",
+        "LYZ",
+        "MS4A1",
+        "CD3E",
+        "NKG7",
+        "ISG15",
+        "NOTAGENE",
+    ]
     assert main(args) == 0
     captured = capsys.readouterr()
     printed = captured.out

@@ -71,12 +71,16 @@ def batch_frame(adata: AnnData, keys: list[str]) -> pd.DataFrame:
         sizes = col.value_counts()
         small = sizes[(sizes > 0) & (sizes < MIN_CELLS_PER_BATCH)].sort_values()
         if len(small):
-            shown = ", ".join(f"{str(name)!r} ({int(n)} cell{'s' if n != 1 else ''})" for name, n in small.iloc[:5].items())
+            shown = ", ".join(
+                f"{str(name)!r} ({int(n)} cell{'s' if n != 1 else ''})" for name, n in small.iloc[:5].items()
+            )
             more = f" and {len(small) - 5} more" if len(small) > 5 else ""
             warn(
-                f"adata.obs[{key!r}] has {len(small)} batch(es) with fewer than {MIN_CELLS_PER_BATCH} cells: {shown}{more}. "
+                f"adata.obs[{key!r}] has {len(small)} batch(es) with fewer than {MIN_CELLS_PER_BATCH} cells: "
+                f"{shown}{more}. "
                 "Harmony corrects each batch from its own cells, so their correction rests on too few cells; merge "
-                f"them with a similar batch or drop them (adata = adata[adata.obs[{key!r}] != {str(small.index[0])!r}].copy())."
+                "them with a similar batch or drop them "
+                f"(adata = adata[adata.obs[{key!r}] != {str(small.index[0])!r}].copy())."
             )
     return frame
 

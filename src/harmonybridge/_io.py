@@ -1,14 +1,15 @@
-"""Reading and writing files: clear errors up front, atomic writes."""
+"""Files: clear errors about paths up front, atomic writes, ``.h5ad`` in and out.
+
+``.rds`` files (Seurat objects) are read and written by :mod:`harmonybridge.convert`, which uses this module.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import anndata as ad
 from anndata import AnnData
@@ -66,7 +67,8 @@ def check_folder(folder: str | os.PathLike, target: str | os.PathLike | None = N
 
 
 def check_output(path: str | os.PathLike, allowed: tuple[str, ...] = WRITABLE) -> Path:
-    """An output path that can be written (its folder exists and is writable, or can be created), checked before any work."""
+    """An output path that can be written (its folder exists and is writable, or can be created),
+    checked before any work."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in allowed:
@@ -125,79 +127,3 @@ def write_h5ad(adata: AnnData, path: str | os.PathLike, *, compression: str | No
 def read_h5ad(path: str | os.PathLike) -> AnnData:
     """Read an ``.h5ad`` after checking it is one."""
     return ad.read_h5ad(check_input(path, (".h5ad",)))
-
-
-#: What R says when an .rds/.RData file is cut short or is not one.
-_DAMAGED = ("error reading from connection", "unknown input format", "magic number", "ReadItem", "unknown type",
-            "input does not start with", "decompression", "incomplete", "corrupt")  # fmt: skip
-
-
-def _damaged_hint(path: Path, err: Exception) -> Exception:
-    from ._rbridge import RError
-
-    text = getattr(err, "r_message", "") or str(err)
-    if isinstance(err, RError) and any(s in text for s in _DAMAGED):
-        text = re.sub(r"^Error( in .+?)?\s*:\s*", "", text.strip())  # R's "Error in readRDS(path) : " prefix
-        size = path.stat().st_size
-        msg = (
-            f"{str(path)!r} ({size:,} bytes) could not be read by R ({text.strip()}): the file looks damaged or "
-            "truncated (an interrupted copy or download?). Copy it again, or save it again from R with "
-            "saveRDS(obj, 'file.rds')"
-        )
-        return RError(msg, r_message=text, r_output=getattr(err, "r_output", ""))
-    return err
-
-
-def read_seurat_object(path: str | os.PathLike) -> Any:
-    """The Seurat object (an rpy2 object) in an ``.rds``, or the only one in an ``.RData``/``.rda``.
-
-    A damaged or truncated file gets a hint saying so; an ``.RData`` holding no Seurat object or
-    several is refused with the list of what it holds.
-    """
-    from . import _rbridge
-
-    path = check_input(path, (".rds", ".rdata", ".rda"))
-    if path.suffix.lower() == ".rds":
-        try:
-            return _rbridge.call(_rbridge.hb().hb_read_rds, str(path), what=f"reading {str(path)!r}")
-        except _rbridge.RError as err:
-            raise _damaged_hint(path, err) from None
-    ro = _rbridge.robjects()
-    _rbridge.require("SeuratObject")
-    env = ro.r["new.env"]()
-    try:
-        names = list(_rbridge.call(ro.r["load"], str(path), envir=env, what=f"loading {str(path)!r}"))
-    except _rbridge.RError as err:
-        raise _damaged_hint(path, err) from None
-    held = {name: str(ro.r["class"](ro.r["get"](name, envir=env))[0]) for name in names}
-    seurat = [name for name in names if bool(ro.r["inherits"](ro.r["get"](name, envir=env), "Seurat")[0])]
-    if len(seurat) != 1:
-        listing = ", ".join(f"{n} ({c})" for n, c in held.items()) or "nothing"
-        how = (
-            "save the one you want as an .rds in R: saveRDS(<name>, 'file.rds')"
-            if seurat
-            else "harmonybridge reads Seurat objects; in R, build one (e.g. CreateSeuratObject) and saveRDS() it"
-        )
-        msg = f"{str(path)!r} holds {len(seurat)} Seurat objects, not one: {listing}; {how}"
-        raise ValueError(msg)
-    return ro.r["get"](seurat[0], envir=env)
-
-
-def read(path: str | os.PathLike) -> AnnData:
-    """Read ``.h5ad``, or a Seurat object from ``.rds`` (or the only one in an ``.RData``/``.rda``), by extension."""
-    path = check_input(path)
-    if path.suffix.lower() in (".rds", ".rdata", ".rda"):
-        from ._convert import read_rds
-
-        return read_rds(path)
-    return ad.read_h5ad(path)
-
-
-def write(adata: AnnData, path: str | os.PathLike) -> Path:
-    """Write ``.h5ad`` or ``.rds`` (a Seurat object) by extension, atomically."""
-    path = check_output(path)
-    if path.suffix.lower() == ".rds":
-        from ._convert import write_rds
-
-        return write_rds(adata, path)
-    return write_h5ad(adata, path)

@@ -1,5 +1,5 @@
 """Agreement and integration metrics, from maintained libraries: LISI from harmonypy,
-ARI/NMI/silhouette from scikit-learn, neighbours from scikit-learn, Leiden from scanpy."""
+ARI/NMI/silhouette and exact neighbours from scikit-learn. (Graphs and Leiden: :mod:`._cluster`.)"""
 
 from __future__ import annotations
 
@@ -8,9 +8,16 @@ import re
 import numpy as np
 import pandas as pd
 
+from ._check import cells_for_neighbors
+
 
 def lisi(
-    X: np.ndarray, labels: pd.Series | np.ndarray, perplexity: float = 30, *, max_cells: int = 20_000, random_state: int = 0
+    X: np.ndarray,
+    labels: pd.Series | np.ndarray,
+    perplexity: float = 30,
+    *,
+    max_cells: int = 20_000,
+    random_state: int = 0,
 ) -> np.ndarray:
     """Each cell's LISI of ``labels`` in ``X`` (harmonypy's implementation, checked against R's lisi).
 
@@ -31,7 +38,12 @@ def lisi(
 
 
 def median_lisi(
-    X: np.ndarray, labels: pd.Series | np.ndarray, perplexity: float = 30, *, max_cells: int = 20_000, random_state: int = 0
+    X: np.ndarray,
+    labels: pd.Series | np.ndarray,
+    perplexity: float = 30,
+    *,
+    max_cells: int = 20_000,
+    random_state: int = 0,
 ) -> float:
     """Median of :func:`lisi` over the cells."""
     return float(np.median(lisi(X, labels, perplexity, max_cells=max_cells, random_state=random_state)))
@@ -64,8 +76,6 @@ def knn_indices(X: np.ndarray, k: int = 15) -> np.ndarray:
     """Each cell's k nearest neighbours (itself excluded), exact, by scikit-learn."""
     from sklearn.neighbors import NearestNeighbors
 
-    from ._check import cells_for_neighbors
-
     X = np.asarray(X, dtype=np.float32)
     cells_for_neighbors(X.shape[0], k, "nearest neighbours")
     nn = NearestNeighbors(n_neighbors=k + 1, algorithm="brute", n_jobs=-1).fit(X)
@@ -85,32 +95,6 @@ def knn_overlap(idx_a: np.ndarray, idx_b: np.ndarray) -> float:
     return float(np.mean(common / k))
 
 
-def neighbor_graph(X: np.ndarray, *, n_neighbors: int, random_state: int = 0, names: pd.Index | None = None):
-    """A scratch AnnData holding X and scanpy's neighbour graph of it (the caller's AnnData is never touched)."""
-    import anndata as ad
-    import scanpy as sc
-
-    index = names if names is not None else pd.RangeIndex(X.shape[0]).astype(str)
-    graph = ad.AnnData(obs=pd.DataFrame(index=index))
-    graph.obsm["X"] = np.asarray(X, dtype=np.float32)
-    sc.pp.neighbors(graph, n_neighbors=n_neighbors, use_rep="X", random_state=random_state)
-    return graph
-
-
-def leiden_on(graph, *, resolution: float, random_state: int) -> pd.Series:
-    """Leiden (igraph flavour) on a :func:`neighbor_graph`; the clusters as ``graph.obs['leiden']``."""
-    import scanpy as sc
-
-    sc.tl.leiden(graph, resolution=resolution, flavor="igraph", n_iterations=2, directed=False, random_state=random_state)
-    return graph.obs["leiden"]
-
-
-def leiden(X: np.ndarray, *, n_neighbors: int = 15, resolution: float = 1.0, random_state: int = 0) -> np.ndarray:
-    """Leiden clusters of X (scanpy neighbours + igraph Leiden), as strings."""
-    graph = neighbor_graph(X, n_neighbors=n_neighbors, random_state=random_state)
-    return leiden_on(graph, resolution=resolution, random_state=random_state).to_numpy()
-
-
 def compare_clusterings(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray) -> dict:
     """ARI, NMI and the contingency table of two clusterings of the same cells."""
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
@@ -120,7 +104,9 @@ def compare_clusterings(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray) ->
     if len(a) != len(b):
         msg = f"clusterings cover different numbers of cells: {len(a)} vs {len(b)}"
         raise ValueError(msg)
-    table = pd.crosstab(_natural_categories(a), _natural_categories(b).rename(b.name if b.name != a.name else f"{b.name} (2)"))
+    table = pd.crosstab(
+        _natural_categories(a), _natural_categories(b).rename(b.name if b.name != a.name else f"{b.name} (2)")
+    )
     return {
         "ari": float(adjusted_rand_score(a, b)),
         "nmi": float(normalized_mutual_info_score(a, b)),

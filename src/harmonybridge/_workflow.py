@@ -58,7 +58,7 @@ def load_demo() -> AnnData:
 
 def is_counts(X: Any) -> bool:
     values = X.data if sp.issparse(X) else np.asarray(X)
-    sample = values[: 1_000_000]
+    sample = values[:1_000_000]
     return bool(sample.size == 0 or ((sample >= 0).all() and np.allclose(sample, np.round(sample))))
 
 
@@ -95,7 +95,10 @@ def preprocess(
     source = "layers['counts']" if "counts" in adata.layers else "X"
     counts = adata.layers["counts"] if "counts" in adata.layers else adata.X
     if not is_counts(counts):
-        msg = f"adata.{source} does not hold raw counts (negative or non-integer values); put counts in X or layers['counts']"
+        msg = (
+            f"adata.{source} does not hold raw counts (negative or non-integer values); "
+            "put counts in X or layers['counts']"
+        )
         raise ValueError(msg)
     out = AnnData(
         X=sp.csr_matrix(counts, dtype=np.float32),
@@ -122,7 +125,11 @@ def preprocess(
     if scale:
         if sp.issparse(hvg.X):  # centring densifies it anyway; say so here rather than through scanpy's warning
             hvg.X = hvg.X.toarray()
-        logger.info("scaling %d HVGs to unit variance (clipped at %s) before PCA, as the standard pipelines do", hvg.n_vars, max_value)
+        logger.info(
+            "scaling %d HVGs to unit variance (clipped at %s) before PCA, as the standard pipelines do",
+            hvg.n_vars,
+            max_value,
+        )
         sc.pp.scale(hvg, max_value=max_value)
     else:
         logger.info("PCA on log-normalized HVGs, not scaled (scale=False)")
@@ -134,10 +141,18 @@ def preprocess(
     out.varm["PCs"] = loadings  # as sc.pp.pca(mask_var=...) stores it: zero outside the HVGs
     out.uns["pca"] = hvg.uns["pca"]
     out.uns["harmonybridge_preprocess"] = {
-        "min_genes": min_genes, "min_cells": min_cells, "max_pct_mt": max_pct_mt, "n_top_genes": n_hvg,
-        "hvg_batch_key": batch_key, "hvg_flavor": "seurat", "scale": bool(scale), "max_value": max_value if scale else None,
-        "n_comps": n_comps, "normalize_total": 1e4, "counts_from": source,
-    }  # fmt: skip
+        "min_genes": min_genes,
+        "min_cells": min_cells,
+        "max_pct_mt": max_pct_mt,
+        "n_top_genes": n_hvg,
+        "hvg_batch_key": batch_key,
+        "hvg_flavor": "seurat",
+        "scale": bool(scale),
+        "max_value": max_value if scale else None,
+        "n_comps": n_comps,
+        "normalize_total": 1e4,
+        "counts_from": source,
+    }
     return out
 
 
@@ -174,16 +189,18 @@ class WorkflowResult:
 
     def summary(self) -> str:
         n_batches = self.adata.obs[self.batch_key].nunique()
+        mixed = "both" if n_batches == 2 else f"all {n_batches}"
         lines = [
             f"cells: {self.adata.n_obs}  clusters: {self.n_clusters}",
-            f"median batch LISI ({self.batch_key}): {self.lisi_before:.2f} before -> {self.lisi_after:.2f} after Harmony"
-            f"  (1 = one batch around each cell, {n_batches} = {'both' if n_batches == 2 else f'all {n_batches}'} mixed; higher is better)",
+            f"median batch LISI ({self.batch_key}): {self.lisi_before:.2f} before -> {self.lisi_after:.2f} after "
+            f"Harmony  (1 = one batch around each cell, {n_batches} = {mixed} mixed; higher is better)",
         ]
         if self.label_key is not None:
             n_labels = self.adata.obs[self.label_key].nunique()
             lines.append(
                 f"median cell-type LISI ({self.label_key}): {self.median_lisi('label', 'before'):.2f} before -> "
-                f"{self.median_lisi('label', 'after'):.2f} after Harmony  (1 = cell types kept apart, up to {n_labels}; lower is better)"
+                f"{self.median_lisi('label', 'after'):.2f} after Harmony  "
+                f"(1 = cell types kept apart, up to {n_labels}; lower is better)"
             )
         return "\n".join(lines)
 
@@ -210,7 +227,10 @@ def integrate_and_cluster(
     if label_key is not None:
         _check.obs_key(adata, label_key, "label key")
     step = progress or (lambda _what: None)
-    step(f"Harmony ({backend}) on {adata.obsm['X_pca'].shape[1] if 'X_pca' in adata.obsm else '?'} PCs, batch {batch_key!r}")
+    step(
+        f"Harmony ({backend}) on {adata.obsm['X_pca'].shape[1] if 'X_pca' in adata.obsm else '?'} PCs, "
+        f"batch {batch_key!r}"
+    )
     run_harmony(adata, batch_key, backend=backend, random_state=random_state, **harmony_kwargs)
     step("neighbors and UMAP, uncorrected PCs")
     sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep="X_pca", key_added="uncorrected", random_state=random_state)
@@ -220,9 +240,14 @@ def integrate_and_cluster(
     sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep="X_pca_harmony", random_state=random_state)
     sc.tl.umap(adata, random_state=random_state)
     sc.tl.leiden(
-        adata, resolution=resolution, key_added="leiden", flavor="igraph", n_iterations=2, directed=False,
+        adata,
+        resolution=resolution,
+        key_added="leiden",
+        flavor="igraph",
+        n_iterations=2,
+        directed=False,
         random_state=random_state,
-    )  # fmt: skip
+    )
     step("marker genes per cluster (Wilcoxon)")
     sc.tl.rank_genes_groups(adata, "leiden", method="wilcoxon", use_raw=adata.raw is not None)
     step("LISI of batches and cell types, before and after")
@@ -233,15 +258,28 @@ def integrate_and_cluster(
         for when, basis in (("before", "X_pca"), ("after", "X_pca_harmony")):
             result.lisi[(which, when)] = lisi(adata.obsm[basis], adata.obs[key])
     adata.uns["harmonybridge_lisi"] = {
-        "batch_key": batch_key, "median_before": result.lisi_before, "median_after": result.lisi_after,
-        **({"label_key": label_key, "label_median_before": result.median_lisi("label", "before"),
-            "label_median_after": result.median_lisi("label", "after")} if label_key is not None else {}),
-    }  # fmt: skip
+        "batch_key": batch_key,
+        "median_before": result.lisi_before,
+        "median_after": result.lisi_after,
+        **(
+            {
+                "label_key": label_key,
+                "label_median_before": result.median_lisi("label", "before"),
+                "label_median_after": result.median_lisi("label", "after"),
+            }
+            if label_key is not None
+            else {}
+        ),
+    }
     return result
 
 
 def top_markers(
-    adata: AnnData, n_genes: int = 3, *, exclude: re.Pattern[str] | None = UNINFORMATIVE_GENES, key: str = "rank_genes_groups"
+    adata: AnnData,
+    n_genes: int = 3,
+    *,
+    exclude: re.Pattern[str] | None = UNINFORMATIVE_GENES,
+    key: str = "rank_genes_groups",
 ) -> dict[str, list[str]]:
     """The ``n_genes`` best Wilcoxon markers of each cluster (from ``uns[key]``), each gene once.
 

@@ -38,8 +38,8 @@ def _add_params(p: argparse.ArgumentParser) -> None:
     defaults = HarmonyParams()
     for name in HarmonyParams.names():
         flag = "--seed" if name == "random_state" else "--" + name.replace("_", "-")
-        kind = int if name in ("nclust", "max_iter", "max_iter_kmeans", "ncores", "random_state") else float
-        nargs = "+" if name in ("theta", "lamb") else None
+        kind, per_covariate = HarmonyParams.kind(name)
+        nargs = "+" if per_covariate else None
         default = getattr(defaults, name)
         text = _PARAM_HELP[name]  # a default of None (resolved per run) is explained in the text itself
         if "(default" not in text:
@@ -69,7 +69,7 @@ def _backend_keys(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import _io
+    from . import _io, convert
     from ._harmony import run_harmony
 
     src = _io.check_input(args.input)
@@ -80,33 +80,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     logger.info("reading %s", src)
     if src.suffix.lower() in (".rds", ".rdata", ".rda") and out.suffix.lower() == ".rds":
         return _run_seurat_file(args, src, out, params)
-    adata = _pca_if_missing(_io.read(src), args.batch, args.basis, src)
+    adata = _pca_if_missing(convert.read(src), args.batch, args.basis, src)
     logger.info("%d cells x %d genes", adata.n_obs, adata.n_vars)
     for backend, key, uns_key in _backend_keys(args):
         run_harmony(adata, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params)
         rec = adata.uns.pop("harmony")
         adata.uns[uns_key] = rec
-        print(f"{backend}: obsm[{key!r}] {adata.obsm[key].shape[0]} cells x {adata.obsm[key].shape[1]} PCs; "
-              f"{rec['n_iter']} iterations, converged={bool(rec['converged'])}, {rec['seconds']:.1f} s")  # fmt: skip
+        print(
+            f"{backend}: obsm[{key!r}] {adata.obsm[key].shape[0]} cells x {adata.obsm[key].shape[1]} PCs; "
+            f"{rec['n_iter']} iterations, converged={bool(rec['converged'])}, {rec['seconds']:.1f} s"
+        )
     logger.info("writing %s", out)
-    _io.write(adata, out)
+    convert.write(adata, out)
     print(f"wrote {out}")
     return 0
 
 
 def _run_seurat_file(args: argparse.Namespace, src: Path, out: Path, params: dict) -> int:
     """A Seurat .rds in, a Seurat .rds out: only the reductions cross, nothing is converted."""
-    from . import _io, _rbridge
+    from . import convert
     from ._harmony import run_harmony
-    from ._rharmony import reduction_name
+    from ._harmony_seurat import reduction_name
 
-    hb_r = _rbridge.hb()
-    obj = _io.read_seurat_object(src)
+    obj = convert.read_seurat(src)
     for backend, key, _ in _backend_keys(args):
-        obj = run_harmony(obj, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params)
+        obj = run_harmony(
+            obj, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params
+        )
         print(f"{backend}: Seurat reduction {reduction_name(key)!r} added")
-    with _io.atomic_path(out) as tmp:
-        _rbridge.call(hb_r.hb_write_rds, obj, str(tmp), what=f"writing {str(out)!r}")
+    convert.write_seurat(obj, out)
     print(f"wrote {out}")
     return 0
 
@@ -122,14 +124,17 @@ def _pca_if_missing(adata, batch: list[str], basis: str, src: Path):
     counts = adata.layers["counts"] if "counts" in adata.layers else adata.X
     if counts is None or not is_counts(counts):
         msg = (
-            f"'X_pca' not in adata.obsm of {str(src)!r} (available: {list(adata.obsm.keys())}), and it holds no raw counts "
+            f"'X_pca' not in adata.obsm of {str(src)!r} (available: {list(adata.obsm.keys())}), "
+            "and it holds no raw counts "
             "(in X or layers['counts']) to compute one from; run sc.pp.pca(adata) first, or pass --basis"
         )
         raise KeyError(msg)
     logger.info(
         "no X_pca in %s: computing it from the counts as `demo` does (normalize, log1p, HVGs within each %r, "
-        "genes scaled, PCA; no cell or gene dropped)", src, batch[0],
-    )  # fmt: skip
+        "genes scaled, PCA; no cell or gene dropped)",
+        src,
+        batch[0],
+    )
     return preprocess(adata, batch[0], min_genes=0, min_cells=0, max_pct_mt=100.0)
 
 
@@ -146,7 +151,7 @@ def _markers_wanted(args: argparse.Namespace, names) -> list[str] | None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from . import _check, _io, _plot, _workflow
+    from . import _check, _io, _workflow, convert, report
 
     # everything about the input is checked before the output folder is created (by the first write)
     if args.input:
@@ -155,24 +160,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
             raise ValueError(msg)
         src = _io.check_input(args.input)
     elif args.batch:
-        msg = f"--batch describes --input; the shipped data's batch is {_workflow.DEMO_BATCH!r} (give --input COUNTS to use your own)"
+        msg = (
+            f"--batch describes --input; the shipped data's batch is {_workflow.DEMO_BATCH!r} "
+            "(give --input COUNTS to use your own)"
+        )
         raise ValueError(msg)
     outdir = _io.check_folder(args.out)
     steps = _workflow.Steps(8)
     if args.input:
         steps(f"reading {src}")
-        raw = _io.read(src)
+        raw = convert.read(src)
         batch, label, name = args.batch, args.label, src.stem
         min_genes = 200 if args.min_genes is None else args.min_genes
     else:
         steps(f"reading the shipped demo data ({_workflow.DEMO_FILE})")
         raw = _workflow.load_demo()
-        batch, label, name = _workflow.DEMO_BATCH, args.label or _workflow.DEMO_LABEL, Path(_workflow.DEMO_FILE).stem.removesuffix("_counts")
+        batch, label, name = (
+            _workflow.DEMO_BATCH,
+            args.label or _workflow.DEMO_LABEL,
+            Path(_workflow.DEMO_FILE).stem.removesuffix("_counts"),
+        )
         min_genes = 50 if args.min_genes is None else args.min_genes
         logger.info(
             "dataset: %d PBMCs from three 10x chemistries (batch %r), cell types in %r; immunogenomics/symphony, GPL-3",
-            raw.n_obs, batch, label,
-        )  # fmt: skip
+            raw.n_obs,
+            batch,
+            label,
+        )
     _check.batch_keys(raw, batch)
     if label is not None:
         _check.obs_key(raw, label, "label key (--label)")
@@ -184,32 +198,61 @@ def cmd_demo(args: argparse.Namespace) -> int:
     steps("figures and output file")
     top = _workflow.top_markers(adata, 3)
     on_umap = markers if markers else [genes[0] for genes in top.values() if genes][:16]
-    rows = [(batch, f"batch ({batch})")] + ([(label, f"cell type ({label})")] if label else []) + [("leiden", "Leiden cluster (after Harmony)")]
+    rows = (
+        [(batch, f"batch ({batch})")]
+        + ([(label, f"cell type ({label})")] if label else [])
+        + [("leiden", "Leiden cluster (after Harmony)")]
+    )
     columns = [("X_umap_uncorrected", "uncorrected PCs"), ("X_umap", "after Harmony")]
     kinds = {"batch": (batch, adata.obs[batch].nunique())}
     if label:
         kinds["label"] = (label, adata.obs[label].nunique())
     figs = {
-        "umap": _plot.umap_grid(adata, outdir / f"{name}_umap_before_after.png", rows, columns, annotate=["leiden"],
-                                title=f"{adata.n_obs} cells: UMAP of the uncorrected and the Harmony-corrected PCs"),  # fmt: skip
-        "lisi": _plot.lisi_boxes(result.lisi, kinds, outdir / f"{name}_lisi.png"),
-        "markers_umap": _plot.markers_umap(adata, outdir / f"{name}_markers_umap.png", on_umap,
-                                           "your markers on the Harmony-corrected UMAP" if markers else
-                                           "top Wilcoxon marker of each cluster on the Harmony-corrected UMAP"),  # fmt: skip
-        "dotplot": _plot.markers_dotplot(adata, outdir / f"{name}_markers_dotplot.png", top,
-                                         title="top 3 Wilcoxon markers per Leiden cluster (RPS/RPL/MT- genes left out)"),  # fmt: skip
-        "convergence": _plot.convergence({args.backend: adata.uns["harmony"]}, outdir / f"{name}_convergence.png"),
+        "umap": report.umap_grid(
+            adata,
+            outdir / f"{name}_umap_before_after.png",
+            rows,
+            columns,
+            annotate=["leiden"],
+            title=f"{adata.n_obs} cells: UMAP of the uncorrected and the Harmony-corrected PCs",
+        ),
+        "lisi": report.lisi_boxes(result.lisi, kinds, outdir / f"{name}_lisi.png"),
+        "markers_umap": report.markers_umap(
+            adata,
+            outdir / f"{name}_markers_umap.png",
+            on_umap,
+            "your markers on the Harmony-corrected UMAP"
+            if markers
+            else "top Wilcoxon marker of each cluster on the Harmony-corrected UMAP",
+        ),
+        "dotplot": report.markers_dotplot(
+            adata,
+            outdir / f"{name}_markers_dotplot.png",
+            top,
+            title="top 3 Wilcoxon markers per Leiden cluster (RPS/RPL/MT- genes left out)",
+        ),
+        "convergence": report.convergence({args.backend: adata.uns["harmony"]}, outdir / f"{name}_convergence.png"),
     }
     if markers:
-        figs["your_markers"] = _plot.markers_dotplot(adata, outdir / f"{name}_your_markers_dotplot.png", markers, title="your markers")
+        figs["your_markers"] = report.markers_dotplot(
+            adata, outdir / f"{name}_your_markers_dotplot.png", markers, title="your markers"
+        )
     if label:
-        figs["clusters"] = _plot.clusters_vs_labels(adata.obs["leiden"], adata.obs[label], outdir / f"{name}_clusters_vs_{label}.png")
+        figs["clusters"] = report.clusters_vs_labels(
+            adata.obs["leiden"], adata.obs[label], outdir / f"{name}_clusters_vs_{label}.png"
+        )
     written = [_io.write_h5ad(adata, outdir / f"{name}_harmony.h5ad", compression="gzip")]
     if args.rds:
-        written.append(_io.write(adata, outdir / f"{name}_harmony.rds"))
+        written.append(convert.write(adata, outdir / f"{name}_harmony.rds"))
     pre = adata.uns["harmonybridge_preprocess"]
-    print(f"PCA: {pre['n_comps']} PCs of {pre['n_top_genes']} HVGs chosen within each {batch!r}, genes "
-          + ("scaled to unit variance and clipped at 10 first (--no-scale to skip)" if pre["scale"] else "not scaled (--no-scale)"))  # fmt: skip
+    print(
+        f"PCA: {pre['n_comps']} PCs of {pre['n_top_genes']} HVGs chosen within each {batch!r}, genes "
+        + (
+            "scaled to unit variance and clipped at 10 first (--no-scale to skip)"
+            if pre["scale"]
+            else "not scaled (--no-scale)"
+        )
+    )
     print(result.summary())
     print("top markers per cluster (Wilcoxon; RPS/RPL/MT- genes left out):")
     for cluster, genes in top.items():
@@ -233,12 +276,12 @@ def _overrides(pairs: list[str] | None) -> dict:
             msg = f"engine parameter must be KEY=VALUE with KEY one of {HarmonyParams.names()}, got {pair!r}"
             raise ValueError(msg)
         number = float(value)
-        out[key] = int(number) if number.is_integer() and key in ("nclust", "max_iter", "max_iter_kmeans", "ncores", "random_state") else number
+        out[key] = int(number) if number.is_integer() and HarmonyParams.kind(key)[0] is int else number
     return out
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from . import _io
+    from . import _io, convert
     from ._crosscheck import cross_check
 
     src = _io.check_input(args.input)
@@ -246,10 +289,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     HarmonyParams(**params)
     python_params, r_params = _overrides(args.python_param), _overrides(args.r_param)
     report_dir = _io.check_folder(args.report)  # created when the report is written, after the input is checked
-    adata = _pca_if_missing(_io.read(src), args.batch, args.basis, src)
+    adata = _pca_if_missing(convert.read(src), args.batch, args.basis, src)
     logger.info("cross-check on %s: %d cells, %d seeds per engine", src, adata.n_obs, args.seeds)
-    report = cross_check(adata, args.batch, label_key=args.label, n_seeds=args.seeds, basis=args.basis,
-                         python_params=python_params, r_params=r_params, **params)  # fmt: skip
+    report = cross_check(
+        adata,
+        args.batch,
+        label_key=args.label,
+        n_seeds=args.seeds,
+        basis=args.basis,
+        python_params=python_params,
+        r_params=r_params,
+        **params,
+    )
     with _io.atomic_path(report_dir / "report.html") as tmp:
         tmp.write_text(report.to_html(), encoding="utf-8")
     with _io.atomic_path(report_dir / "report.json") as tmp:
@@ -269,12 +320,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(c.line())
     core = {"Python", "anndata", "scanpy", "harmonypy"}
     bad = [c for c in checks if not c.ok]
-    print(f"{len(checks) - len(bad)} of {len(checks)} OK" + (f"; problems: {', '.join(c.name for c in bad)}" if bad else ""))
+    print(
+        f"{len(checks) - len(bad)} of {len(checks)} OK"
+        + (f"; problems: {', '.join(c.name for c in bad)}" if bad else "")
+    )
     return 1 if any(c.name in core for c in bad) else 0
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from . import _convert, _io
+    from . import _io, convert
 
     src = _io.check_input(args.input)
     out = _io.check_output(args.output)
@@ -284,10 +338,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
     warnings.simplefilter("ignore", ConversionWarning)  # the full log is printed below; its summary would repeat it
     if kinds == (".h5ad", ".rds"):
         adata = _io.read_h5ad(src)
-        _, log = _convert.write_rds(adata, out, assay=args.assay, assay_version=args.assay_version, raw=args.raw,
-                                    return_log=True)  # fmt: skip
+        _, log = convert.write_rds(
+            adata, out, assay=args.assay, assay_version=args.assay_version, raw=args.raw, return_log=True
+        )
     elif kinds == (".rds", ".h5ad"):
-        adata, log = _convert.read_rds(src, assay=args.assay_in, return_log=True)
+        adata, log = convert.read_rds(src, assay=args.assay_in, return_log=True)
         _io.write_h5ad(adata, out)
     else:
         msg = f"convert goes .h5ad -> .rds or .rds (.RData) -> .h5ad, not {src.suffix} -> {out.suffix}"
@@ -303,52 +358,90 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run Harmony on an .h5ad (or .rds) and write the corrected file")
-    p.add_argument("input", help="input .h5ad (with X_pca, or raw counts: the PCA is computed as demo does), .rds or .RData")
+    p.add_argument(
+        "input", help="input .h5ad (with X_pca, or raw counts: the PCA is computed as demo does), .rds or .RData"
+    )
     p.add_argument("--batch", required=True, nargs="+", help="obs column(s) naming the batch")
     p.add_argument("--backend", choices=["python", "r", "both"], default="python")
     p.add_argument("--basis", default="X_pca", help="obsm key of the embedding (default X_pca)")
     p.add_argument("--key-added", default="X_pca_harmony", help="obsm key for the result (default X_pca_harmony)")
-    p.add_argument("--out", help="output .h5ad or .rds, its folder created if missing (default: INPUT.harmony.<ext> beside the input)")
+    p.add_argument(
+        "--out",
+        help="output .h5ad or .rds, its folder created if missing (default: INPUT.harmony.<ext> beside the input)",
+    )
     p.add_argument("--verbose", action="store_true", help="log every Harmony iteration")
     _add_params(p)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("demo", help="the whole workflow on real counts, with figures (default: 1,200 PBMCs from three 10x chemistries)")
+    p = sub.add_parser(
+        "demo", help="the whole workflow on real counts, with figures (default: 1,200 PBMCs from three 10x chemistries)"
+    )
     p.add_argument("--out", default="out/demo", help="output folder, created if missing (default out/demo)")
     p.add_argument("--input", help="raw counts (.h5ad, .rds or .RData) instead of the shipped PBMCs")
     p.add_argument("--batch", help="batch column of --input")
-    p.add_argument("--label", help="cell-type column, for the cell-type LISI and figures (default cell_type on the shipped data)")
-    p.add_argument("--markers", nargs="+", metavar="GENE",
-                   help="your marker genes for the UMAP panels and a dot plot (default: the top Wilcoxon marker of each cluster)")  # fmt: skip
-    p.add_argument("--no-scale", action="store_true",
-                   help="PCA on log-normalized HVGs without scaling them (default: scaled to unit variance, clipped at 10, "
-                        "as scanpy's and Seurat's standard pipelines do)")  # fmt: skip
-    p.add_argument("--min-genes", type=int, default=None,
-                   help="QC: cells need this many genes (default 200; 50 on the shipped data, which keeps 1,767 genes)")  # fmt: skip
+    p.add_argument(
+        "--label", help="cell-type column, for the cell-type LISI and figures (default cell_type on the shipped data)"
+    )
+    p.add_argument(
+        "--markers",
+        nargs="+",
+        metavar="GENE",
+        help="your marker genes for the UMAP panels and a dot plot (default: the top Wilcoxon marker of each cluster)",
+    )
+    p.add_argument(
+        "--no-scale",
+        action="store_true",
+        help="PCA on log-normalized HVGs without scaling them (default: scaled to unit variance, clipped at 10, "
+        "as scanpy's and Seurat's standard pipelines do)",
+    )
+    p.add_argument(
+        "--min-genes",
+        type=int,
+        default=None,
+        help="QC: cells need this many genes (default 200; 50 on the shipped data, which keeps 1,767 genes)",
+    )
     p.add_argument("--rds", action="store_true", help="also write the result as a Seurat .rds")
     p.add_argument("--backend", choices=["python", "r"], default="python")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("convert", help="AnnData <-> Seurat: .h5ad -> .rds or .rds -> .h5ad; prints what was renamed or dropped")
+    p = sub.add_parser(
+        "convert", help="AnnData <-> Seurat: .h5ad -> .rds or .rds -> .h5ad; prints what was renamed or dropped"
+    )
     p.add_argument("input", help="input .h5ad, or .rds (a Seurat object) or .RData/.rda holding exactly one")
-    p.add_argument("output", help="output .rds or .h5ad (the other kind), written atomically, its folder created if missing")
+    p.add_argument(
+        "output", help="output .rds or .h5ad (the other kind), written atomically, its folder created if missing"
+    )
     p.add_argument("--assay", default="RNA", help="assay name written to the .rds (default RNA)")
     p.add_argument("--assay-in", default=None, help="assay read from the .rds (default: its default assay)")
-    p.add_argument("--assay-version", choices=["v4", "v5"], default=None,
-                   help="Seurat assay class written: v5 (Assay5) or v4 (Assay); default v5 with SeuratObject >= 5")  # fmt: skip
-    p.add_argument("--raw", choices=["assay", "drop"], default="assay",
-                   help="adata.raw as a second assay <assay>_raw (default) or dropped")  # fmt: skip
+    p.add_argument(
+        "--assay-version",
+        choices=["v4", "v5"],
+        default=None,
+        help="Seurat assay class written: v5 (Assay5) or v4 (Assay); default v5 with SeuratObject >= 5",
+    )
+    p.add_argument(
+        "--raw",
+        choices=["assay", "drop"],
+        default="assay",
+        help="adata.raw as a second assay <assay>_raw (default) or dropped",
+    )
     p.set_defaults(func=cmd_convert)
 
-    p = sub.add_parser("check", help="run both engines under several seeds and say whether they agree (exit 0) or not (1)")
+    p = sub.add_parser(
+        "check", help="run both engines under several seeds and say whether they agree (exit 0) or not (1)"
+    )
     p.add_argument("input", help="input .h5ad or .rds with a PCA (or raw counts: the PCA is computed as demo does)")
     p.add_argument("--batch", required=True, nargs="+", help="obs column(s) naming the batch")
     p.add_argument("--label", help="obs column with cell-type labels, to measure biology kept")
     p.add_argument("--report", required=True, help="folder for report.html and report.json, created if missing")
     p.add_argument("--seeds", type=int, default=3, help="seeds per engine (default 3)")
     p.add_argument("--basis", default="X_pca", help="obsm key of the embedding (default X_pca)")
-    p.add_argument("--python-param", action="append", metavar="KEY=VALUE",
-                   help="override a parameter for the Python engine only (e.g. theta=0, to see a difference caught)")  # fmt: skip
+    p.add_argument(
+        "--python-param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a parameter for the Python engine only (e.g. theta=0, to see a difference caught)",
+    )
     p.add_argument("--r-param", action="append", metavar="KEY=VALUE", help="override a parameter for the R engine only")
     _add_params(p)
     p.set_defaults(func=cmd_check)
@@ -388,7 +481,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warnings(warnings.showwarning)
-        warnings.simplefilter("default", HarmonyBridgeWarning)  # shown (once per place), never an error, at the command line
+        warnings.simplefilter(
+            "default", HarmonyBridgeWarning
+        )  # shown (once per place), never an error, at the command line
         try:
             return args.func(args)
         except (KeyError, ValueError, TypeError, OSError, ImportError, RuntimeError) as err:

@@ -1,0 +1,126 @@
+"""Files: ``.rds`` (a Seurat object) through the converters, and ``.h5ad`` or ``.rds`` by extension."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from anndata import AnnData
+
+from harmonybridge import _io, _rbridge
+
+from ._py2r import to_seurat
+from ._r2py import from_seurat
+
+
+def write_rds(
+    adata: AnnData,
+    path: str | os.PathLike,
+    *,
+    assay: str = "RNA",
+    assay_version: Literal["v4", "v5"] | None = None,
+    raw: Literal["assay", "drop"] = "assay",
+    return_log: bool = False,
+) -> Any:
+    """Write ``adata`` as a Seurat object to an ``.rds`` file, atomically (see :func:`to_seurat`).
+
+    Returns the path, or ``(path, ConversionLog)`` with ``return_log=True``.
+    """
+    path = _io.check_output(path, (".rds",))
+    obj, log = to_seurat(adata, assay=assay, assay_version=assay_version, raw=raw, return_log=True)
+    write_seurat(obj, path)
+    return (path, log) if return_log else path
+
+
+def read_rds(
+    path: str | os.PathLike, *, assay: str | None = None, join_layers: bool = True, return_log: bool = False
+) -> Any:
+    """Read an ``.rds`` holding a Seurat object (or an ``.RData``/``.rda`` holding exactly one) as an AnnData
+    (see :func:`from_seurat`).
+
+    Returns the AnnData, or ``(adata, ConversionLog)`` with ``return_log=True``.
+    """
+    obj = read_seurat(path)
+    return from_seurat(obj, assay=assay, join_layers=join_layers, return_log=return_log)
+
+
+#: What R says when an .rds/.RData file is cut short or is not one.
+_DAMAGED = (
+    "error reading from connection",
+    "unknown input format",
+    "magic number",
+    "ReadItem",
+    "unknown type",
+    "input does not start with",
+    "decompression",
+    "incomplete",
+    "corrupt",
+)
+SEURAT_FILES = (".rds", ".rdata", ".rda")
+
+
+def _damaged_hint(path: Path, err: _rbridge.RError) -> Exception:
+    """R's error for a file it cannot read, with a hint that the file looks damaged (else ``err`` itself)."""
+    text = err.r_message or str(err)
+    if not any(s in text for s in _DAMAGED):
+        return err
+    text = re.sub(r"^Error( in .+?)?\s*:\s*", "", text.strip())  # R's "Error in readRDS(path) : " prefix
+    msg = (
+        f"{str(path)!r} ({path.stat().st_size:,} bytes) could not be read by R ({text}): the file looks damaged or "
+        "truncated (an interrupted copy or download?). Copy it again, or save it again from R with "
+        "saveRDS(obj, 'file.rds')"
+    )
+    return _rbridge.RError(msg, r_message=err.r_message, r_output=err.r_output)
+
+
+def read_seurat(path: str | os.PathLike) -> Any:
+    """The Seurat object (an rpy2 object, unconverted) in an ``.rds``, or the only one in an ``.RData``/``.rda``.
+
+    A damaged or truncated file gets a hint saying so; an ``.RData`` holding no Seurat object or
+    several is refused with the list of what it holds.
+    """
+    path = _io.check_input(path, SEURAT_FILES)
+    try:
+        if path.suffix.lower() == ".rds":
+            return _rbridge.read_rds(path)
+        _rbridge.require("SeuratObject")
+        held = _rbridge.load_rdata(path)
+    except _rbridge.RError as err:
+        raise _damaged_hint(path, err) from None
+    seurat = [name for name, obj in held.items() if "Seurat" in _rbridge.rclass(obj)]
+    if len(seurat) != 1:
+        listing = ", ".join(f"{n} ({_rbridge.rclass(obj)[0]})" for n, obj in held.items()) or "nothing"
+        how = (
+            "save the one you want as an .rds in R: saveRDS(<name>, 'file.rds')"
+            if seurat
+            else "harmonybridge reads Seurat objects; in R, build one (e.g. CreateSeuratObject) and saveRDS() it"
+        )
+        msg = f"{str(path)!r} holds {len(seurat)} Seurat objects, not one: {listing}; {how}"
+        raise ValueError(msg)
+    return held[seurat[0]]
+
+
+def write_seurat(obj: Any, path: str | os.PathLike) -> Any:
+    """Save a Seurat object (an rpy2 object) to an ``.rds``, atomically."""
+    path = _io.check_output(path, (".rds",))
+    with _io.atomic_path(path) as tmp:
+        _rbridge.write_rds(obj, tmp, what=f"writing {str(path)!r}")
+    return path
+
+
+def read(path: str | os.PathLike) -> AnnData:
+    """Read ``.h5ad``, or a Seurat object from ``.rds`` (or the only one in an ``.RData``/``.rda``), by extension."""
+    path = _io.check_input(path)
+    if path.suffix.lower() in SEURAT_FILES:
+        return read_rds(path)
+    return _io.read_h5ad(path)
+
+
+def write(adata: AnnData, path: str | os.PathLike) -> Any:
+    """Write ``.h5ad`` or ``.rds`` (a Seurat object) by extension, atomically."""
+    path = _io.check_output(path)
+    if path.suffix.lower() == ".rds":
+        return write_rds(adata, path)
+    return _io.write_h5ad(adata, path)
