@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -97,8 +98,8 @@ def test_run_unwritable_output(small_h5ad, tmp_path, capsys):
     assert "is not writable" in capsys.readouterr().err
 
 
-def test_unwritable_output_is_refused(small_h5ad, tmp_path):
-    """As root, a folder is writable; a path under a regular file never is."""
+def test_output_under_a_file_is_refused(small_h5ad, tmp_path):
+    """A path whose folder is a regular file has no folder to write into."""
     blocker = tmp_path / "file"
     blocker.write_text("")
     with pytest.raises(NotADirectoryError, match=r"'.*/file' is a file, not a folder; choose another path"):
@@ -229,6 +230,22 @@ def test_run_and_check_refuse_a_file_without_pca_or_counts_the_same_way(tmp_path
         and "holds no raw counts" in errors[0]
         and "sc.pp.pca(adata)" in errors[0]
     )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as another user, test_run_unwritable_output makes a read-only folder")
+def test_run_unwritable_output_as_root(small_h5ad, tmp_path, capsys):
+    """Root writes into any folder except an immutable one (chattr +i), which the command must refuse up front."""
+    folder = tmp_path / "immutable"
+    folder.mkdir()
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(folder)], capture_output=True, check=False).returncode:
+        pytest.skip("chattr +i is not available here (no chattr, or a file system or container without it)")
+    try:
+        assert main(["run", str(small_h5ad), "--batch", "batch", "--out", str(folder / "o.h5ad")]) == 2
+        assert f"folder {str(folder)!r} is not writable" in capsys.readouterr().err
+        assert list(folder.iterdir()) == []
+    finally:
+        subprocess.run([chattr, "-i", str(folder)], check=True)
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path):

@@ -17,7 +17,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,7 @@ from anndata import AnnData
 from . import _check, _cluster, _metrics, _rbridge
 from ._compat import pkg_version, warn
 from ._params import HarmonyParams
-from .engines import run_engine
+from .engines import EngineResult, run_engine
 from .report import crosscheck_html, overrides_text, text_table
 
 logger = logging.getLogger("harmonybridge")
@@ -184,6 +184,7 @@ def cross_check(
     python_params: dict | None = None,
     r_params: dict | None = None,
     figures: bool = True,
+    r_engine: Callable[[HarmonyParams], EngineResult] | None = None,
     **params: Any,
 ) -> CrossCheckReport:
     """Run both engines with the same explicit parameters under ``n_seeds`` seeds each and compare.
@@ -191,6 +192,10 @@ def cross_check(
     ``params`` are :class:`HarmonyParams` fields shared by both engines (``random_state`` is the
     first seed; the others follow it); ``python_params`` and ``r_params`` override them for one
     engine only, e.g. to show that a planted difference is caught. ``adata`` is not modified.
+
+    ``r_engine`` replaces the R engine (R harmony through rpy2): it gets one seed's resolved
+    parameters and returns that run. The R package passes one that runs ``RunHarmony`` in the
+    calling R process (rpy2 cannot start R inside R; see ``harmonybridge._from_r``).
     """
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
@@ -201,7 +206,8 @@ def cross_check(
         msg = f"n_seeds must be at least 2 to measure each engine's spread, got {n_seeds}"
         raise ValueError(msg)
     _check.cells_for_neighbors(adata.n_obs, N_NEIGHBORS, "nearest neighbours (the cross-check compares them)")
-    _rbridge.require("harmony")  # fail before any work when the R engine cannot run
+    if r_engine is None:
+        _rbridge.require("harmony")  # fail before any work when the R engine cannot run
     base = HarmonyParams(**params)
     first_seed = base.random_state
     engine_params = {
@@ -222,7 +228,11 @@ def cross_check(
         for i in range(n_seeds):
             p = engine_params[engine].replace(random_state=first_seed + i)
             logger.info("cross-check: %s engine, seed %d", engine, p.random_state)
-            res = run_engine(adata, keys, basis, engine, p, False)
+            if engine == "r" and r_engine is not None:
+                _check.embedding(adata, basis)
+                res = r_engine(p.resolve(adata.n_obs, len(keys)))
+            else:
+                res = run_engine(adata, keys, basis, engine, p, False)
             runs.append(_Run(engine, p.random_state, np.asarray(res.embedding, dtype=np.float64), res.record()))
         timings[f"harmony_{engine}"] = time.perf_counter() - t0
     t0 = time.perf_counter()

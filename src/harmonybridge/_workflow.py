@@ -156,6 +156,29 @@ def preprocess(
     return out
 
 
+def pca_if_missing(adata: AnnData, batch: list[str], basis: str, src: str | Path) -> AnnData:
+    """For ``run`` and ``check`` alike: a counts file without ``X_pca`` gets one as ``demo`` computes it
+    (saying so, no cell or gene dropped); without counts either, an error naming both fixes."""
+    if basis in adata.obsm or basis != "X_pca":
+        return adata
+    _check.batch_frame(adata, _check.batch_keys(adata, batch))
+    counts = adata.layers["counts"] if "counts" in adata.layers else adata.X
+    if counts is None or not is_counts(counts):
+        msg = (
+            f"'X_pca' not in adata.obsm of {str(src)!r} (available: {list(adata.obsm.keys())}), "
+            "and it holds no raw counts "
+            "(in X or layers['counts']) to compute one from; run sc.pp.pca(adata) first, or pass --basis"
+        )
+        raise KeyError(msg)
+    logger.info(
+        "no X_pca in %s: computing it from the counts as `demo` does (normalize, log1p, HVGs within each %r, "
+        "genes scaled, PCA; no cell or gene dropped)",
+        src,
+        batch[0],
+    )
+    return preprocess(adata, batch[0], min_genes=0, min_cells=0, max_pct_mt=100.0)
+
+
 @dataclass
 class WorkflowResult:
     """What :func:`integrate_and_cluster` produced, for printing, figures and tests.

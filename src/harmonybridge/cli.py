@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._compat import ConversionWarning, HarmonyBridgeWarning, warn
+from ._compat import ConversionWarning, HarmonyBridgeWarning
 from ._params import HarmonyParams
 
 logger = logging.getLogger("harmonybridge")
@@ -71,6 +71,7 @@ def _backend_keys(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 def cmd_run(args: argparse.Namespace) -> int:
     from . import _io, convert
     from ._harmony import run_harmony
+    from ._workflow import pca_if_missing
 
     src = _io.check_input(args.input)
     default_suffix = ".rds" if src.suffix.lower() in (".rds", ".rdata", ".rda") else src.suffix
@@ -80,7 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     logger.info("reading %s", src)
     if src.suffix.lower() in (".rds", ".rdata", ".rda") and out.suffix.lower() == ".rds":
         return _run_seurat_file(args, src, out, params)
-    adata = _pca_if_missing(convert.read(src), args.batch, args.basis, src)
+    adata = pca_if_missing(convert.read(src), args.batch, args.basis, src)
     logger.info("%d cells x %d genes", adata.n_obs, adata.n_vars)
     for backend, key, uns_key in _backend_keys(args):
         run_harmony(adata, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params)
@@ -113,52 +114,15 @@ def _run_seurat_file(args: argparse.Namespace, src: Path, out: Path, params: dic
     return 0
 
 
-def _pca_if_missing(adata, batch: list[str], basis: str, src: Path):
-    """``run`` and ``check`` alike: a counts file without ``X_pca`` gets one (saying so), else the usual error."""
-    if basis in adata.obsm or basis != "X_pca":
-        return adata
-    from . import _check
-    from ._workflow import is_counts, preprocess
-
-    _check.batch_frame(adata, _check.batch_keys(adata, batch))
-    counts = adata.layers["counts"] if "counts" in adata.layers else adata.X
-    if counts is None or not is_counts(counts):
-        msg = (
-            f"'X_pca' not in adata.obsm of {str(src)!r} (available: {list(adata.obsm.keys())}), "
-            "and it holds no raw counts "
-            "(in X or layers['counts']) to compute one from; run sc.pp.pca(adata) first, or pass --basis"
-        )
-        raise KeyError(msg)
-    logger.info(
-        "no X_pca in %s: computing it from the counts as `demo` does (normalize, log1p, HVGs within each %r, "
-        "genes scaled, PCA; no cell or gene dropped)",
-        src,
-        batch[0],
-    )
-    return preprocess(adata, batch[0], min_genes=0, min_cells=0, max_pct_mt=100.0)
-
-
-def _markers_wanted(args: argparse.Namespace, names) -> list[str] | None:
-    """The user's --markers found in the data (saying which are not), or None."""
-    if not args.markers:
-        return None
-    genes = [g.strip() for item in args.markers for g in item.split(",") if g.strip()]
-    missing = [g for g in genes if g not in names]
-    if missing:
-        example = ", ".join(map(str, list(names[:3])))
-        warn(f"--markers not in the data, left out: {', '.join(missing)} (genes here are named like {example})")
-    return [g for g in genes if g in names]
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
-    from . import _check, _io, _workflow, convert, report
+    from . import _demo, _io, _workflow
 
     # everything about the input is checked before the output folder is created (by the first write)
     if args.input:
         if not args.batch:
             msg = "--input needs --batch KEY (the obs column that names the batch)"
             raise ValueError(msg)
-        src = _io.check_input(args.input)
+        _io.check_input(args.input)
     elif args.batch:
         msg = (
             f"--batch describes --input; the shipped data's batch is {_workflow.DEMO_BATCH!r} "
@@ -166,104 +130,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         raise ValueError(msg)
     outdir = _io.check_folder(args.out)
-    steps = _workflow.Steps(8)
-    if args.input:
-        steps(f"reading {src}")
-        raw = convert.read(src)
-        batch, label, name = args.batch, args.label, src.stem
-        min_genes = 200 if args.min_genes is None else args.min_genes
-    else:
-        steps(f"reading the shipped demo data ({_workflow.DEMO_FILE})")
-        raw = _workflow.load_demo()
-        batch, label, name = (
-            _workflow.DEMO_BATCH,
-            args.label or _workflow.DEMO_LABEL,
-            Path(_workflow.DEMO_FILE).stem.removesuffix("_counts"),
-        )
-        min_genes = 50 if args.min_genes is None else args.min_genes
-        logger.info(
-            "dataset: %d PBMCs from three 10x chemistries (batch %r), cell types in %r; immunogenomics/symphony, GPL-3",
-            raw.n_obs,
-            batch,
-            label,
-        )
-    _check.batch_keys(raw, batch)
-    if label is not None:
-        _check.obs_key(raw, label, "label key (--label)")
-    scaled = "scaled to unit variance (clipped at 10)" if not args.no_scale else "NOT scaled (--no-scale)"
-    steps(f"QC (min {min_genes} genes per cell), normalize, log1p, HVGs within each {batch!r}, genes {scaled}, PCA")
-    adata = _workflow.preprocess(raw, batch, min_genes=min_genes, scale=not args.no_scale)
-    markers = _markers_wanted(args, adata.var_names)
-    result = _workflow.integrate_and_cluster(adata, batch, label_key=label, backend=args.backend, progress=steps)
-    steps("figures and output file")
-    top = _workflow.top_markers(adata, 3)
-    on_umap = markers if markers else [genes[0] for genes in top.values() if genes][:16]
-    rows = (
-        [(batch, f"batch ({batch})")]
-        + ([(label, f"cell type ({label})")] if label else [])
-        + [("leiden", "Leiden cluster (after Harmony)")]
+    markers = [g.strip() for item in args.markers or [] for g in item.split(",") if g.strip()] or None
+    run = _demo.run_demo(
+        outdir,
+        counts=args.input,
+        batch=args.batch,
+        label=args.label,
+        markers=markers,
+        scale=not args.no_scale,
+        min_genes=args.min_genes,
+        backend=args.backend,
+        rds=args.rds,
     )
-    columns = [("X_umap_uncorrected", "uncorrected PCs"), ("X_umap", "after Harmony")]
-    kinds = {"batch": (batch, adata.obs[batch].nunique())}
-    if label:
-        kinds["label"] = (label, adata.obs[label].nunique())
-    figs = {
-        "umap": report.umap_grid(
-            adata,
-            outdir / f"{name}_umap_before_after.png",
-            rows,
-            columns,
-            annotate=["leiden"],
-            title=f"{adata.n_obs} cells: UMAP of the uncorrected and the Harmony-corrected PCs",
-        ),
-        "lisi": report.lisi_boxes(result.lisi, kinds, outdir / f"{name}_lisi.png"),
-        "markers_umap": report.markers_umap(
-            adata,
-            outdir / f"{name}_markers_umap.png",
-            on_umap,
-            "your markers on the Harmony-corrected UMAP"
-            if markers
-            else "top Wilcoxon marker of each cluster on the Harmony-corrected UMAP",
-        ),
-        "dotplot": report.markers_dotplot(
-            adata,
-            outdir / f"{name}_markers_dotplot.png",
-            top,
-            title="top 3 Wilcoxon markers per Leiden cluster (RPS/RPL/MT- genes left out)",
-        ),
-        "convergence": report.convergence({args.backend: adata.uns["harmony"]}, outdir / f"{name}_convergence.png"),
-    }
-    if markers:
-        figs["your_markers"] = report.markers_dotplot(
-            adata, outdir / f"{name}_your_markers_dotplot.png", markers, title="your markers"
-        )
-    if label:
-        figs["clusters"] = report.clusters_vs_labels(
-            adata.obs["leiden"], adata.obs[label], outdir / f"{name}_clusters_vs_{label}.png"
-        )
-    written = [_io.write_h5ad(adata, outdir / f"{name}_harmony.h5ad", compression="gzip")]
-    if args.rds:
-        written.append(convert.write(adata, outdir / f"{name}_harmony.rds"))
-    pre = adata.uns["harmonybridge_preprocess"]
-    print(
-        f"PCA: {pre['n_comps']} PCs of {pre['n_top_genes']} HVGs chosen within each {batch!r}, genes "
-        + (
-            "scaled to unit variance and clipped at 10 first (--no-scale to skip)"
-            if pre["scale"]
-            else "not scaled (--no-scale)"
-        )
-    )
-    print(result.summary())
-    print("top markers per cluster (Wilcoxon; RPS/RPL/MT- genes left out):")
-    for cluster, genes in top.items():
-        cells = adata.obs["leiden"] == cluster
-        who = ""
-        if label:
-            share = adata.obs.loc[cells, label].value_counts(normalize=True)
-            who = f"; {share.iloc[0]:.0%} {share.index[0]}"
-        print(f"  {cluster:>3} ({int(cells.sum())} cells{who}): {', '.join(genes)}")
-    for path in [*written, *(p for p in figs.values() if p is not None)]:
-        print(f"wrote {path}")
+    print("\n".join(run.lines()))
     return 0
 
 
@@ -283,13 +162,14 @@ def _overrides(pairs: list[str] | None) -> dict:
 def cmd_check(args: argparse.Namespace) -> int:
     from . import _io, convert
     from ._crosscheck import cross_check
+    from ._workflow import pca_if_missing
 
     src = _io.check_input(args.input)
     params = _params_from(args)
     HarmonyParams(**params)
     python_params, r_params = _overrides(args.python_param), _overrides(args.r_param)
     report_dir = _io.check_folder(args.report)  # created when the report is written, after the input is checked
-    adata = _pca_if_missing(convert.read(src), args.batch, args.basis, src)
+    adata = pca_if_missing(convert.read(src), args.batch, args.basis, src)
     logger.info("cross-check on %s: %d cells, %d seeds per engine", src, adata.n_obs, args.seeds)
     report = cross_check(
         adata,

@@ -45,10 +45,11 @@ def _to_r(value: Any) -> Any:
 
 
 class RFunction:
-    """An R function named ``name`` in package ``package``'s namespace, called by :func:`call`."""
+    """An R function named ``name`` in package ``package``'s namespace (or in the R environment
+    ``where``), called by :func:`call`."""
 
-    def __init__(self, package: str, name: str) -> None:
-        self.package, self.name = package, name
+    def __init__(self, package: str, name: str, *, where: Any = None) -> None:
+        self.package, self.name, self.where = package, name, where
 
     def __repr__(self) -> str:
         return f"RFunction({self.package}:::{self.name})"
@@ -61,7 +62,8 @@ class RFunction:
         arg_list = ri.ListSexpVector(values)
         if kwargs:
             arg_list.do_slot_assign("names", ri.StrSexpVector([""] * len(args) + list(kwargs)))
-        return _eval_by_name()(self.name, arg_list, require(self.package))
+        where = self.where if self.where is not None else require(self.package)
+        return _eval_by_name()(self.name, arg_list, where)
 
     def formals(self) -> list[str]:
         """The names of the function's arguments."""

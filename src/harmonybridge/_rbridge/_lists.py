@@ -54,8 +54,9 @@ def set_attr(x: Any, name: str, value: Any) -> Any:
 
 def set_class(x: Any, classes: list[str]) -> Any:
     """``class(x) <- classes`` through R's ``class<-`` (so that R marks ``x`` as an object for dispatch)."""
-    ri = _ri()
-    return ri.baseenv["class<-"](x, ri.StrSexpVector(classes))
+    from ._calls import RFunction, call
+
+    return call(RFunction("base", "class<-"), x, _ri().StrSexpVector(classes), what="setting a class")
 
 
 def rclass(x: Any) -> list[str]:
