@@ -26,10 +26,10 @@ import pandas as pd
 from anndata import AnnData
 
 from . import _check, _cluster, _metrics, _rbridge
-from ._compat import pkg_version
+from ._compat import pkg_version, warn
 from ._params import HarmonyParams
 from .engines import EngineResult, run_engine
-from .report import crosscheck_html, text_table
+from .report import crosscheck_html, overrides_text, text_table
 
 logger = logging.getLogger("harmonybridge")
 
@@ -39,6 +39,11 @@ MARGIN = 1.5
 #: ... plus this floor (so that two nearly identical engines are not failed on noise)
 FLOORS = {"pc_r_min": 0.002, "pc_r_median": 0.001, "rel_l2": 0.01, "knn_overlap": 0.03, "ari": 0.05, "nmi": 0.03}
 SIMILARITIES = ("pc_r_min", "pc_r_median", "knn_overlap", "ari", "nmi")
+#: When the limit lets the engines differ this much and still "agree" (per-PC r of the lowest PC down to
+#: 0.8, fewer than half of the neighbours kept), one engine's own seeds differ so much that the verdict
+#: says little: the report and the console say so. Leiden's ARI is left out: two seeds of one engine
+#: often give 0.65-0.7 on real data (ifnb) whose embeddings agree to r > 0.99.
+VACUOUS = {"pc_r_min": 0.8, "knn_overlap": 0.5}
 METRIC_NAMES = {
     "pc_r_min": "per-PC Pearson r (lowest PC)",
     "pc_r_median": "per-PC Pearson r (median PC)",
@@ -57,6 +62,15 @@ class _Run:
     record: dict
     knn: np.ndarray | None = None
     clusters: np.ndarray | None = None
+
+
+def _plain(value: Any) -> Any:
+    """A parameter value for text and JSON: 2.0 -> 2, (1.0, 2.0) -> [1, 2], None -> 'automatic'."""
+    if value is None:
+        return "automatic"
+    if isinstance(value, tuple):
+        return _plain(value[0]) if len(value) == 1 else [_plain(v) for v in value]
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _gap(metric: str, value: float) -> float:
@@ -89,6 +103,7 @@ class CrossCheckReport:
     meta: dict[str, Any]
     convergence: dict[str, list[float]]
     timings: dict[str, float]
+    warnings: list[str] = field(default_factory=list)
     figure_data: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -110,6 +125,7 @@ class CrossCheckReport:
             "meta": self.meta,
             "convergence": self.convergence,
             "timings_seconds": self.timings,
+            "warnings": self.warnings,
         }
 
     def to_json(self, indent: int = 2) -> str:
@@ -123,6 +139,7 @@ class CrossCheckReport:
             f"  harmonypy {self.versions.get('harmonypy')} vs R harmony {self.versions.get('harmony')} "
             f"(R {self.versions.get('R')}; {self.versions.get('harmony_precision', 'unknown')} precision, "
             f"from {self.versions.get('harmony_library', '?')})",
+            f"  {overrides_text(m.get('overrides', {}))}",
             "",
             text_table(self.table, float_fmt="{:.4f}"),
             "",
@@ -133,6 +150,28 @@ class CrossCheckReport:
     def to_html(self) -> str:
         """A self-contained page (figures embedded) that a person can read at a glance."""
         return crosscheck_html(self)
+
+
+def _spread_warnings(table: pd.DataFrame) -> list[str]:
+    """Why the verdict says little, when one engine's own seeds already differ widely."""
+    found = []
+    for metric, bound in VACUOUS.items():
+        limit = float(table.loc[metric, "limit"])
+        if limit >= bound:
+            continue
+        py, r = float(table.loc[metric, "within python (worst)"]), float(table.loc[metric, "within R (worst)"])
+        engine, worst = ("Python", py) if py <= r else ("R", r)
+        found.append(
+            f"{METRIC_NAMES[metric]}: two {engine} seeds give {worst:.2f}, "
+            f"so the engines may differ down to {limit:.2f} and still agree"
+        )
+    if not found:
+        return []
+    return [
+        "the verdict says little: an engine's own seeds differ widely (" + "; ".join(found) + "). Harmony's result "
+        "on this input depends on the seed, usually because there are few cells for the number of PCs and clusters or "
+        "little structure in the PCs; compare on more cells, fewer PCs or a smaller nclust before trusting the verdict."
+    ]
 
 
 def cross_check(
@@ -174,6 +213,14 @@ def cross_check(
     engine_params = {
         "python": base.replace(**(python_params or {})),
         "r": base.replace(**(r_params or {})),
+    }
+    shared = base.resolve(adata.n_obs, len(keys))
+    overrides = {
+        engine: {
+            k: {"engine": _plain(getattr(engine_params[engine], k)), "shared": _plain(getattr(shared, k))}
+            for k in given
+        }
+        for engine, given in (("python", python_params or {}), ("r", r_params or {}))
     }
     runs: list[_Run] = []
     for engine in ("python", "r"):
@@ -231,6 +278,9 @@ def cross_check(
     table = pd.DataFrame(rows).set_index("key")
     table.index.name = "key"
     passed = bool((table["agree"] == "yes").all())
+    spread = _spread_warnings(table)
+    for text in spread:
+        warn(text)
 
     t0 = time.perf_counter()
     conditions = {
@@ -282,9 +332,11 @@ def cross_check(
             "n_neighbors": N_NEIGHBORS,
             "margin": MARGIN,
             "floors": FLOORS,
+            "overrides": overrides,
         },
         convergence={"python": py[0].record["objective"].tolist(), "r": rr[0].record["objective"].tolist()},
         timings=timings,
+        warnings=spread,
     )
     if figures:
         t0 = time.perf_counter()

@@ -3,24 +3,27 @@ ARI/NMI/silhouette and exact neighbours from scikit-learn. (Graphs and Leiden: :
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
 from ._check import cells_for_neighbors
 
 
-def median_lisi(
+def lisi(
     X: np.ndarray,
     labels: pd.Series | np.ndarray,
     perplexity: float = 30,
     *,
     max_cells: int = 20_000,
     random_state: int = 0,
-) -> float:
-    """Median LISI of ``labels`` in ``X`` (harmonypy's implementation, checked against R's lisi).
+) -> np.ndarray:
+    """Each cell's LISI of ``labels`` in ``X`` (harmonypy's implementation, checked against R's lisi).
 
+    1 means one label around the cell; the number of labels means all of them in equal shares.
     Its cost grows with the square of the cells, so above ``max_cells`` it is computed on a
-    seeded sample of that many cells (like the silhouette).
+    seeded sample of that many cells (the values are then those of the sample, in cell order).
     """
     from harmonypy import compute_lisi
 
@@ -31,7 +34,19 @@ def median_lisi(
         X, labels = X[keep], labels.iloc[keep].reset_index(drop=True)
     perplexity = min(perplexity, (len(labels) - 1) / 3)
     frame = pd.DataFrame({"label": labels.to_numpy()})
-    return float(np.median(compute_lisi(np.asarray(X), frame, ["label"], perplexity=perplexity)[:, 0]))
+    return np.asarray(compute_lisi(np.asarray(X), frame, ["label"], perplexity=perplexity)[:, 0], dtype=np.float64)
+
+
+def median_lisi(
+    X: np.ndarray,
+    labels: pd.Series | np.ndarray,
+    perplexity: float = 30,
+    *,
+    max_cells: int = 20_000,
+    random_state: int = 0,
+) -> float:
+    """Median of :func:`lisi` over the cells."""
+    return float(np.median(lisi(X, labels, perplexity, max_cells=max_cells, random_state=random_state)))
 
 
 def per_pc_pearson(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -89,11 +104,26 @@ def compare_clusterings(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray) ->
     if len(a) != len(b):
         msg = f"clusterings cover different numbers of cells: {len(a)} vs {len(b)}"
         raise ValueError(msg)
+    table = pd.crosstab(
+        _natural_categories(a), _natural_categories(b).rename(b.name if b.name != a.name else f"{b.name} (2)")
+    )
     return {
         "ari": float(adjusted_rand_score(a, b)),
         "nmi": float(normalized_mutual_info_score(a, b)),
-        "contingency": pd.crosstab(a.rename(a.name), b.rename(b.name if b.name != a.name else f"{b.name} (2)")),
+        "contingency": table,
     }
+
+
+def _natural_key(label: object) -> tuple:
+    """'10' after '2', 'c10' after 'c2': digit runs compare as numbers."""
+    parts = re.split(r"(\d+)", str(label))
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p != "")
+
+
+def _natural_categories(s: pd.Series) -> pd.Series:
+    """Labels as categories in natural order (0, 1, 2, ..., 10), not text order (0, 1, 10, 2)."""
+    levels = sorted(pd.unique(s.dropna()), key=_natural_key)
+    return pd.Series(pd.Categorical(s, categories=levels), index=s.index, name=s.name)
 
 
 def silhouette(X: np.ndarray, labels: np.ndarray, *, max_cells: int = 20_000, random_state: int = 0) -> float:

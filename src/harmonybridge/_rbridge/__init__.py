@@ -19,6 +19,7 @@ from ._calls import Namespace, RFunction, call, hb, namespace
 from ._lists import attr, get, is_null, is_r_object, names, null, r_list, rclass, rtype, set_attr, set_class
 from ._rhalf import (
     batch_frame,
+    load_rdata,
     read_rds,
     run_harmony,
     seurat_add_harmony,
@@ -66,6 +67,7 @@ __all__ = [
     "seurat_add_harmony",
     "run_harmony",
     "read_rds",
+    "load_rdata",
     "batch_frame",
     "NA_INTEGER",
     "R_INSTALL_HINTS",

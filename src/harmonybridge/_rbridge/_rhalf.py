@@ -23,6 +23,16 @@ def read_rds(path: str | os.PathLike) -> Any:
     return call("hb_read_rds", str(path), what=f"reading {str(path)!r}")
 
 
+def load_rdata(path: str | os.PathLike) -> dict[str, Any]:
+    """The objects an ``.RData``/``.rda`` file holds, by name (``load`` into a fresh environment)."""
+    env = call(_base("new.env"), what="making an environment")
+    loaded = call(_base("load"), str(path), envir=env, what=f"loading {str(path)!r}")
+    return {
+        str(name): call(_base("get"), str(name), envir=env, what=f"reading {name!r} from {str(path)!r}")
+        for name in str_list(loaded)
+    }
+
+
 def write_rds(obj: Any, path: str | os.PathLike, *, what: str | None = None) -> None:
     """Save an R object to ``path`` with ``saveRDS``."""
     call("hb_write_rds", obj, str(path), what=what or f"writing {str(path)!r}")

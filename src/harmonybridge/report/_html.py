@@ -20,6 +20,20 @@ def text_table(df: pd.DataFrame, float_fmt: str) -> str:
     return "\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells)
 
 
+def overrides_text(overrides: dict[str, dict[str, Any]]) -> str:
+    """One line saying which parameters were set for one engine only (python_params / r_params)."""
+    parts = []
+    for engine, name in (("python", "Python engine"), ("r", "R engine")):
+        changed = overrides.get(engine) or {}
+        if changed:
+            parts.append(
+                f"{name} " + ", ".join(f"{k}={v['engine']} (shared: {v['shared']})" for k, v in changed.items())
+            )
+    if not parts:
+        return "overrides: none (both engines ran the same parameters)"
+    return "overrides applied to one engine only: " + "; ".join(parts)
+
+
 def _crosscheck_figures(report: Any) -> dict[str, str]:
     fd = report.figure_data
     if not fd:
@@ -64,8 +78,11 @@ def crosscheck_html(report: Any) -> str:
 table{{border-collapse:collapse;margin:.5em 0 1.5em}} td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
 td:first-child,th:first-child,td:nth-child(2){{text-align:left}} .bad{{color:#b00020;font-weight:bold}}
 .good{{color:#1b7f3b}}
-img{{max-width:100%}} .note{{color:#555;font-size:90%}}</style></head><body>
+img{{max-width:100%}} .note{{color:#555;font-size:90%}}
+.warn{{background:#fff4ce;border-left:4px solid #c98a00;padding:.5em .8em}}</style></head><body>
 <h1>Engines {report.verdict.upper()}</h1>
+{"".join(f'<p class="warn"><b>Warning:</b> {html.escape(w)}</p>' for w in report.warnings)}
+<p>{html.escape(overrides_text(m.get("overrides", {})))}</p>
 <p>{m["n_cells"]} cells x {m["n_pcs"]} PCs ({html.escape(m["basis"])}),
 batch <b>{html.escape(str(m["batch_key"]))}</b>{labels};
 {m["n_seeds"]} seeds per engine ({", ".join(map(str, report.params["seeds"]))}).</p>
