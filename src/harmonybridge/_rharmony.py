@@ -76,6 +76,7 @@ def run_r(
             "max.iter.cluster": opts["max.iter.cluster"],
             "epsilon.cluster": opts["epsilon.cluster"],
             "epsilon.harmony": opts["epsilon.harmony"],
+            "batch.prop.cutoff": opts["batch.prop.cutoff"],
         },
     )
     corrected = _rbridge.matrix_to_numpy(out.rx2("embedding"), np.float64)

@@ -25,6 +25,7 @@ _PARAM_HELP = {
     "epsilon_cluster": "k-means convergence",
     "epsilon_harmony": "Harmony convergence",
     "alpha": "lambda estimation",
+    "batch_prop_cutoff": "in each cluster, correct only batches whose mean membership exceeds this",
     "ncores": "threads (default: all CPUs)",
     "random_state": "seed",
 }
