@@ -7,6 +7,7 @@ from ._compat import ConversionWarning, HarmonyBridgeWarning
 from ._convert import ConversionLog, from_seurat, read_rds, to_seurat, write_rds
 from ._cluster import cluster
 from ._crosscheck import CrossCheckReport, cross_check
+from ._engine_seurat import SeuratPathUnavailable, seurat_defaults
 from ._harmony import harmony_integrate, run_harmony
 from ._metrics import compare_clusterings
 from ._io import read, write
@@ -29,6 +30,8 @@ __all__ = [
     "read",
     "read_rds",
     "run_harmony",
+    "SeuratPathUnavailable",
+    "seurat_defaults",
     "to_seurat",
     "write",
     "write_rds",

@@ -78,32 +78,60 @@ def _pair_metrics(a: _Run, b: _Run) -> dict[str, float]:
     }
 
 
+#: engines the cross-check can run, and how the report names them
+ENGINES = ("python", "r", "seurat")
+ENGINE_LABELS = {"python": "Python (harmonypy)", "r": "R (harmony)", "seurat": "Seurat 5 (IntegrateLayers)"}
+_SHORT = {"python": "python", "r": "R", "seurat": "Seurat"}
+
+
+def pair_name(a: str, b: str) -> str:
+    return f"{a} vs {b}"
+
+
 @dataclass
 class CrossCheckReport:
-    """What :func:`cross_check` found. ``passed`` is the verdict; ``table`` the figures behind it."""
+    """What :func:`cross_check` found. ``passed`` is the verdict (every pair of engines agrees);
+    ``tables`` the figures behind it, one per pair (``table`` is the first pair's)."""
 
     passed: bool
     table: pd.DataFrame
     integration: pd.DataFrame
     pairs: dict[str, list[dict[str, float]]]
     versions: dict[str, str]
-    params: dict[str, dict]
+    params: dict[str, Any]
     meta: dict[str, Any]
     convergence: dict[str, list[float]]
     timings: dict[str, float]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    param_differences: dict[str, dict[str, list]] = field(default_factory=dict)
     _figure_data: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def verdict(self) -> str:
         return "agree" if self.passed else "disagree"
 
+    @property
+    def engines(self) -> list[str]:
+        return list(self.meta.get("engines", ["python", "r"]))
+
+    def pair_verdicts(self) -> dict[str, str]:
+        """Each pair of engines: "agree" or "disagree"."""
+        return {name: "agree" if (t["agree"] == "yes").all() else "disagree" for name, t in self.tables.items()}
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able values."""
+        first = next(iter(self.tables))
         return {
             "verdict": self.verdict,
             "passed": self.passed,
-            "rule": f"between-engine gap <= {MARGIN} x worst within-engine gap + floor (gap = 1 - similarity, or the distance)",
+            "rule": f"for every pair of engines: between-engine gap <= {MARGIN} x worst within-engine gap of either + floor "
+            "(gap = 1 - similarity, or the distance)",
+            "engines": self.engines,
+            "pair_verdicts": self.pair_verdicts(),
             "agreement": json.loads(self.table.to_json(orient="index")),
+            "agreement_by_pair": {name: json.loads(t.to_json(orient="index")) for name, t in self.tables.items()},
+            "first_pair": first,
+            "parameter_differences": self.param_differences,
             "integration": json.loads(self.integration.to_json(orient="index")),
             "pairs": self.pairs,
             "versions": self.versions,
@@ -118,16 +146,22 @@ class CrossCheckReport:
 
     def __repr__(self) -> str:
         m = self.meta
+        names = " vs ".join(ENGINE_LABELS[e] for e in self.engines)
         lines = [
             f"harmonybridge cross-check: engines {self.verdict.upper()} "
             f"({m['n_cells']} cells x {m['n_pcs']} PCs, batch {m['batch_key']!r}, {m['n_seeds']} seeds per engine)",
-            f"  harmonypy {self.versions.get('harmonypy')} vs R harmony {self.versions.get('harmony')} (R {self.versions.get('R')};"
-            f" {self.versions.get('harmony_precision', 'unknown')} precision, from {self.versions.get('harmony_library', '?')})",
-            "",
-            _text_table(self.table, float_fmt="{:.4f}"),
-            "",
-            _text_table(self.integration, float_fmt="{:.3f}"),
+            f"  {names}",
+            f"  harmonypy {self.versions.get('harmonypy')}, R harmony {self.versions.get('harmony')} (R {self.versions.get('R')};"
+            f" {self.versions.get('harmony_precision', 'unknown')} precision, from {self.versions.get('harmony_library', '?')})"
+            + (f", Seurat {self.versions.get('Seurat')}" if "seurat" in self.engines else ""),
         ]
+        verdicts = self.pair_verdicts()
+        for name, table in self.tables.items():
+            lines += ["", f"  {name}: {verdicts[name]}", _text_table(table, float_fmt="{:.4f}")]
+            diff = self.param_differences.get(name)
+            if diff:
+                lines.append("  parameters that differ: " + ", ".join(f"{k} {v[0]} vs {v[1]}" for k, v in diff.items()))
+        lines += ["", _text_table(self.integration, float_fmt="{:.3f}")]
         return "\n".join(lines)
 
     def to_html(self) -> str:
@@ -143,6 +177,43 @@ def _text_table(df: pd.DataFrame, float_fmt: str) -> str:
     return "\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells)
 
 
+def _agreement_table(a: str, b: str, between: list[dict], within_a: list[dict], within_b: list[dict]) -> pd.DataFrame:
+    """One pair of engines against each engine's own seed spread, metric by metric."""
+    rows = []
+    for metric in METRIC_NAMES:
+        median_between = float(np.median([p[metric] for p in between]))
+        pick = min if metric in SIMILARITIES else max
+        worst_a, worst_b = pick(p[metric] for p in within_a), pick(p[metric] for p in within_b)
+        worst_gap = max(_gap(metric, worst_a), _gap(metric, worst_b))
+        limit_gap = MARGIN * worst_gap + FLOORS[metric]
+        limit = 1.0 - limit_gap if metric in SIMILARITIES else limit_gap
+        ok = _gap(metric, median_between) <= limit_gap
+        rows.append({"metric": METRIC_NAMES[metric], "key": metric, "between engines": median_between,
+                     f"within {_SHORT[a]} (worst)": worst_a, f"within {_SHORT[b]} (worst)": worst_b,
+                     "limit": limit, "agree": "yes" if ok else "NO"})  # fmt: skip
+    table = pd.DataFrame(rows).set_index("key")
+    table.index.name = "key"
+    return table
+
+
+def _param_differences(records: dict[str, dict]) -> dict[str, dict[str, list]]:
+    """For each pair of engines, the parameters (seed aside) whose values differ: name -> [a, b]."""
+    out = {}
+    for a, b in itertools.combinations(records, 2):
+        pa, pb = records[a], records[b]
+        out[pair_name(a, b)] = {k: [pa.get(k), pb.get(k)] for k in pa if k != "random_state" and pa.get(k) != pb.get(k)}
+    return out
+
+
+def _check_engines(engines: Sequence[str]) -> list[str]:
+    engines = list(engines)
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown or len(engines) < 2 or len(set(engines)) != len(engines):
+        msg = f"engines must be two or more distinct names from {list(ENGINES)}, got {engines!r}"
+        raise ValueError(msg)
+    return engines
+
+
 def cross_check(
     adata: AnnData,
     batch_key: str | Sequence[str],
@@ -150,19 +221,27 @@ def cross_check(
     label_key: str | None = None,
     n_seeds: int = 3,
     basis: str = "X_pca",
+    engines: Sequence[str] = ("python", "r"),
     python_params: dict | None = None,
     r_params: dict | None = None,
+    seurat_params: dict | str = "seurat",
     figures: bool = True,
     **params: Any,
 ) -> CrossCheckReport:
-    """Run both engines with the same explicit parameters under ``n_seeds`` seeds each and compare.
+    """Run each engine with the same explicit parameters under ``n_seeds`` seeds and compare every pair.
 
-    ``params`` are :class:`HarmonyParams` fields shared by both engines (``random_state`` is the
+    ``engines`` names the Harmony paths: ``"python"`` (harmonypy), ``"r"`` (R's RunHarmony) and
+    ``"seurat"`` (Seurat 5's ``IntegrateLayers(method = HarmonyIntegration)``, needs Seurat 5).
+    ``params`` are :class:`HarmonyParams` fields shared by the engines (``random_state`` is the
     first seed; the others follow it); ``python_params`` and ``r_params`` override them for one
-    engine only, e.g. to show that a planted difference is caught. ``adata`` is not modified.
+    engine only, e.g. to show that a planted difference is caught. ``seurat_params="seurat"``
+    runs the Seurat path with Seurat's own defaults (what its users get); a dict runs it with
+    harmonybridge's parameters plus those overrides. The report says which parameters differ
+    between the paths. ``adata`` is not modified.
     """
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
+    engines = _check_engines(engines)
     keys = _check.batch_keys(adata, batch_key)
     _check.batch_frame(adata, keys)
     labels = _check.obs_key(adata, label_key) if label_key is not None else None
@@ -170,67 +249,74 @@ def cross_check(
         msg = f"n_seeds must be at least 2 to measure each engine's spread, got {n_seeds}"
         raise ValueError(msg)
     _check.cells_for_neighbors(adata.n_obs, N_NEIGHBORS, "nearest neighbours (the cross-check compares them)")
+    if not (seurat_params == "seurat" or isinstance(seurat_params, dict)):
+        msg = f"seurat_params must be 'seurat' (Seurat's own defaults) or a dict of overrides, got {seurat_params!r}"
+        raise ValueError(msg)
     from . import _rbridge
 
-    _rbridge.require("harmony")  # fail before any work when the R engine cannot run
+    if "r" in engines or "seurat" in engines:
+        _rbridge.require("harmony")  # fail before any work when an R engine cannot run
+    seurat_path = None
+    if "seurat" in engines:
+        from ._engine_seurat import require_seurat_path
+
+        if len(keys) != 1:
+            msg = f"the seurat engine corrects one batch column (the layers of a split Seurat 5 assay), got {keys}"
+            raise ValueError(msg)
+        seurat_path = require_seurat_path()
     base = HarmonyParams(**params)
     first_seed = base.random_state
-    engine_params = {
-        "python": base.replace(**(python_params or {})),
-        "r": base.replace(**(r_params or {})),
-    }
-    runs: list[_Run] = []
-    for engine in ("python", "r"):
+    overrides = {"python": python_params or {}, "r": r_params or {}, "seurat": seurat_params if isinstance(seurat_params, dict) else {}}
+    engine_params = {e: base.replace(**overrides[e]) for e in engines}
+    runs: dict[str, list[_Run]] = {}
+    for engine in engines:
         t0 = time.perf_counter()
+        runs[engine] = []
         for i in range(n_seeds):
             p = engine_params[engine].replace(random_state=first_seed + i)
             logger.info("cross-check: %s engine, seed %d", engine, p.random_state)
-            res = _run_engine(adata, keys, basis, engine, p, False)
-            runs.append(_Run(engine, p.random_state, np.asarray(res.embedding, dtype=np.float64), res.record()))
+            if engine == "seurat":
+                from ._engine_seurat import run_seurat
+
+                res = run_seurat(_check.embedding(adata, basis), _check.batch_frame(adata, keys), keys,
+                                 None if seurat_params == "seurat" else p, random_state=p.random_state, path=seurat_path)  # fmt: skip
+            else:
+                res = _run_engine(adata, keys, basis, engine, p, False)
+            runs[engine].append(_Run(engine, p.random_state, np.asarray(res.embedding, dtype=np.float64), res.record()))
         timings[f"harmony_{engine}"] = time.perf_counter() - t0
+    every = [run for engine in engines for run in runs[engine]]
     t0 = time.perf_counter()
-    for run in runs:
+    for run in every:
         run.knn = _metrics.knn_indices(run.embedding, N_NEIGHBORS)
     timings["knn"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    for run in runs:
+    for run in every:
         run.clusters = _metrics.leiden(run.embedding, n_neighbors=N_NEIGHBORS, random_state=0)
     timings["leiden"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    py = [r for r in runs if r.engine == "python"]
-    rr = [r for r in runs if r.engine == "r"]
-    pairs = {
-        "between": [_pair_metrics(a, b) for a, b in itertools.product(py, rr)],
-        "within_python": [_pair_metrics(a, b) for a, b in itertools.combinations(py, 2)],
-        "within_r": [_pair_metrics(a, b) for a, b in itertools.combinations(rr, 2)],
-    }
+    pairs: dict[str, list[dict[str, float]]] = {}
+    for engine in engines:
+        pairs[f"within_{engine}"] = [_pair_metrics(a, b) for a, b in itertools.combinations(runs[engine], 2)]
+    tables = {}
+    for a, b in itertools.combinations(engines, 2):
+        name = pair_name(a, b)
+        pairs[name] = [_pair_metrics(x, y) for x, y in itertools.product(runs[a], runs[b])]
+        tables[name] = _agreement_table(a, b, pairs[name], pairs[f"within_{a}"], pairs[f"within_{b}"])
     timings["pair_metrics"] = time.perf_counter() - t0
-    rows = []
-    for metric in METRIC_NAMES:
-        between = float(np.median([p[metric] for p in pairs["between"]]))
-        within_py = [p[metric] for p in pairs["within_python"]]
-        within_r = [p[metric] for p in pairs["within_r"]]
-        pick = min if metric in SIMILARITIES else max
-        worst_py, worst_r = pick(within_py), pick(within_r)
-        worst_gap = max(_gap(metric, worst_py), _gap(metric, worst_r))
-        limit_gap = MARGIN * worst_gap + FLOORS[metric]
-        limit = 1.0 - limit_gap if metric in SIMILARITIES else limit_gap
-        ok = _gap(metric, between) <= limit_gap
-        rows.append({"metric": METRIC_NAMES[metric], "key": metric, "between engines": between, "within python (worst)": worst_py,
-                     "within R (worst)": worst_r, "limit": limit, "agree": "yes" if ok else "NO"})  # fmt: skip
-    table = pd.DataFrame(rows).set_index("key")
-    table.index.name = "key"
-    passed = bool((table["agree"] == "yes").all())
+    table = next(iter(tables.values()))
+    passed = all(bool((t["agree"] == "yes").all()) for t in tables.values())
 
     t0 = time.perf_counter()
-    conditions = {"uncorrected": np.asarray(_check.embedding(adata, basis), dtype=np.float64), "python": py[0].embedding, "r": rr[0].embedding}
+    first = {engine: runs[engine][0] for engine in engines}
+    conditions = {"uncorrected": np.asarray(_check.embedding(adata, basis), dtype=np.float64),
+                  **{engine: first[engine].embedding for engine in engines}}  # fmt: skip
     batch_labels = adata.obs[keys[0]]
     integ = []
     for name, X in conditions.items():
         row: dict[str, Any] = {"condition": name, f"batch LISI ({keys[0]})": _metrics.median_lisi(X, batch_labels)}
         if labels is not None:
-            clusters = _metrics.leiden(X, n_neighbors=N_NEIGHBORS) if name == "uncorrected" else (py[0] if name == "python" else rr[0]).clusters
+            clusters = _metrics.leiden(X, n_neighbors=N_NEIGHBORS) if name == "uncorrected" else first[name].clusters
             row[f"label LISI ({label_key})"] = _metrics.median_lisi(X, labels)
             row["silhouette (labels)"] = _metrics.silhouette(X, labels.to_numpy())
             row["ARI clusters vs labels"] = _metrics.compare_clusterings(clusters, labels)["ari"]
@@ -238,40 +324,47 @@ def cross_check(
     integration = pd.DataFrame(integ).set_index("condition")
     timings["integration_metrics"] = time.perf_counter() - t0
 
-    versions = {"harmonypy": py[0].record["versions"].get("harmonypy", ""), **{k: v for k, v in rr[0].record["versions"].items()},
-                "harmonybridge": pkg_version("harmonybridge") or "", "scanpy": pkg_version("scanpy") or ""}  # fmt: skip
+    versions: dict[str, str] = {}
+    for engine in engines:
+        versions.update({k: str(v) for k, v in first[engine].record["versions"].items()})
+    versions.update({"harmonybridge": pkg_version("harmonybridge") or "", "scanpy": pkg_version("scanpy") or ""})
+    records = {engine: first[engine].record["params"] for engine in engines}
     report = CrossCheckReport(
         passed=passed,
         table=table,
         integration=integration,
         pairs=pairs,
         versions=versions,
-        params={"python": py[0].record["params"], "r": rr[0].record["params"],
-                "seeds": [first_seed + i for i in range(n_seeds)]},  # fmt: skip
-        meta={"n_cells": adata.n_obs, "n_pcs": py[0].embedding.shape[1], "batch_key": keys[0] if len(keys) == 1 else keys,
+        params={**records, "seeds": [first_seed + i for i in range(n_seeds)],
+                **({"seurat_defaults": "seurat" if seurat_params == "seurat" else "harmonybridge"} if "seurat" in engines else {})},  # fmt: skip
+        meta={"n_cells": adata.n_obs, "n_pcs": first[engines[0]].embedding.shape[1], "batch_key": keys[0] if len(keys) == 1 else keys,
               "label_key": label_key, "n_seeds": n_seeds, "basis": basis, "n_neighbors": N_NEIGHBORS,
-              "margin": MARGIN, "floors": FLOORS},  # fmt: skip
-        convergence={"python": py[0].record["objective"].tolist(), "r": rr[0].record["objective"].tolist()},
+              "margin": MARGIN, "floors": FLOORS, "engines": engines},  # fmt: skip
+        convergence={engine: first[engine].record["objective"].tolist() for engine in engines if len(first[engine].record["objective"])},
         timings=timings,
+        tables=tables,
+        param_differences=_param_differences(records),
     )
     if figures:
         t0 = time.perf_counter()
-        report._figure_data = _figure_data(conditions, batch_labels, labels)
+        report._figure_data = _figure_data(conditions, batch_labels, labels, engines)
         timings["umap_for_figures"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_all
     logger.info("cross-check: %s (%.1f s)", report.verdict, timings["total"])
     return report
 
 
-def _figure_data(conditions: dict[str, np.ndarray], batch: pd.Series, labels: pd.Series | None) -> dict[str, Any]:
+def _figure_data(conditions: dict[str, np.ndarray], batch: pd.Series, labels: pd.Series | None,
+                 engines: Sequence[str] = ("python", "r")) -> dict[str, Any]:  # fmt: skip
     import scanpy as sc
 
     umaps = {}
-    for name in ("python", "r"):
+    for name in engines:
         tmp = _metrics.neighbor_graph(conditions[name], n_neighbors=N_NEIGHBORS, random_state=0)
         sc.tl.umap(tmp, random_state=0)
         umaps[name] = tmp.obsm["X_umap"]
-    return {"umaps": umaps, "python": conditions["python"], "r": conditions["r"], "batch": batch, "labels": labels}
+    return {"umaps": umaps, "engines": list(engines), "embeddings": {e: conditions[e] for e in engines},
+            "batch": batch, "labels": labels}  # fmt: skip
 
 
 # --- HTML -------------------------------------------------------------------------------
@@ -310,15 +403,16 @@ def _figures(report: CrossCheckReport) -> dict[str, str]:
         return {}
     out = {}
     color_by = [("batch", fd["batch"])] + ([("label", fd["labels"])] if fd["labels"] is not None else [])
-    fig, axes = plt.subplots(len(color_by), 2, figsize=(11, 4.3 * len(color_by)), squeeze=False)
+    engines = fd["engines"]
+    fig, axes = plt.subplots(len(color_by), len(engines), figsize=(5.5 * len(engines), 4.3 * len(color_by)), squeeze=False)
     for row, (what, values) in enumerate(color_by):
-        for col, engine in enumerate(("python", "r")):
-            name = "Python (harmonypy)" if engine == "python" else "R (harmony)"
-            _scatter_by(axes[row, col], fd["umaps"][engine], values, f"{name}: UMAP by {values.name or what}")
+        for col, engine in enumerate(engines):
+            _scatter_by(axes[row, col], fd["umaps"][engine], values, f"{ENGINE_LABELS[engine]}: UMAP by {values.name or what}")
     fig.tight_layout()
     out["umaps"] = _png(fig)
 
-    A, B = fd["python"], fd["r"]
+    a, b = engines[0], engines[1]
+    A, B = fd["embeddings"][a], fd["embeddings"][b]
     r = _metrics.per_pc_pearson(A, B)
     n_show = min(4, A.shape[1])
     fig, axes = plt.subplots(1, n_show + 1, figsize=(3.3 * (n_show + 1), 3.2))
@@ -330,18 +424,18 @@ def _figures(report: CrossCheckReport) -> dict[str, str]:
         lo, hi = min(A[:, i].min(), B[:, i].min()), max(A[:, i].max(), B[:, i].max())
         ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8)
         ax.set_title(f"PC{i + 1}: r = {r[i]:.4f}", fontsize=9)
-        ax.set_xlabel("Python")
-        ax.set_ylabel("R")
+        ax.set_xlabel(_SHORT[a])
+        ax.set_ylabel(_SHORT[b])
     axes[-1].bar(np.arange(1, len(r) + 1), r, color="tab:blue")
     axes[-1].set_ylim(min(0.9, r.min() - 0.01), 1.0)
-    axes[-1].set_title("per-PC r, R vs Python", fontsize=9)
+    axes[-1].set_title(f"per-PC r, {_SHORT[b]} vs {_SHORT[a]}", fontsize=9)
     axes[-1].set_xlabel("PC")
     fig.tight_layout()
     out["scatter"] = _png(fig)
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for engine, obj in report.convergence.items():
-        ax.plot(range(len(obj)), obj, marker="o", label="Python (harmonypy)" if engine == "python" else "R (harmony)")
+        ax.plot(range(len(obj)), obj, marker="o", label=ENGINE_LABELS[engine])
     ax.set_xlabel("Harmony iteration (0 = initial clustering)")
     ax.xaxis.set_major_locator(__import__("matplotlib.ticker").ticker.MaxNLocator(integer=True))
     ax.set_ylabel("objective")
@@ -370,9 +464,16 @@ def _render_html(report: CrossCheckReport) -> str:
     color = "#1b7f3b" if report.passed else "#b00020"
     img = lambda key, alt: f'<img alt="{alt}" src="data:image/png;base64,{figs[key]}">' if key in figs else ""  # noqa: E731
     versions = ", ".join(f"{k} {v}" for k, v in report.versions.items())
-    params = html.escape(json.dumps(report.params["python"]))
-    r_params = html.escape(json.dumps(report.params["r"]))
-    table = report.table
+    engines = report.engines
+    params = "<br>".join(f"{html.escape(ENGINE_LABELS[e])}: {html.escape(json.dumps(report.params[e]))}" for e in engines)
+    verdicts = report.pair_verdicts()
+    agreement = []
+    for name, table in report.tables.items():
+        diff = report.param_differences.get(name) or {}
+        differ = ("parameters that differ: " + ", ".join(f"{k} {v[0]} vs {v[1]}" for k, v in diff.items())) if diff else "same parameters"
+        agreement.append(f"<h3>{html.escape(name)}: {verdicts[name]}</h3><p class=\"note\">{html.escape(differ)}</p>"
+                         + _html_table(table, "{:.4f}"))  # fmt: skip
+    names = ", ".join(ENGINE_LABELS[e] for e in engines)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>harmonybridge cross-check: {report.verdict}</title>
 <style>body{{font-family:sans-serif;max-width:1150px;margin:2em auto;color:#222}} h1{{color:{color}}}
 table{{border-collapse:collapse;margin:.5em 0 1.5em}} td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
@@ -381,16 +482,17 @@ img{{max-width:100%}} .note{{color:#555;font-size:90%}}</style></head><body>
 <h1>Engines {report.verdict.upper()}</h1>
 <p>{m['n_cells']} cells x {m['n_pcs']} PCs ({html.escape(m['basis'])}), batch <b>{html.escape(str(m['batch_key']))}</b>{', labels <b>' + html.escape(m['label_key']) + '</b>' if m['label_key'] else ''};
 {m['n_seeds']} seeds per engine ({', '.join(map(str, report.params['seeds']))}).</p>
-<p class="note">Rule: for each metric, the gap between engines (median over all Python x R seed pairs; gap = 1 - similarity,
-or the distance) must be at most {MARGIN} x the worst gap between two seeds of the same engine, plus a small floor
+<p>Engines: {html.escape(names)}.</p>
+<p class="note">Rule: for each pair of engines and each metric, the gap between them (median over all seed pairs; gap = 1 - similarity,
+or the distance) must be at most {MARGIN} x the worst gap between two seeds of either engine, plus a small floor
 (the "limit" column). Exact equality is impossible: the engines' random number generators differ.</p>
-<h2>Agreement</h2>{_html_table(table, "{:.4f}")}
-<h2>Integration: uncorrected, Python and R</h2>{_html_table(report.integration, "{:.3f}")}
+<h2>Agreement</h2>{"".join(agreement)}
+<h2>Integration: uncorrected and each engine</h2>{_html_table(report.integration, "{:.3f}")}
 <p class="note">Batch LISI: higher = better mixed (1 = one batch around each cell). Label LISI: lower = labels kept apart.
 Silhouette and ARI against labels: higher = biology kept.</p>
-<h2>UMAPs</h2>{img("umaps", "UMAPs of Python and R")}
-<h2>R vs Python, per PC</h2>{img("scatter", "per-PC scatter")}
+<h2>UMAPs</h2>{img("umaps", "UMAPs of each engine")}
+<h2>{html.escape(_SHORT[engines[1]])} vs {html.escape(_SHORT[engines[0]])}, per PC</h2>{img("scatter", "per-PC scatter")}
 <h2>Convergence</h2>{img("convergence", "convergence")}
 <h2>Versions and parameters</h2><p>{html.escape(versions)}</p>
-<p class="note">Python engine: {params}<br>R engine: {r_params}</p>
+<p class="note">{params}</p>
 </body></html>"""

@@ -174,8 +174,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         logger.info("no X_pca in %s: computing it from counts (normalize, log1p, HVGs by batch, PCA; no cell dropped)", src)
         adata = preprocess(adata, args.batch[0], min_genes=0, max_pct_mt=100.0)
     logger.info("cross-check on %s: %d cells, %d seeds per engine", src, adata.n_obs, args.seeds)
-    report = cross_check(adata, args.batch, label_key=args.label, n_seeds=args.seeds, basis=args.basis,
-                         python_params=_overrides(args.python_param), r_params=_overrides(args.r_param), **params)  # fmt: skip
+    seurat_params = _overrides(args.seurat_param) if args.seurat_params == "harmonybridge" else "seurat"
+    report = cross_check(adata, args.batch, label_key=args.label, n_seeds=args.seeds, basis=args.basis, engines=args.engines,
+                         python_params=_overrides(args.python_param), r_params=_overrides(args.r_param),
+                         seurat_params=seurat_params, **params)  # fmt: skip
     with _io.atomic_path(report_dir / "report.html") as tmp:
         tmp.write_text(report.to_html(), encoding="utf-8")
     with _io.atomic_path(report_dir / "report.json") as tmp:
@@ -266,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--python-param", action="append", metavar="KEY=VALUE",
                    help="override a parameter for the Python engine only (e.g. theta=0, to see a difference caught)")  # fmt: skip
     p.add_argument("--r-param", action="append", metavar="KEY=VALUE", help="override a parameter for the R engine only")
+    p.add_argument("--engines", nargs="+", choices=["python", "r", "seurat"], default=["python", "r"],
+                   help="Harmony paths to compare (default python r; seurat = Seurat 5's IntegrateLayers(method = HarmonyIntegration))")
+    p.add_argument("--seurat-params", choices=["seurat", "harmonybridge"], default="seurat",
+                   help="the seurat engine runs with Seurat's own defaults (default) or harmonybridge's parameters")
+    p.add_argument("--seurat-param", action="append", metavar="KEY=VALUE",
+                   help="with --seurat-params harmonybridge: override a parameter for the seurat engine only")  # fmt: skip
     _add_params(p)
     p.set_defaults(func=cmd_check)
 
