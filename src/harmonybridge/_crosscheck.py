@@ -31,11 +31,17 @@ from anndata import AnnData
 from . import _check, _metrics
 from ._compat import pkg_version
 from ._harmony import _run_engine
+from ._neighbors import NeighborGraph, sample_cells
 from ._params import HarmonyParams
 
 logger = logging.getLogger("harmonybridge")
 
 N_NEIGHBORS = 15
+#: above this many cells, the neighbour graphs (kNN overlap, Leiden) and the UMAPs use one seeded
+#: sample of this many cells, the same for every embedding (exact kNN costs cells^2)
+GRAPH_CELLS = 20_000
+#: LISI and silhouette (cells^2 as well) on a seeded sample of this many cells
+SCORE_CELLS = 10_000
 #: between-engine gap may be this many times the worst within-engine gap ...
 MARGIN = 1.5
 #: ... plus this floor (so that two nearly identical engines are not failed on noise)
@@ -57,8 +63,12 @@ class _Run:
     seed: int
     embedding: np.ndarray
     record: dict
-    knn: np.ndarray | None = None
+    graph: NeighborGraph | None = None
     clusters: np.ndarray | None = None
+
+    @property
+    def knn(self) -> np.ndarray:
+        return self.graph.indices
 
 
 def _gap(metric: str, value: float) -> float:
@@ -114,6 +124,17 @@ class CrossCheckReport:
     def engines(self) -> list[str]:
         return list(self.meta.get("engines", ["python", "r"]))
 
+    def sampling_note(self) -> str:
+        """What ran on a sample of the cells, or "" when everything used every cell."""
+        m = self.meta
+        n, graph, score = m["n_cells"], m.get("graph_cells", m["n_cells"]), m.get("score_cells", m["n_cells"])
+        parts = []
+        if graph < n:
+            parts.append(f"neighbour graphs (kNN overlap, Leiden) and UMAPs on a seeded sample of {graph:,} of {n:,} cells")
+        if score < n:
+            parts.append(f"LISI and silhouette on {score:,} cells")
+        return "; ".join(parts) + ("; per-PC r and relative L2 on all cells" if parts else "")
+
     def pair_verdicts(self) -> dict[str, str]:
         """Each pair of engines: "agree" or "disagree"."""
         return {name: "agree" if (t["agree"] == "yes").all() else "disagree" for name, t in self.tables.items()}
@@ -155,6 +176,8 @@ class CrossCheckReport:
             f" {self.versions.get('harmony_precision', 'unknown')} precision, from {self.versions.get('harmony_library', '?')})"
             + (f", Seurat {self.versions.get('Seurat')}" if "seurat" in self.engines else ""),
         ]
+        if self.sampling_note():
+            lines.append(f"  {self.sampling_note()}")
         verdicts = self.pair_verdicts()
         for name, table in self.tables.items():
             lines += ["", f"  {name}: {verdicts[name]}", _text_table(table, float_fmt="{:.4f}")]
@@ -226,6 +249,7 @@ def cross_check(
     r_params: dict | None = None,
     seurat_params: dict | str = "seurat",
     figures: bool = True,
+    max_cells: int | None = GRAPH_CELLS,
     **params: Any,
 ) -> CrossCheckReport:
     """Run each engine with the same explicit parameters under ``n_seeds`` seeds and compare every pair.
@@ -238,9 +262,19 @@ def cross_check(
     runs the Seurat path with Seurat's own defaults (what its users get); a dict runs it with
     harmonybridge's parameters plus those overrides. The report says which parameters differ
     between the paths. ``adata`` is not modified.
+
+    Each embedding gets one neighbour graph (exact kNN), shared by the kNN-overlap metric, Leiden
+    and the figures' UMAP. Above ``max_cells`` cells (None: never) that graph is built on one
+    seeded sample of ``max_cells`` cells, the same for every embedding; LISI and silhouette use
+    ``SCORE_CELLS``; per-PC r and relative L2 always use every cell. The report says so. Each
+    step is logged (logger ``harmonybridge``, INFO) with the time elapsed.
     """
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
+
+    def step(message: str, *args: Any) -> None:
+        logger.info("cross-check [%7.1f s] " + message, time.perf_counter() - t_all, *args)
+
     engines = _check_engines(engines)
     keys = _check.batch_keys(adata, batch_key)
     _check.batch_frame(adata, keys)
@@ -249,6 +283,9 @@ def cross_check(
         msg = f"n_seeds must be at least 2 to measure each engine's spread, got {n_seeds}"
         raise ValueError(msg)
     _check.cells_for_neighbors(adata.n_obs, N_NEIGHBORS, "nearest neighbours (the cross-check compares them)")
+    if max_cells is not None and max_cells < 2 * N_NEIGHBORS:
+        msg = f"max_cells must be None or at least {2 * N_NEIGHBORS}, got {max_cells!r}"
+        raise ValueError(msg)
     if not (seurat_params == "seurat" or isinstance(seurat_params, dict)):
         msg = f"seurat_params must be 'seurat' (Seurat's own defaults) or a dict of overrides, got {seurat_params!r}"
         raise ValueError(msg)
@@ -274,7 +311,7 @@ def cross_check(
         runs[engine] = []
         for i in range(n_seeds):
             p = engine_params[engine].replace(random_state=first_seed + i)
-            logger.info("cross-check: %s engine, seed %d", engine, p.random_state)
+            step("%s engine, seed %d (%d of %d)", engine, p.random_state, i + 1, n_seeds)
             if engine == "seurat":
                 from ._engine_seurat import run_seurat
 
@@ -285,15 +322,23 @@ def cross_check(
             runs[engine].append(_Run(engine, p.random_state, np.asarray(res.embedding, dtype=np.float64), res.record()))
         timings[f"harmony_{engine}"] = time.perf_counter() - t0
     every = [run for engine in engines for run in runs[engine]]
+    sample = sample_cells(adata.n_obs, max_cells, random_state=0)
+    on_sample = (lambda X: X) if sample is None else (lambda X: X[sample])  # noqa: E731
+    rows_of = (lambda s: s) if sample is None else (lambda s: s.iloc[sample])  # noqa: E731
+    n_graph = adata.n_obs if sample is None else len(sample)
     t0 = time.perf_counter()
-    for run in every:
-        run.knn = _metrics.knn_indices(run.embedding, N_NEIGHBORS)
+    for i, run in enumerate(every):
+        step("neighbour graph %d of %d (%s, seed %d; %d cells, exact %d-NN)", i + 1, len(every), run.engine, run.seed,
+             n_graph, N_NEIGHBORS)  # fmt: skip
+        run.graph = NeighborGraph.search(on_sample(run.embedding), N_NEIGHBORS)
     timings["knn"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    for run in every:
-        run.clusters = _metrics.leiden(run.embedding, n_neighbors=N_NEIGHBORS, random_state=0)
+    for i, run in enumerate(every):
+        step("Leiden %d of %d (%s, seed %d), on its neighbour graph", i + 1, len(every), run.engine, run.seed)
+        run.clusters = run.graph.leiden(random_state=0)
     timings["leiden"] = time.perf_counter() - t0
 
+    step("agreement metrics, every pair of runs")
     t0 = time.perf_counter()
     pairs: dict[str, list[dict[str, float]]] = {}
     for engine in engines:
@@ -307,19 +352,26 @@ def cross_check(
     table = next(iter(tables.values()))
     passed = all(bool((t["agree"] == "yes").all()) for t in tables.values())
 
+    step("integration metrics (LISI, silhouette and clusters vs labels on up to %d cells)", SCORE_CELLS)
     t0 = time.perf_counter()
     first = {engine: runs[engine][0] for engine in engines}
     conditions = {"uncorrected": np.asarray(_check.embedding(adata, basis), dtype=np.float64),
                   **{engine: first[engine].embedding for engine in engines}}  # fmt: skip
     batch_labels = adata.obs[keys[0]]
+    columns = {f"batch LISI ({keys[0]})": batch_labels}
+    if labels is not None:
+        columns[f"label LISI ({label_key})"] = labels
+    label_sample = None if labels is None else rows_of(labels).to_numpy()
     integ = []
     for name, X in conditions.items():
-        row: dict[str, Any] = {"condition": name, f"batch LISI ({keys[0]})": _metrics.median_lisi(X, batch_labels)}
+        row: dict[str, Any] = {"condition": name, **_metrics.median_lisis(X, columns, max_cells=SCORE_CELLS)}
         if labels is not None:
-            clusters = _metrics.leiden(X, n_neighbors=N_NEIGHBORS) if name == "uncorrected" else first[name].clusters
-            row[f"label LISI ({label_key})"] = _metrics.median_lisi(X, labels)
-            row["silhouette (labels)"] = _metrics.silhouette(X, labels.to_numpy())
-            row["ARI clusters vs labels"] = _metrics.compare_clusterings(clusters, labels)["ari"]
+            if name == "uncorrected":
+                clusters = NeighborGraph.search(on_sample(X), N_NEIGHBORS).leiden(random_state=0)
+            else:
+                clusters = first[name].clusters
+            row["silhouette (labels)"] = _metrics.silhouette(X, labels.to_numpy(), max_cells=SCORE_CELLS)
+            row["ARI clusters vs labels"] = _metrics.compare_clusterings(clusters, label_sample)["ari"]
         integ.append(row)
     integration = pd.DataFrame(integ).set_index("condition")
     timings["integration_metrics"] = time.perf_counter() - t0
@@ -339,32 +391,23 @@ def cross_check(
                 **({"seurat_defaults": "seurat" if seurat_params == "seurat" else "harmonybridge"} if "seurat" in engines else {})},  # fmt: skip
         meta={"n_cells": adata.n_obs, "n_pcs": first[engines[0]].embedding.shape[1], "batch_key": keys[0] if len(keys) == 1 else keys,
               "label_key": label_key, "n_seeds": n_seeds, "basis": basis, "n_neighbors": N_NEIGHBORS,
-              "margin": MARGIN, "floors": FLOORS, "engines": engines},  # fmt: skip
+              "margin": MARGIN, "floors": FLOORS, "engines": engines,
+              "graph_cells": n_graph, "score_cells": min(SCORE_CELLS, adata.n_obs), "sample_seed": 0},  # fmt: skip
         convergence={engine: first[engine].record["objective"].tolist() for engine in engines if len(first[engine].record["objective"])},
         timings=timings,
         tables=tables,
         param_differences=_param_differences(records),
     )
     if figures:
+        step("UMAPs for the figures, on the neighbour graphs of each engine's first seed")
         t0 = time.perf_counter()
-        report._figure_data = _figure_data(conditions, batch_labels, labels, engines)
+        umaps = {engine: first[engine].graph.umap(random_state=0) for engine in engines}
+        report._figure_data = {"umaps": umaps, "engines": list(engines), "embeddings": {e: first[e].embedding for e in engines},
+                               "batch": rows_of(batch_labels), "labels": None if labels is None else rows_of(labels)}  # fmt: skip
         timings["umap_for_figures"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_all
-    logger.info("cross-check: %s (%.1f s)", report.verdict, timings["total"])
+    step("done: %s", report.verdict)
     return report
-
-
-def _figure_data(conditions: dict[str, np.ndarray], batch: pd.Series, labels: pd.Series | None,
-                 engines: Sequence[str] = ("python", "r")) -> dict[str, Any]:  # fmt: skip
-    import scanpy as sc
-
-    umaps = {}
-    for name in engines:
-        tmp = _metrics.neighbor_graph(conditions[name], n_neighbors=N_NEIGHBORS, random_state=0)
-        sc.tl.umap(tmp, random_state=0)
-        umaps[name] = tmp.obsm["X_umap"]
-    return {"umaps": umaps, "engines": list(engines), "embeddings": {e: conditions[e] for e in engines},
-            "batch": batch, "labels": labels}  # fmt: skip
 
 
 # --- HTML -------------------------------------------------------------------------------
@@ -482,7 +525,7 @@ img{{max-width:100%}} .note{{color:#555;font-size:90%}}</style></head><body>
 <h1>Engines {report.verdict.upper()}</h1>
 <p>{m['n_cells']} cells x {m['n_pcs']} PCs ({html.escape(m['basis'])}), batch <b>{html.escape(str(m['batch_key']))}</b>{', labels <b>' + html.escape(m['label_key']) + '</b>' if m['label_key'] else ''};
 {m['n_seeds']} seeds per engine ({', '.join(map(str, report.params['seeds']))}).</p>
-<p>Engines: {html.escape(names)}.</p>
+<p>Engines: {html.escape(names)}.</p>{f'<p class="note">{html.escape(report.sampling_note())}.</p>' if report.sampling_note() else ""}
 <p class="note">Rule: for each pair of engines and each metric, the gap between them (median over all seed pairs; gap = 1 - similarity,
 or the distance) must be at most {MARGIN} x the worst gap between two seeds of either engine, plus a small floor
 (the "limit" column). Exact equality is impossible: the engines' random number generators differ.</p>
