@@ -24,9 +24,9 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import os
 import resource
 import statistics
-import os
 import sys
 import time
 from collections import defaultdict
@@ -34,7 +34,7 @@ from collections import defaultdict
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _synthetic  # noqa: E402
+import _synthetic
 
 N_TYPES = 8
 
@@ -44,7 +44,10 @@ def progress(msg: str) -> None:
 
 
 def make_adata(cells: int, pcs: int, batches: int, seed: int):
-    """AnnData with obsm['X_pca'] (float32), obs['batch'] and obs['cell_type'] (categoricals), from bench/_synthetic.py."""
+    """AnnData with obsm['X_pca'] (float32), obs['batch'] and obs['cell_type'] (categoricals).
+
+    The cells come from bench/_synthetic.py.
+    """
     import anndata as ad
     import pandas as pd
 
@@ -57,6 +60,7 @@ def make_adata(cells: int, pcs: int, batches: int, seed: int):
         index=pd.RangeIndex(cells).astype(str),
     )
     return ad.AnnData(obs=obs, obsm={"X_pca": Z})
+
 
 def rss_mb(field: str = "VmRSS") -> float:
     with open("/proc/self/status", encoding="ascii") as fh:
@@ -113,7 +117,7 @@ def instrument() -> None:
     graph.search = classmethod(timed_search)
     for attr in ("scanpy_graph", "leiden", "umap"):
         _wrap(graph, attr, f"NeighborGraph.{attr}")
-    _wrap(_crosscheck, "_run_engine", "harmony engine run", keep=True)
+    _wrap(_crosscheck, "run_engine", "harmony engine run", keep=True)
     _wrap(sc.pp, "neighbors", "sc.pp.neighbors")
     _wrap(sc.tl, "leiden", "sc.tl.leiden")
     _wrap(sc.tl, "umap", "sc.tl.umap")
@@ -129,7 +133,7 @@ def sample_vs_full(max_cells: int) -> list[str]:
     from harmonybridge._neighbors import NeighborGraph, sample_cells
 
     runs = {}
-    for (adata, _keys, _basis, engine, params, _verbose), res in KEEP["harmony engine run"]:
+    for (_adata, _keys, _basis, engine, params, _verbose), res in KEEP["harmony engine run"]:
         runs[(engine, params.random_state)] = np.asarray(res.embedding, dtype=np.float64)
     n = next(iter(runs.values())).shape[0]
     sample = sample_cells(n, max_cells)
@@ -148,14 +152,17 @@ def sample_vs_full(max_cells: int) -> list[str]:
     lines = [f"exact kNN + Leiden on all {n:,} cells: {np.median([v[2] for v in full.values()]):.1f} s per embedding"]
     for a, b in ((py0, r0), (py0, py1)):
         for metric in ("knn_overlap", "ari", "nmi"):
-            def value(d):
+
+            def value(d, a=a, b=b, metric=metric):
                 if metric == "knn_overlap":
                     return _metrics.knn_overlap(d[a][0], d[b][0])
                 return _metrics.compare_clusterings(d[a][1], d[b][1])[metric]
 
             f, p = value(full), value(part)
-            lines.append(f"{a[0]} seed {a[1]} vs {b[0]} seed {b[1]}: {metric:<11} all cells {f:.4f}, "
-                         f"sample of {max_cells:,} {p:.4f} (moves {p - f:+.4f}; floor {FLOORS[metric]})")  # fmt: skip
+            lines.append(
+                f"{a[0]} seed {a[1]} vs {b[0]} seed {b[1]}: {metric:<11} all cells {f:.4f}, "
+                f"sample of {max_cells:,} {p:.4f} (moves {p - f:+.4f}; floor {FLOORS[metric]})"
+            )
     return lines
 
 
@@ -167,14 +174,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cells", type=int, help="cells (default 100,000; 5,000 with --quick)")
     p.add_argument("--pcs", type=int, default=30, help="PCs (default 30)")
     p.add_argument("--batches", type=int, default=4, help="batches (default 4)")
-    p.add_argument("--repeats", type=int, default=1, help="full cross_check runs (default 1; the table shows the median)")
+    p.add_argument(
+        "--repeats", type=int, default=1, help="full cross_check runs (default 1; the table shows the median)"
+    )
     p.add_argument("--seeds", type=int, default=3, help="n_seeds of cross_check (default 3, its default)")
     p.add_argument("--seed", type=int, default=0, help="data seed and first random_state (default 0)")
     p.add_argument("--ncores", type=int, help="threads for both engines (default: CPUs this process may use)")
     p.add_argument("--quick", action="store_true", help="5,000 cells: a smoke run")
     p.add_argument("--max-cells", type=int, default=None, help="cross_check's max_cells (default: its default)")
-    p.add_argument("--no-sample-check", action="store_true",
-                   help="skip comparing the sampled graph metrics with the same metrics on every cell")
+    p.add_argument(
+        "--no-sample-check",
+        action="store_true",
+        help="skip comparing the sampled graph metrics with the same metrics on every cell",
+    )
     args = p.parse_args(argv)
     if args.cells is None:
         args.cells = 5_000 if args.quick else 100_000
@@ -193,7 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     hlog.propagate = False
     logging.getLogger("harmonybridge.R").setLevel(logging.WARNING)
 
-    progress(f"generating {args.cells:,} cells x {args.pcs} PCs, {args.batches} batches, {N_TYPES} cell types (seed {args.seed})")
+    progress(
+        f"generating {args.cells:,} cells x {args.pcs} PCs, {args.batches} batches, "
+        f"{N_TYPES} cell types (seed {args.seed})"
+    )
     adata = make_adata(args.cells, args.pcs, args.batches, args.seed)
     progress("starting R (not counted in the cross-check)")
     _rbridge.require("harmony")
@@ -206,8 +221,16 @@ def main(argv: list[str] | None = None) -> int:
         STATS.clear()  # the by-function table shows the last run
         KEEP.clear()
         extra = {} if args.max_cells is None else {"max_cells": args.max_cells}
-        rep = harmonybridge.cross_check(adata, "batch", label_key="cell_type", figures=True, n_seeds=args.seeds,
-                                        ncores=args.ncores, random_state=args.seed, **extra)  # fmt: skip
+        rep = harmonybridge.cross_check(
+            adata,
+            "batch",
+            label_key="cell_type",
+            figures=True,
+            n_seeds=args.seeds,
+            ncores=args.ncores,
+            random_state=args.seed,
+            **extra,
+        )
         reports.append(rep)
         totals.append(rep.timings)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -216,12 +239,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from importlib.metadata import version
 
-    print(f"python {sys.version.split()[0]}, harmonybridge {version('harmonybridge')}, harmonypy {version('harmonypy')}, "
-          f"R harmony {report.versions.get('harmony')}, scanpy {version('scanpy')}, scikit-learn {version('scikit-learn')}, "
-          f"pynndescent {version('pynndescent')}")  # fmt: skip
-    print(f"== cross_check: {args.cells:,} cells x {args.pcs} PCs, {args.batches} batches, {N_TYPES} cell types "
-          f"(label_key='cell_type'), n_seeds {args.seeds} per engine, figures=True, ncores {args.ncores}, "
-          f"{args.repeats} run(s) ==")  # fmt: skip
+    print(
+        f"python {sys.version.split()[0]}, harmonybridge {version('harmonybridge')}, harmonypy {version('harmonypy')}, "
+        f"R harmony {report.versions.get('harmony')}, scanpy {version('scanpy')}, "
+        f"scikit-learn {version('scikit-learn')}, "
+        f"pynndescent {version('pynndescent')}"
+    )
+    print(
+        f"== cross_check: {args.cells:,} cells x {args.pcs} PCs, {args.batches} batches, {N_TYPES} cell types "
+        f"(label_key='cell_type'), n_seeds {args.seeds} per engine, figures=True, ncores {args.ncores}, "
+        f"{args.repeats} run(s) =="
+    )
     total = timings["total"]
     print(f"{'part (report.timings)':<26}{'seconds':>10}{'share':>9}")
     for k, v in timings.items():
@@ -237,9 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, ts in sorted(STATS.items(), key=lambda kv: kv[0]):
         s = sum(ts)
         print(f"  {name:<58}{len(ts):>6}{s:>10.2f}{s / report.timings['total'] * 100:>7.1f}%{s / len(ts):>10.2f}")
-    print(f"peak RSS (ru_maxrss, whole process incl. embedded R): {peak:.0f} MB; RSS before the cross-check "
-          f"{rss_before:.0f} MB (R started, data made), so it added {peak - rss_before:.0f} MB; "
-          f"embedding {adata.obsm['X_pca'].nbytes / 2**20:.0f} MB float32")  # fmt: skip
+    print(
+        f"peak RSS (ru_maxrss, whole process incl. embedded R): {peak:.0f} MB; RSS before the cross-check "
+        f"{rss_before:.0f} MB (R started, data made), so it added {peak - rss_before:.0f} MB; "
+        f"embedding {adata.obsm['X_pca'].nbytes / 2**20:.0f} MB float32"
+    )
     print(f"verdict: engines {report.verdict.upper()}")
     print(repr(report))
     engines = sum(v for k, v in timings.items() if k.startswith("harmony_"))

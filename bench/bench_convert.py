@@ -131,14 +131,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.side:
         print(json.dumps(run_side(args.side, args.cells, args.genes, args.nnz)))
         return 0
-    print(f"{args.cells:,} cells x {args.genes:,} genes, about {args.nnz:,} non-zeros (CSR float32, seeded), "
-          "4 obs columns, X_pca (50 PCs); Python " + sys.version.split()[0])  # fmt: skip
+    print(
+        f"{args.cells:,} cells x {args.genes:,} genes, about {args.nnz:,} non-zeros (CSR float32, seeded), "
+        "4 obs columns, X_pca (50 PCs); Python " + sys.version.split()[0]
+    )
     sides = ("hb to", "a2r to", "hb from", "a2r from")
     runs: dict[str, list[dict]] = {side: [] for side in sides}
     for rep in range(args.repeats):  # sides alternate, so that a slow spell hits all of them
         for side in sides:
-            cmd = [sys.executable, __file__, "--side", side, "--cells", str(args.cells), "--genes", str(args.genes),
-                   "--nnz", str(args.nnz)]  # fmt: skip
+            cmd = [
+                sys.executable,
+                __file__,
+                "--side",
+                side,
+                "--cells",
+                str(args.cells),
+                "--genes",
+                str(args.genes),
+                "--nnz",
+                str(args.nnz),
+            ]
             done = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 print(f"{side}: failed\n{done.stderr[-2000:]}")
@@ -161,8 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     for way in ("to", "from"):
         hb, a2r = results.get(f"hb {way}"), results.get(f"a2r {way}")
         if hb and a2r:
-            print(f"{way:<5}: harmonybridge is {a2r['seconds'] / hb['seconds']:.1f}x faster than anndata2ri "
-                  f"and uses {a2r['peak_mib'] / max(hb['peak_mib'], 1):.1f}x less peak memory")  # fmt: skip
+            print(
+                f"{way:<5}: harmonybridge is {a2r['seconds'] / hb['seconds']:.1f}x faster than anndata2ri "
+                f"and uses {a2r['peak_mib'] / max(hb['peak_mib'], 1):.1f}x less peak memory"
+            )
     return 0
 
 

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-import _synthetic  # noqa: E402
+import _synthetic
 
 TARGET_OVERHEAD_PCT = 5.0
 N_TYPES = 12  # cell-type clusters
@@ -57,6 +57,7 @@ def make_embedding(cells: int, pcs: int, batches: int, seed: int) -> tuple[np.nd
     """The shared generator (bench/_synthetic.py): 12 cell types, per-batch mix and shift; embedding and batch codes."""
     Z, batch, _ = _synthetic.make_embedding(cells, pcs, batches, seed, n_types=N_TYPES)
     return Z, batch
+
 
 def batch_labels(codes: np.ndarray):
     """Batch codes as a pandas Categorical of strings, as ``adata.obs['batch']`` usually is."""
@@ -148,8 +149,18 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def run_worker(side: str, data: Path, args: argparse.Namespace, save: Path | None) -> dict:
-    cmd = [sys.executable, __file__, "--worker", side, "--data", str(data), "--seed", str(args.seed),
-           "--ncores", str(args.ncores)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        side,
+        "--data",
+        str(data),
+        "--seed",
+        str(args.seed),
+        "--ncores",
+        str(args.ncores),
+    ]
     if save is not None:
         cmd += ["--save", str(save)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -169,9 +180,9 @@ def profile_steps(data: Path, args: argparse.Namespace) -> dict[str, float]:
     import pandas as pd
 
     from harmonybridge import _check
-    from harmonybridge._engines import EngineResult
     from harmonybridge._harmony import store_result
     from harmonybridge._params import HarmonyParams
+    from harmonybridge.engines import EngineResult
 
     Z = np.load(data / "Z.npy")
     labels = batch_labels(np.load(data / "batch.npy"))
@@ -179,17 +190,23 @@ def profile_steps(data: Path, args: argparse.Namespace) -> dict[str, float]:
     adata = ad.AnnData(obs=obs, obsm={"X_pca": Z})
     params = HarmonyParams(ncores=args.ncores, random_state=args.seed)
     fake = EngineResult(
-        embedding=np.zeros(Z.shape), engine="harmonypy", versions={"harmonypy": "x"}, objective=np.zeros(3),
-        kmeans_rounds=np.zeros(3, dtype=np.int64), objective_kmeans=np.zeros(9), seconds=1.0,
+        embedding=np.zeros(Z.shape),
+        engine="harmonypy",
+        versions={"harmonypy": "x"},
+        objective=np.zeros(3),
+        kmeans_rounds=np.zeros(3, dtype=np.int64),
+        objective_kmeans=np.zeros(9),
+        seconds=1.0,
         params=params.resolve(Z.shape[0], 1),
-    )  # fmt: skip
+    )
     steps = {
         "batch_keys": lambda: _check.batch_keys(adata, "batch"),
         "embedding (isfinite)": lambda: _check.embedding(adata, "X_pca"),
         "batch_frame": lambda: _check.batch_frame(adata, ["batch"]),
         "params.resolve": lambda: params.resolve(Z.shape[0], 1),
-        "store_result": lambda: store_result(adata, fake, backend="python", keys=["batch"], basis="X_pca",
-                                             key_added="X_pca_harmony"),  # fmt: skip
+        "store_result": lambda: store_result(
+            adata, fake, backend="python", keys=["batch"], basis="X_pca", key_added="X_pca_harmony"
+        ),
     }
     import harmonypy.harmony as hph
 
@@ -249,38 +266,50 @@ def bench_overhead(args: argparse.Namespace, tmp: Path) -> None:
         before = statistics.median(r["rss_before_mb"] for r in runs[side])
         return peak, before, peak - before
 
-    print(f"== harmonybridge vs raw harmonypy: {args.cells:,} cells x {args.pcs} PCs, {args.batches} batches, "
-          f"float32 ({data_mb:.0f} MB), seed {args.seed}, ncores {args.ncores} for both ==")  # fmt: skip
+    print(
+        f"== harmonybridge vs raw harmonypy: {args.cells:,} cells x {args.pcs} PCs, {args.batches} batches, "
+        f"float32 ({data_mb:.0f} MB), seed {args.seed}, ncores {args.ncores} for both =="
+    )
     print("A = harmonybridge.run_harmony(adata, 'batch', backend='python', ncores=N, random_state=S)")
     print("B = harmonypy.run_harmony(Z, meta, 'batch', ncores=N, random_state=S, verbose=False); Z_corr")
     print(f"{'run':<5}{'side':<6}{'seconds':>10}{'cpu s':>9}{'iters':>7}{'rss before MB':>15}{'peak MB':>10}")
     for i in range(args.repeats):
         for side in ("hb", "raw"):
             r = runs[side][i]
-            print(f"{i + 1:<5}{side:<6}{r['seconds']:>10.3f}{r['cpu_seconds']:>9.2f}{r['n_iter']:>7}"
-                  f"{r['rss_before_mb']:>15.0f}{r['peak_mb']:>10.0f}")
+            print(
+                f"{i + 1:<5}{side:<6}{r['seconds']:>10.3f}{r['cpu_seconds']:>9.2f}{r['n_iter']:>7}"
+                f"{r['rss_before_mb']:>15.0f}{r['peak_mb']:>10.0f}"
+            )
     print(f"median harmonybridge: {med_hb:.3f} s   (runs: {', '.join(f'{t:.3f}' for t in hb_t)})")
     print(f"median raw harmonypy: {med_raw:.3f} s   (runs: {', '.join(f'{t:.3f}' for t in raw_t)})")
-    print(f"ratio harmonybridge / raw: {ratio:.4f}   overhead: {overhead:+.2f}%   "
-          f"(target <= {TARGET_OVERHEAD_PCT:.0f}%: "
-          f"{'met' if overhead <= TARGET_OVERHEAD_PCT else 'NOT met'})")  # fmt: skip
+    print(
+        f"ratio harmonybridge / raw: {ratio:.4f}   overhead: {overhead:+.2f}%   "
+        f"(target <= {TARGET_OVERHEAD_PCT:.0f}%: "
+        f"{'met' if overhead <= TARGET_OVERHEAD_PCT else 'NOT met'})"
+    )
     cpu_hb = statistics.median(r["cpu_seconds"] for r in runs["hb"])
     cpu_raw = statistics.median(r["cpu_seconds"] for r in runs["raw"])
-    print(f"CPU time (user+sys, all threads; less sensitive to other load than wall time): median harmonybridge "
-          f"{cpu_hb:.2f} s, raw {cpu_raw:.2f} s, ratio {cpu_hb / cpu_raw:.4f} "
-          f"({(cpu_hb / cpu_raw - 1) * 100:+.2f}%)")  # fmt: skip
+    print(
+        f"CPU time (user+sys, all threads; less sensitive to other load than wall time): median harmonybridge "
+        f"{cpu_hb:.2f} s, raw {cpu_raw:.2f} s, ratio {cpu_hb / cpu_raw:.4f} "
+        f"({(cpu_hb / cpu_raw - 1) * 100:+.2f}%)"
+    )
     med_own = statistics.median(own)
-    print(f"time outside harmonypy.run_harmony (same process): "
-          f"harmonybridge median {statistics.median(outside['hb']) * 1000:.1f} ms, "
-          f"raw median {statistics.median(outside['raw']) * 1000:.1f} ms (the Z_corr fetch); "
-          f"harmonybridge's own share {med_own * 1000:.1f} ms = {med_own / med_hb * 100:.2f}% of its run")  # fmt: skip
+    print(
+        f"time outside harmonypy.run_harmony (same process): "
+        f"harmonybridge median {statistics.median(outside['hb']) * 1000:.1f} ms, "
+        f"raw median {statistics.median(outside['raw']) * 1000:.1f} ms (the Z_corr fetch); "
+        f"harmonybridge's own share {med_own * 1000:.1f} ms = {med_own / med_hb * 100:.2f}% of its run"
+    )
     for side, name in (("hb", "harmonybridge"), ("raw", "raw harmonypy")):
         peak, before, delta = mem(side)
         print(f"peak RSS {name}: {peak:.0f} MB (RSS before the run {before:.0f} MB, so the run adds {delta:.0f} MB)")
     (hp, _, hd), (rp, _, rd) = mem("hb"), mem("raw")
     print(f"peak ratio harmonybridge / raw: {hp / rp:.3f} (whole process), {hd / rd:.3f} (added by the run)")
-    print(f"outputs identical (np.array_equal, all {total} runs, {ref.dtype} {ref.shape[0]} x {ref.shape[1]}): "
-          f"{'yes' if identical else 'NO'}")  # fmt: skip
+    print(
+        f"outputs identical (np.array_equal, all {total} runs, {ref.dtype} {ref.shape[0]} x {ref.shape[1]}): "
+        f"{'yes' if identical else 'NO'}"
+    )
     print("harmonybridge steps around the engine (median of 5, in-process):")
     for name, s in prof.items():
         print(f"  {name:<32}{s * 1000:>9.2f} ms")
@@ -299,8 +328,9 @@ def write_h5ad(path: Path, Z: np.ndarray, codes: np.ndarray) -> str:
     obs = pd.DataFrame({"batch": batch_labels(codes)}, index=pd.RangeIndex(Z.shape[0]).astype(str))
     adata = ad.AnnData(X=X, obs=obs, obsm={"X_pca": Z})
     adata.write_h5ad(path)
-    return (f"X = empty CSR {Z.shape[0]:,} x 1 float32 (no stored values); obs['batch'] categorical; "
-            "obsm['X_pca'] float32")
+    return (
+        f"X = empty CSR {Z.shape[0]:,} x 1 float32 (no stored values); obs['batch'] categorical; obsm['X_pca'] float32"
+    )
 
 
 def parse_time_v(text: str) -> dict[str, float]:
@@ -340,8 +370,13 @@ def cli_phases(stamps: list[tuple[float, str]], wall: float) -> list[tuple[str, 
     """Seconds of each CLI phase, from the times its log lines arrived."""
     marks = {}
     for t, line in stamps:
-        for key, start in (("read", "reading "), ("read_end", None), ("engine", "harmony (python, harmonypy"),
-                           ("engine_end", "harmony (python): "), ("write", "writing ")):  # fmt: skip
+        for key, start in (
+            ("read", "reading "),
+            ("read_end", None),
+            ("engine", "harmony (python, harmonypy"),
+            ("engine_end", "harmony (python): "),
+            ("write", "writing "),
+        ):
             if start and line.startswith(start) and key not in marks:
                 marks[key] = t
         if re.match(r"\d+ cells x \d+ genes", line) and "read_end" not in marks:
@@ -369,8 +404,19 @@ def bench_scale(args: argparse.Namespace, tmp: Path) -> None:
     x_note = write_h5ad(src, Z, codes)
     del Z
     exe = shutil.which("harmonybridge", path=str(Path(sys.executable).parent)) or shutil.which("harmonybridge")
-    cli = [exe, "run", str(src), "--batch", "batch", "--out", str(out), "--ncores", str(args.ncores),
-           "--seed", str(args.seed)]  # fmt: skip
+    cli = [
+        exe,
+        "run",
+        str(src),
+        "--batch",
+        "batch",
+        "--out",
+        str(out),
+        "--ncores",
+        str(args.ncores),
+        "--seed",
+        str(args.seed),
+    ]
     timer = shutil.which("time", path="/usr/bin")
     progress("CLI: " + " ".join(cli))
     if timer:
@@ -399,14 +445,18 @@ def bench_scale(args: argparse.Namespace, tmp: Path) -> None:
         with h5py.File(out, "r") as f:
             identical = bool(np.array_equal(f["obsm/X_pca_harmony"][()], np.load(tmp / "raw.npy")))
 
-    print(f"== CLI at scale: {args.cells:,} cells x {args.pcs} PCs, {args.batches} batches, seed {args.seed}, "
-          f"ncores {args.ncores} ==")  # fmt: skip
+    print(
+        f"== CLI at scale: {args.cells:,} cells x {args.pcs} PCs, {args.batches} batches, seed {args.seed}, "
+        f"ncores {args.ncores} =="
+    )
     print(f"input: {src.stat().st_size / 2**20:.0f} MB .h5ad; {x_note}")
     print(f"command: harmonybridge run IN.h5ad --batch batch --out OUT.h5ad --ncores {args.ncores} --seed {args.seed}")
     for ln in cli_lines:
         print(f"  cli> {ln}")
-    print(f"CLI wall time: {stats['wall_s']:.1f} s (user {stats.get('user_s', float('nan')):.1f} s, "
-          f"sys {stats.get('sys_s', float('nan')):.1f} s); measured by {how}")  # fmt: skip
+    print(
+        f"CLI wall time: {stats['wall_s']:.1f} s (user {stats.get('user_s', float('nan')):.1f} s, "
+        f"sys {stats.get('sys_s', float('nan')):.1f} s); measured by {how}"
+    )
     if engine:
         e = float(engine.group(1))
         print(f"  of which Harmony engine: {e:.1f} s; read + checks + write + start-up: {stats['wall_s'] - e:.1f} s")
@@ -414,8 +464,10 @@ def bench_scale(args: argparse.Namespace, tmp: Path) -> None:
         print(f"  {name:<50}{sec:>8.2f} s")
     print(f"CLI peak RSS: {stats['peak_mb']:.0f} MB")
     if raw is not None:
-        print(f"raw harmonypy on the same embedding: {raw['seconds']:.1f} s, peak RSS {raw['peak_mb']:.0f} MB "
-              f"(RSS before the run {raw['rss_before_mb']:.0f} MB)")  # fmt: skip
+        print(
+            f"raw harmonypy on the same embedding: {raw['seconds']:.1f} s, peak RSS {raw['peak_mb']:.0f} MB "
+            f"(RSS before the run {raw['rss_before_mb']:.0f} MB)"
+        )
         if engine:
             print(f"CLI engine time / raw harmonypy: {float(engine.group(1)) / raw['seconds']:.3f}")
         print(f"CLI output identical to raw harmonypy (np.array_equal): {'yes' if identical else 'NO'}")
@@ -453,12 +505,16 @@ def main(argv: list[str] | None = None) -> int:
 
     import harmonypy.harmony as hph
 
-    print(f"python {sys.version.split()[0]}, harmonypy {_version('harmonypy')}, "
-          f"harmonybridge {_version('harmonybridge')}, "
-          f"anndata {_version('anndata')}, numpy {np.__version__}")  # fmt: skip
-    print(f"CPUs: harmonybridge's default ncores = {_hb_default()} (CPUs in affinity); harmonypy's default ncores=0 -> "
-          f"{min(hph._physical_cores() or hph._available_cores(), hph._available_cores())} (physical cores); "
-          f"both given ncores={args.ncores}")  # fmt: skip
+    print(
+        f"python {sys.version.split()[0]}, harmonypy {_version('harmonypy')}, "
+        f"harmonybridge {_version('harmonybridge')}, "
+        f"anndata {_version('anndata')}, numpy {np.__version__}"
+    )
+    print(
+        f"CPUs: harmonybridge's default ncores = {_hb_default()} (CPUs in affinity); harmonypy's default ncores=0 -> "
+        f"{min(hph._physical_cores() or hph._available_cores(), hph._available_cores())} (physical cores); "
+        f"both given ncores={args.ncores}"
+    )
     parent = args.tmp
     with tempfile.TemporaryDirectory(prefix="hb_bench_", dir=parent) as d:
         (bench_scale if args.scale else bench_overhead)(args, Path(d))

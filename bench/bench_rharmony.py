@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-import _synthetic  # noqa: E402
+import _synthetic
 
 TARGET_PCT = 10.0
 N_TYPES = 12
@@ -55,6 +55,7 @@ def make_embedding(cells: int, pcs: int, batches: int, seed: int) -> tuple[np.nd
     """The shared generator (bench/_synthetic.py): 12 cell types, per-batch mix and shift; embedding and batch codes."""
     Z, batch, _ = _synthetic.make_embedding(cells, pcs, batches, seed, n_types=N_TYPES)
     return Z, batch
+
 
 def batch_names(codes: np.ndarray) -> list[str]:
     return [f"batch{b}" for b in range(int(codes.max()) + 1)]
@@ -87,8 +88,14 @@ def run_child(cmd: list[str], tmp: Path, tag: str) -> dict:
         sys.stderr.write(stderr[-3000:])
         msg = f"{tag} failed with exit code {p.returncode}"
         raise RuntimeError(msg)
-    return {"wall": wall, "peak_mb": ru.ru_maxrss / 1024, "cpu": ru.ru_utime + ru.ru_stime, "stdout": stdout, "stderr": stderr,
-            "load1": os.getloadavg()[0]}
+    return {
+        "wall": wall,
+        "peak_mb": ru.ru_maxrss / 1024,
+        "cpu": ru.ru_utime + ru.ru_stime,
+        "stdout": stdout,
+        "stderr": stderr,
+        "load1": os.getloadavg()[0],
+    }
 
 
 def rss_mb(field: str = "VmRSS") -> float:
@@ -118,7 +125,9 @@ def worker_hb(args: argparse.Namespace) -> None:
     Z = np.load(data / "Z.npy")
     codes = np.load(data / "batch.npy")
     labels = pd.Categorical.from_codes(codes, categories=batch_names(codes))
-    adata = ad.AnnData(obs=pd.DataFrame({"batch": labels}, index=pd.RangeIndex(Z.shape[0]).astype(str)), obsm={"X_pca": Z})
+    adata = ad.AnnData(
+        obs=pd.DataFrame({"batch": labels}, index=pd.RangeIndex(Z.shape[0]).astype(str)), obsm={"X_pca": Z}
+    )
     assert "rpy2.robjects" not in sys.modules  # R not started yet
     out = {"rss_before_mb": rss_mb()}
     for call in ("cold", "warm"):
@@ -139,7 +148,7 @@ def worker_profile(args: argparse.Namespace) -> None:
     import pandas as pd
 
     import harmonybridge
-    from harmonybridge import _rbridge, _rharmony
+    from harmonybridge import _rbridge
 
     data = Path(args.data)
     Z = np.load(data / "Z.npy")
@@ -155,20 +164,34 @@ def worker_profile(args: argparse.Namespace) -> None:
     out["loadNamespace('harmony') (Rscript pays this too)"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     _rbridge.require("harmony")
-    out["require('harmony'): importr on top of the namespace"] = time.perf_counter() - t0
+    out["require('harmony'): requireNamespace + asNamespace"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     hb = _rbridge.hb()
-    out["hb(): importr('harmonybridge')"] = time.perf_counter() - t0
+    out["hb(): asNamespace('harmonybridge')"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     Zr = _rbridge.float_matrix(Z, d, n)
-    frame = _rharmony._batch_frame(meta, ["batch"])
+    frame = _rbridge.batch_frame(meta, ["batch"])
     out["first float_matrix + _batch_frame (cold)"] = time.perf_counter() - t0
     r = harmonybridge.HarmonyParams(ncores=args.ncores, random_state=args.seed).resolve(n, 1).to_r()
     a, o = r["args"], r["options"]
-    kw = dict(theta=ro.FloatVector(a["theta"]), sigma=a["sigma"], nclust=a["nclust"], max_iter=a["max_iter"],
-              ncores=a["ncores"], alpha=o["alpha"], tau=o["tau"], seed=r["seed"], verbose=False,
-              **{"lambda": ro.NULL, "block.size": o["block.size"], "max.iter.cluster": o["max.iter.cluster"],
-                 "epsilon.cluster": o["epsilon.cluster"], "epsilon.harmony": o["epsilon.harmony"]})  # fmt: skip
+    kw = dict(
+        theta=ro.FloatVector(a["theta"]),
+        sigma=a["sigma"],
+        nclust=a["nclust"],
+        max_iter=a["max_iter"],
+        ncores=a["ncores"],
+        alpha=o["alpha"],
+        tau=o["tau"],
+        seed=r["seed"],
+        verbose=False,
+        **{
+            "lambda": ro.NULL,
+            "block.size": o["block.size"],
+            "max.iter.cluster": o["max.iter.cluster"],
+            "epsilon.cluster": o["epsilon.cluster"],
+            "epsilon.harmony": o["epsilon.harmony"],
+        },
+    )
     t0 = time.perf_counter()
     res = hb.hb_run_harmony(Zr, frame, ro.StrVector(["batch"]), **kw)
     out["hb_run_harmony, first call in process (R side of run_r)"] = time.perf_counter() - t0
@@ -182,25 +205,32 @@ def worker_profile(args: argparse.Namespace) -> None:
             ts.append(time.perf_counter() - t)
         return statistics.median(ts)
 
+    Z64 = Z.astype(np.float64)
     steps = {
         "float_matrix(Z) (float32 -> float64 R matrix)": lambda: _rbridge.float_matrix(Z, d, n),
-        "float_matrix(Z64) (already float64)": (lambda Z64=Z.astype(np.float64): _rbridge.float_matrix(Z64, d, n)),
-        "_batch_frame(meta)": lambda: _rharmony._batch_frame(meta, ["batch"]),
+        "float_matrix(Z64) (already float64)": lambda: _rbridge.float_matrix(Z64, d, n),
+        "_batch_frame(meta)": lambda: _rbridge.batch_frame(meta, ["batch"]),
         "to_numpy(embedding) (R -> NumPy)": lambda: _rbridge.to_numpy(emb, np.float64),
-        "r_version() + package_version('harmony') (log line)": lambda: (_rbridge.r_version(), _rbridge.package_version("harmony")),
-        "hb_versions(harmony, Rcpp, RcppArmadillo) (in R)": lambda: ro.r("harmonybridge:::hb_versions(c('harmony','Rcpp','RcppArmadillo'))"),
+        "r_version() + package_version('harmony') (log line)": lambda: (
+            _rbridge.r_version(),
+            _rbridge.package_version("harmony"),
+        ),
+        "hb_versions(harmony, Rcpp, RcppArmadillo) (in R)": lambda: ro.r(
+            "harmonybridge:::hb_versions(c('harmony','Rcpp','RcppArmadillo'))"
+        ),
     }
     for name, fn in steps.items():
         out[name] = med(fn)
     # the R call itself, through rpy2, vs RunHarmony called from R in the same process on the same matrix
     ro.globalenv["hbZ"] = Zr
     ro.globalenv["hbmeta"] = frame
-    ro.r(f"""hbopts <- harmony::harmony_options(alpha = {o['alpha']}, tau = {o['tau']}, block.size = {o['block.size']},
-        max.iter.cluster = {o['max.iter.cluster']}, epsilon.cluster = {o['epsilon.cluster']},
-        epsilon.harmony = {o['epsilon.harmony']})""")
-    direct = ro.r(f"""function() {{ set.seed({r['seed']}); harmony::RunHarmony(hbZ, hbmeta, 'batch', theta = {a['theta'][0]},
-        sigma = {a['sigma']}, lambda = NULL, nclust = {a['nclust']}, max_iter = {a['max_iter']}, early_stop = TRUE,
-        ncores = {a['ncores']}, verbose = FALSE, .options = hbopts) }}""")
+    ro.r(f"""hbopts <- harmony::harmony_options(alpha = {o["alpha"]}, tau = {o["tau"]}, block.size = {o["block.size"]},
+        max.iter.cluster = {o["max.iter.cluster"]}, epsilon.cluster = {o["epsilon.cluster"]},
+        epsilon.harmony = {o["epsilon.harmony"]})""")
+    direct = ro.r(f"""function() {{ set.seed({r["seed"]});
+        harmony::RunHarmony(hbZ, hbmeta, 'batch', theta = {a["theta"][0]},
+        sigma = {a["sigma"]}, lambda = NULL, nclust = {a["nclust"]}, max_iter = {a["max_iter"]}, early_stop = TRUE,
+        ncores = {a["ncores"]}, verbose = FALSE, .options = hbopts) }}""")
     for label in ("RunHarmony(PCs x cells) from R, same process, second call", "hb_run_harmony via rpy2, third call"):
         t0 = time.perf_counter()
         direct() if label.startswith("RunHarmony") else hb.hb_run_harmony(Zr, frame, ro.StrVector(["batch"]), **kw)
@@ -227,7 +257,18 @@ def bench(args: argparse.Namespace, tmp: Path) -> None:
     data_mb = Z.nbytes / 2**20
     del Z
     rscript = shutil.which("Rscript")
-    hb_cmd = [sys.executable, __file__, "--worker", "hb", "--data", str(tmp), "--seed", str(args.seed), "--ncores", str(args.ncores)]
+    hb_cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        "hb",
+        "--data",
+        str(tmp),
+        "--seed",
+        str(args.seed),
+        "--ncores",
+        str(args.ncores),
+    ]
     runs: dict[str, list[dict]] = {"hb": [], "rscript": []}
     outs: list[Path] = []
     for i in range(args.repeats):
@@ -237,16 +278,33 @@ def bench(args: argparse.Namespace, tmp: Path) -> None:
         r.update(json.loads(r["stdout"].strip().splitlines()[-1]))
         runs["hb"].append(r)
         outs += [save.with_suffix(".cold.npy"), save.with_suffix(".warm.npy")]
-        progress(f"  hb: cold call {r['cold']:.2f} s ({r['cold_cpu']:.1f} cpu s), warm call {r['warm']:.2f} s, process {r['wall']:.2f} s, peak {r['peak_mb']:.0f} MB")
+        progress(
+            f"  hb: cold call {r['cold']:.2f} s ({r['cold_cpu']:.1f} cpu s), warm call {r['warm']:.2f} s, "
+            f"process {r['wall']:.2f} s, peak {r['peak_mb']:.0f} MB"
+        )
         progress(f"run {2 * i + 2}/{2 * args.repeats}: Rscript run_harmony_direct.R")
         out_f = tmp / f"rs_{i}.f64"
-        r = run_child([rscript, str(DIRECT), str(tmp / "pcs.f64"), str(args.cells), str(tmp / "meta.tsv"),
-                       str(tmp / "params.json"), str(out_f)], tmp, f"rs{i}")  # fmt: skip
+        r = run_child(
+            [
+                rscript,
+                str(DIRECT),
+                str(tmp / "pcs.f64"),
+                str(args.cells),
+                str(tmp / "meta.tsv"),
+                str(tmp / "params.json"),
+                str(out_f),
+            ],
+            tmp,
+            f"rs{i}",
+        )
         m = re.search(r"RunHarmony: ([\d.]+) s", r["stderr"])
         r["runharmony"] = float(m.group(1)) if m else float("nan")
         runs["rscript"].append(r)
         outs.append(out_f)
-        progress(f"  Rscript: process {r['wall']:.2f} s ({r['cpu']:.1f} cpu s; RunHarmony {r['runharmony']:.2f} s), peak {r['peak_mb']:.0f} MB")
+        progress(
+            f"  Rscript: process {r['wall']:.2f} s ({r['cpu']:.1f} cpu s; RunHarmony {r['runharmony']:.2f} s), "
+            f"peak {r['peak_mb']:.0f} MB"
+        )
 
     def load(p: Path) -> np.ndarray:
         return np.load(p) if p.suffix == ".npy" else np.fromfile(p, dtype=np.float64).reshape(args.cells, args.pcs)
@@ -261,19 +319,35 @@ def bench(args: argparse.Namespace, tmp: Path) -> None:
     med = lambda xs: statistics.median(xs)  # noqa: E731
     cold, warm, hb_proc = med([r["cold"] for r in hb]), med([r["warm"] for r in hb]), med([r["wall"] for r in hb])
     rs_proc, rs_rh = med([r["wall"] for r in rs]), med([r["runharmony"] for r in rs])
-    print(f"== harmonybridge R backend vs Rscript RunHarmony: {args.cells:,} cells x {args.pcs} PCs, {args.batches} batches, "
-          f"float32 ({data_mb:.0f} MB), seed {args.seed}, ncores {args.ncores} for both ==")  # fmt: skip
+    print(
+        f"== harmonybridge R backend vs Rscript RunHarmony: {args.cells:,} cells x {args.pcs} PCs, "
+        f"{args.batches} batches, "
+        f"float32 ({data_mb:.0f} MB), seed {args.seed}, ncores {args.ncores} for both =="
+    )
     print(f"parameters (both): {json.dumps(spec)}")
-    print(f"CPUs {os.cpu_count()}; 1-min load average at the end {os.getloadavg()[0]:.2f} (other processes add noise to wall time)")
-    print("A = fresh python: harmonybridge.run_harmony(adata, 'batch', backend='r', ncores=N, random_state=S) twice "
-          "(cold: starts R; warm: second call)")
+    print(
+        f"CPUs {os.cpu_count()}; 1-min load average at the end {os.getloadavg()[0]:.2f} "
+        "(other processes add noise to wall time)"
+    )
+    print(
+        "A = fresh python: harmonybridge.run_harmony(adata, 'batch', backend='r', ncores=N, random_state=S) twice "
+        "(cold: starts R; warm: second call)"
+    )
     print("B = Rscript tests/r/run_harmony_direct.R (R start + readBin + read.delim + RunHarmony + writeBin)")
-    print(f"{'run':<5}{'side':<9}{'process s':>10}{'call s':>9}{'warm s':>9}{'RunHarmony s':>14}{'cpu s':>8}{'iters':>7}"
-          f"{'peak MB':>9}{'load1 after':>12}")
+    print(
+        f"{'run':<5}{'side':<9}{'process s':>10}{'call s':>9}{'warm s':>9}{'RunHarmony s':>14}{'cpu s':>8}{'iters':>7}"
+        f"{'peak MB':>9}{'load1 after':>12}"
+    )
     for i in range(args.repeats):
         a, b = hb[i], rs[i]
-        print(f"{i + 1:<5}{'hb':<9}{a['wall']:>10.2f}{a['cold']:>9.2f}{a['warm']:>9.2f}{'':>14}{a['cpu']:>8.1f}{a['n_iter']:>7}{a['peak_mb']:>9.0f}{a['load1']:>12.2f}")
-        print(f"{i + 1:<5}{'Rscript':<9}{b['wall']:>10.2f}{'':>9}{'':>9}{b['runharmony']:>14.2f}{b['cpu']:>8.1f}{'':>7}{b['peak_mb']:>9.0f}{b['load1']:>12.2f}")
+        print(
+            f"{i + 1:<5}{'hb':<9}{a['wall']:>10.2f}{a['cold']:>9.2f}{a['warm']:>9.2f}{'':>14}{a['cpu']:>8.1f}"
+            f"{a['n_iter']:>7}{a['peak_mb']:>9.0f}{a['load1']:>12.2f}"
+        )
+        print(
+            f"{i + 1:<5}{'Rscript':<9}{b['wall']:>10.2f}{'':>9}{'':>9}{b['runharmony']:>14.2f}{b['cpu']:>8.1f}"
+            f"{'':>7}{b['peak_mb']:>9.0f}{b['load1']:>12.2f}"
+        )
     print(f"median hb cold call (R start-up + packages + transfer + RunHarmony + back): {cold:.2f} s")
     print(f"median hb warm call (transfer + RunHarmony + back):                         {warm:.2f} s")
     print(f"median hb whole process (python start, imports, np.load, both calls):       {hb_proc:.2f} s")
@@ -281,21 +355,38 @@ def bench(args: argparse.Namespace, tmp: Path) -> None:
     print(f"median RunHarmony alone inside Rscript (its own proc.time):                  {rs_rh:.2f} s")
     r1, r2 = cold / rs_proc, warm / rs_rh
     verdict = lambda x: "met" if (x - 1) * 100 <= TARGET_PCT else "NOT met"  # noqa: E731
-    print(f"ratio 1 (user's view) hb cold call / Rscript whole process: {r1:.3f} ({(r1 - 1) * 100:+.1f}%; "
-          f"target <= +{TARGET_PCT:.0f}%: {verdict(r1)})")
-    print(f"ratio 2 (engine view) hb warm call / RunHarmony alone:      {r2:.3f} ({(r2 - 1) * 100:+.1f}%; "
-          f"target <= +{TARGET_PCT:.0f}%: {verdict(r2)})")
-    print("  (the headline ratio is ratio 1; ratio 2 charges us the transfer and R->NumPy copy that "
-          "RunHarmony alone does not pay)")  # fmt: skip
-    c_cold, c_warm, c_rs = med([r["cold_cpu"] for r in hb]), med([r["warm_cpu"] for r in hb]), med([r["cpu"] for r in rs])
-    print(f"CPU seconds (user+sys, all threads; less sensitive to other load than wall time): hb cold call {c_cold:.1f}, "
-          f"warm call {c_warm:.1f}; Rscript whole process {c_rs:.1f}; ratio cold / Rscript {c_cold / c_rs:.3f} "
-          f"({(c_cold / c_rs - 1) * 100:+.1f}%)")  # fmt: skip
+    print(
+        f"ratio 1 (user's view) hb cold call / Rscript whole process: {r1:.3f} ({(r1 - 1) * 100:+.1f}%; "
+        f"target <= +{TARGET_PCT:.0f}%: {verdict(r1)})"
+    )
+    print(
+        f"ratio 2 (engine view) hb warm call / RunHarmony alone:      {r2:.3f} ({(r2 - 1) * 100:+.1f}%; "
+        f"target <= +{TARGET_PCT:.0f}%: {verdict(r2)})"
+    )
+    print(
+        "  (the headline ratio is ratio 1; ratio 2 charges us the transfer and R->NumPy copy that "
+        "RunHarmony alone does not pay)"
+    )
+    c_cold, c_warm, c_rs = (
+        med([r["cold_cpu"] for r in hb]),
+        med([r["warm_cpu"] for r in hb]),
+        med([r["cpu"] for r in rs]),
+    )
+    print(
+        f"CPU seconds (user+sys, all threads; less sensitive to other load than wall time): hb cold call {c_cold:.1f}, "
+        f"warm call {c_warm:.1f}; Rscript whole process {c_rs:.1f}; ratio cold / Rscript {c_cold / c_rs:.3f} "
+        f"({(c_cold / c_rs - 1) * 100:+.1f}%)"
+    )
     hp, rp = max(r["peak_mb"] for r in hb), max(r["peak_mb"] for r in rs)
-    print(f"peak RSS (ru_maxrss of each child, max over runs): hb process {hp:.0f} MB (python + embedded R, two calls; "
-          f"RSS before the first call {med([r['rss_before_mb'] for r in hb]):.0f} MB), Rscript {rp:.0f} MB; ratio {hp / rp:.2f}")
-    print(f"outputs identical (np.array_equal; {len(outs)} outputs: {args.repeats} cold + {args.repeats} warm hb, "
-          f"{args.repeats} Rscript; float64 {args.cells} x {args.pcs}): {'yes' if identical else 'NO'}")
+    print(
+        f"peak RSS (ru_maxrss of each child, max over runs): hb process {hp:.0f} MB (python + embedded R, two calls; "
+        f"RSS before the first call {med([r['rss_before_mb'] for r in hb]):.0f} MB), "
+        f"Rscript {rp:.0f} MB; ratio {hp / rp:.2f}"
+    )
+    print(
+        f"outputs identical (np.array_equal; {len(outs)} outputs: {args.repeats} cold + {args.repeats} warm hb, "
+        f"{args.repeats} Rscript; float64 {args.cells} x {args.pcs}): {'yes' if identical else 'NO'}"
+    )
     print("R backend steps (one fresh process, in order; the conversions are medians of 5 once R is warm):")
     for name, s in prof.items():
         print(f"  {name:<58}{s * 1000:>10.1f} ms")
@@ -310,8 +401,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="data seed and random_state/set.seed of both sides (default 0)")
     p.add_argument("--ncores", type=int, help="threads for both sides (default: CPUs this process may use)")
     p.add_argument("--quick", action="store_true", help="10,000 cells, 2 runs each: a smoke run")
-    p.add_argument("--full-profile", action="store_true",
-                   help="in the profile process, also time RunHarmony from R and hb_run_harmony again (2 more runs)")
+    p.add_argument(
+        "--full-profile",
+        action="store_true",
+        help="in the profile process, also time RunHarmony from R and hb_run_harmony again (2 more runs)",
+    )
     p.add_argument("--tmp", help="folder for the data (default: a temporary folder, removed afterwards)")
     p.add_argument("--worker", choices=["hb", "profile"], help=argparse.SUPPRESS)
     p.add_argument("--data", help=argparse.SUPPRESS)
@@ -334,12 +428,18 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("Rscript") is None:
         print("Rscript not found on PATH", file=sys.stderr)
         return 1
-    ver = subprocess.run([shutil.which("Rscript"), "-e", "cat(as.character(getRversion()), as.character(packageVersion('harmony')))"],
-                         capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    ver = subprocess.run(
+        [shutil.which("Rscript"), "-e", "cat(as.character(getRversion()), as.character(packageVersion('harmony')))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     from importlib.metadata import version
 
-    print(f"python {sys.version.split()[0]}, rpy2 {version('rpy2')}, harmonybridge {version('harmonybridge')}, "
-          f"R {ver[0]}, harmony {ver[1]}, numpy {np.__version__}")
+    print(
+        f"python {sys.version.split()[0]}, rpy2 {version('rpy2')}, harmonybridge {version('harmonybridge')}, "
+        f"R {ver[0]}, harmony {ver[1]}, numpy {np.__version__}"
+    )
     with tempfile.TemporaryDirectory(prefix="hb_rbench_", dir=args.tmp) as d:
         bench(args, Path(d))
     return 0

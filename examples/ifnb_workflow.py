@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import scanpy as sc
 
 import harmonybridge as hb
-from harmonybridge import _plot
+from harmonybridge import report
 from harmonybridge._metrics import median_lisi
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ifnb_2800_counts.h5ad"
@@ -52,7 +52,7 @@ after = median_lisi(adata.obsm["X_pca_harmony"], adata.obs["stim"])
 print(f"{adata.n_obs} cells, {adata.obs['leiden'].nunique()} clusters; median stim LISI {before:.2f} -> {after:.2f}")
 out = Path("out/ifnb")
 out.mkdir(parents=True, exist_ok=True)
-_plot.before_after(adata, "stim", out / "umap_before_after.png")
-_plot.markers_umap(adata, out / "markers.png", ["CD3E", "MS4A1", "CD14", "FCGR3A", "NKG7", "ISG15"])
+report.before_after(adata, "stim", out / "umap_before_after.png")
+report.markers_umap(adata, out / "markers.png", ["CD3E", "MS4A1", "CD14", "FCGR3A", "NKG7", "ISG15"])
 hb.write(adata, out / "ifnb_harmony.h5ad")
 print(f"wrote {out}/")

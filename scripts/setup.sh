@@ -59,6 +59,10 @@ if [ "$(cat "$STAMPS/rpkg" 2>/dev/null)" != "$want" ] || ! Rscript -e 'quit(stat
   R CMD INSTALL --no-multiarch --no-test-load r >"$STAMPS/rpkg.log" 2>&1 || { cat "$STAMPS/rpkg.log" >&2; exit 1; }
   echo "$want" > "$STAMPS/rpkg"
 fi
+# R's RunHarmonyPy() and CrossCheckHarmony() run harmonybridge's Python engine through reticulate;
+# they find this .venv's python in this per-user record (r/R/python.R: after their `python`
+# argument and HARMONYBRIDGE_PYTHON, before reticulate's own choice).
+Rscript -e 'd <- tools::R_user_dir("harmonybridge", "config"); dir.create(d, recursive = TRUE, showWarnings = FALSE); writeLines(commandArgs(TRUE)[1], file.path(d, "python"))' "$ROOT/.venv/bin/python"
 
 # 4. R harmony, the way R users get it: install.packages() from CRAN, then from any CRAN-like
 #    repository named in HARMONYBRIDGE_R_REPOS, else ../shared/cran when it exists (offline installs).

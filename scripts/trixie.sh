@@ -176,7 +176,8 @@ preflight() {
 }
 
 # The environment inside the root: clean, plus pip's and the proxy settings of this host.
-ENVS=(HOME=/root "PATH=$IN_PATH" LANG=C.UTF-8 LC_ALL=C.UTF-8 TMPDIR=/tmp DEBIAN_FRONTEND=noninteractive)
+# HARMONYBRIDGE_PYTHON: the R package's RunHarmonyPy()/CrossCheckHarmony() run the venv's Python through reticulate
+ENVS=(HOME=/root "PATH=$IN_PATH" LANG=C.UTF-8 LC_ALL=C.UTF-8 TMPDIR=/tmp DEBIAN_FRONTEND=noninteractive "HARMONYBRIDGE_PYTHON=$IN_VENV/bin/python")
 for v in $(compgen -e); do
   case "$v" in PIP_*|http_proxy|https_proxy|no_proxy|HTTP_PROXY|HTTPS_PROXY|NO_PROXY|TERM|HARMONYBRIDGE_REQUIRE_*|HARMONYBRIDGE_R_REPOS) ENVS+=("$v=${!v}") ;; esac
 done

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -43,7 +44,12 @@ def test_run_default_output_beside_input(small_h5ad):
 def test_run_as_a_subprocess(small_h5ad, tmp_path):
     """The console entry point, as users call it."""
     out = tmp_path / "o.h5ad"
-    proc = subprocess.run([*EXE, "run", str(small_h5ad), "--batch", "batch", "--out", str(out)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [*EXE, "run", str(small_h5ad), "--batch", "batch", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "iterations" in proc.stdout
     assert out.exists()
@@ -55,7 +61,10 @@ def test_run_as_a_subprocess(small_h5ad, tmp_path):
         (["run", "{missing}", "--batch", "batch"], "input file '{missing}' does not exist"),
         (["run", "{txt}", "--batch", "batch"], "is not .h5ad or .rds"),
         (["run", "{fake}", "--batch", "batch"], "is not an h5ad file (no HDF5 signature)"),
-        (["run", "{h5ad}", "--batch", "donor"], "batch key 'donor' not in adata.obs; available columns: ['batch', 'cell_type']"),
+        (
+            ["run", "{h5ad}", "--batch", "donor"],
+            "batch key 'donor' not in adata.obs; available columns: ['batch', 'cell_type']",
+        ),
         (["run", "{h5ad}", "--batch", "batch", "--basis", "X_umap"], "'X_umap' not in adata.obsm"),
         (["run", "{h5ad}", "--batch", "batch", "--out", "{nodir}/o.h5ad"], "does not exist; create it first"),
         (["run", "{h5ad}", "--batch", "batch", "--out", "{tmp}/o.csv"], "must end in .h5ad or .rds"),
@@ -65,8 +74,14 @@ def test_run_as_a_subprocess(small_h5ad, tmp_path):
 def test_run_errors(small_h5ad, tmp_path, capsys, args, message):
     (tmp_path / "a.txt").write_text("x")
     (tmp_path / "fake.h5ad").write_text("not hdf5")
-    names = {"missing": str(tmp_path / "nope.h5ad"), "txt": str(tmp_path / "a.txt"), "fake": str(tmp_path / "fake.h5ad"),
-             "h5ad": str(small_h5ad), "nodir": str(tmp_path / "nodir"), "tmp": str(tmp_path)}  # fmt: skip
+    names = {
+        "missing": str(tmp_path / "nope.h5ad"),
+        "txt": str(tmp_path / "a.txt"),
+        "fake": str(tmp_path / "fake.h5ad"),
+        "h5ad": str(small_h5ad),
+        "nodir": str(tmp_path / "nodir"),
+        "tmp": str(tmp_path),
+    }
     before = small_h5ad.read_bytes()
     assert main([a.format(**names) for a in args]) == 2
     err = capsys.readouterr().err
@@ -83,12 +98,28 @@ def test_run_unwritable_output(small_h5ad, tmp_path, capsys):
     assert "is not writable" in capsys.readouterr().err
 
 
-def test_unwritable_output_is_refused(small_h5ad, tmp_path):
-    """As root, a folder is writable; a path under a regular file never is."""
+def test_output_under_a_file_is_refused(small_h5ad, tmp_path):
+    """A path whose folder is a regular file has no folder to write into."""
     blocker = tmp_path / "file"
     blocker.write_text("")
     with pytest.raises(FileNotFoundError, match="does not exist; create it first"):
         _io.check_output(blocker / "o.h5ad")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as another user, test_run_unwritable_output makes a read-only folder")
+def test_run_unwritable_output_as_root(small_h5ad, tmp_path, capsys):
+    """Root writes into any folder except an immutable one (chattr +i), which the command must refuse up front."""
+    folder = tmp_path / "immutable"
+    folder.mkdir()
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(folder)], capture_output=True, check=False).returncode:
+        pytest.skip("chattr +i is not available here (no chattr, or a file system or container without it)")
+    try:
+        assert main(["run", str(small_h5ad), "--batch", "batch", "--out", str(folder / "o.h5ad")]) == 2
+        assert f"folder {str(folder)!r} is not writable" in capsys.readouterr().err
+        assert list(folder.iterdir()) == []
+    finally:
+        subprocess.run([chattr, "-i", str(folder)], check=True)
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path):
@@ -111,8 +142,19 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
 def test_doctor_lists_every_component(capsys):
     code = main(["doctor"])
     out = capsys.readouterr().out
-    for name in ["Python", "scanpy", "anndata", "harmonypy", "rpy2", "R ", "R Seurat", "R SeuratObject",
-                 "R SingleCellExperiment", "R harmony", "R BLAS"]:  # fmt: skip
+    for name in [
+        "Python",
+        "scanpy",
+        "anndata",
+        "harmonypy",
+        "rpy2",
+        "R ",
+        "R Seurat",
+        "R SeuratObject",
+        "R SingleCellExperiment",
+        "R harmony",
+        "R BLAS",
+    ]:
         assert name in out, name
     assert code == 0  # the Python core is installed here
 
@@ -135,6 +177,8 @@ def test_rpy2_mismatch_is_explained():
 def test_help_does_not_start_r():
     proc = subprocess.run(
         [sys.executable, "-c", "import sys, harmonybridge, harmonybridge.cli; print('rpy2' in sys.modules)"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert proc.stdout.strip() == "False"

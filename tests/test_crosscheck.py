@@ -17,7 +17,9 @@ from harmonybridge.cli import main
 pytestmark = [needs_r("harmony"), pytest.mark.slow]
 
 
-@pytest.mark.parametrize(("name", "batch", "label"), [("pbmc_3500", "donor", None), ("cell_lines_2370", "dataset", "cell_type")])
+@pytest.mark.parametrize(
+    ("name", "batch", "label"), [("pbmc_3500", "donor", None), ("cell_lines_2370", "dataset", "cell_type")]
+)
 def test_agree_on_pcs_datasets(name, batch, label):
     if not (DATA / f"{name}_pcs.tsv.gz").exists():
         pytest.skip(f"{DATA_MISSING}: {name} (expected in {DATA})")
@@ -66,7 +68,9 @@ def test_check_cli_on_counts_datasets(tmp_path, capsys, file, batch, label):
 def test_check_cli_exit_code_on_disagreement(tmp_path, capsys):
     path = tmp_path / "s.h5ad"
     hb.write(synthetic(n_cells=600), path)
-    code = main(["-q", "check", str(path), "--batch", "batch", "--report", str(tmp_path / "rep"), "--python-param", "theta=0"])
+    code = main(
+        ["-q", "check", str(path), "--batch", "batch", "--report", str(tmp_path / "rep"), "--python-param", "theta=0"]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert "verdict: the engines DISAGREE" in out
@@ -129,9 +133,22 @@ def test_check_without_r_harmony_exits_nonzero_with_the_fix(tmp_path):
     path = tmp_path / "s.h5ad"
     hb.write(synthetic(), path)
     proc = subprocess.run(
-        [sys.executable, "-m", "harmonybridge.cli", "check", str(path), "--batch", "batch", "--report", str(tmp_path / "rep")],
-        env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "harmonybridge.cli",
+            "check",
+            str(path),
+            "--batch",
+            "batch",
+            "--report",
+            str(tmp_path / "rep"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "R package 'harmony' is not installed; in R: install.packages('harmony')" in proc.stderr
     assert not (tmp_path / "rep" / "report.html").exists()

@@ -47,7 +47,7 @@ def test_one_neighbour_search_per_embedding_reused_by_leiden_and_umap(searches):
     assert searches["scanpy"] and set(searches["scanpy"]) == {"_Precomputed"}
     assert len(searches["scanpy"]) == 5
     assert report.sampling_note() == "" and report.meta["graph_cells"] == 900
-    assert {"umaps"} <= set(report._figure_data) and report._figure_data["umaps"]["python"].shape == (900, 2)
+    assert {"umaps"} <= set(report.figure_data) and report.figure_data["umaps"]["python"].shape == (900, 2)
 
 
 def test_above_max_cells_graphs_run_on_a_seeded_sample_and_the_report_says_so(searches):
@@ -57,7 +57,7 @@ def test_above_max_cells_graphs_run_on_a_seeded_sample_and_the_report_says_so(se
     assert report.meta["graph_cells"] == 500 and report.meta["n_cells"] == 1200
     note = "neighbour graphs (kNN overlap, Leiden) and UMAPs on a seeded sample of 500 of 1,200 cells"
     assert note in repr(report) and note in report.to_html()
-    assert report._figure_data["umaps"]["r"].shape == (500, 2) and len(report._figure_data["batch"]) == 500
+    assert report.figure_data["umaps"]["r"].shape == (500, 2) and len(report.figure_data["batch"]) == 500
     assert report.passed, repr(report)
     # per-PC r uses every cell: the same value as the full run's
     full = hb.cross_check(adata, "batch", n_seeds=2, max_cells=None, figures=False)
@@ -67,15 +67,34 @@ def test_above_max_cells_graphs_run_on_a_seeded_sample_and_the_report_says_so(se
 def test_check_prints_each_step_with_elapsed_time_on_stderr(tmp_path):
     path = tmp_path / "s.h5ad"
     hb.write(synthetic(n_cells=400), path)
-    cmd = [sys.executable, "-m", "harmonybridge.cli", "check", str(path), "--batch", "batch", "--report", str(tmp_path / "rep"),
-           "--seeds", "2"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "harmonybridge.cli",
+        "check",
+        str(path),
+        "--batch",
+        "batch",
+        "--report",
+        str(tmp_path / "rep"),
+        "--seeds",
+        "2",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     err = proc.stderr
     steps = re.findall(r"^cross-check \[ *(\d+\.\d) s\] (.*)$", err, flags=re.M)
     names = [s for _, s in steps]
-    for expected in ("python engine, seed 0 (1 of 2)", "r engine, seed 1 (2 of 2)", "neighbour graph 4 of 4",
-                     "Leiden 1 of 4", "agreement metrics", "integration metrics", "UMAPs for the figures", "done: agree"):  # fmt: skip
+    for expected in (
+        "python engine, seed 0 (1 of 2)",
+        "r engine, seed 1 (2 of 2)",
+        "neighbour graph 4 of 4",
+        "Leiden 1 of 4",
+        "agreement metrics",
+        "integration metrics",
+        "UMAPs for the figures",
+        "done: agree",
+    ):
         assert any(n.startswith(expected) for n in names), (expected, names)
     elapsed = [float(t) for t, _ in steps]
     assert elapsed == sorted(elapsed) and elapsed[-1] > 0

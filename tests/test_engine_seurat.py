@@ -15,7 +15,7 @@ pytestmark = needs_r("harmony")
 
 @functools.cache
 def _path():
-    from harmonybridge._engine_seurat import seurat_path
+    from harmonybridge.engines._seurat import seurat_path
 
     return seurat_path()
 
@@ -32,7 +32,10 @@ seurat5 = pytest.mark.skipif(_seurat_major() < 5, reason="cannot apply: Integrat
 
 @seurat4
 def test_seurat4_says_the_path_needs_seurat5_before_any_work(caplog):
-    with caplog.at_level("INFO", logger="harmonybridge"), pytest.raises(hb.SeuratPathUnavailable, match=r"which needs Seurat 5; this R has Seurat 4\."):
+    with (
+        caplog.at_level("INFO", logger="harmonybridge"),
+        pytest.raises(hb.SeuratPathUnavailable, match=r"which needs Seurat 5; this R has Seurat 4\."),
+    ):
         hb.cross_check(synthetic(), "batch", engines=("python", "r", "seurat"))
     assert not any("engine, seed" in r.getMessage() for r in caplog.records)  # no engine ran
 
@@ -74,7 +77,9 @@ def test_three_engines_every_pair_and_the_parameters_that_differ(pbmc3500):
 
 
 def test_engines_are_checked():
-    with pytest.raises(ValueError, match=r"engines must be two or more distinct names from \['python', 'r', 'seurat'\]"):
+    with pytest.raises(
+        ValueError, match=r"engines must be two or more distinct names from \['python', 'r', 'seurat'\]"
+    ):
         hb.cross_check(synthetic(), "batch", engines=("python",))
     with pytest.raises(ValueError, match="engines must be two or more distinct names"):
         hb.cross_check(synthetic(), "batch", engines=("python", "julia"))
@@ -83,7 +88,9 @@ def test_engines_are_checked():
 def test_cross_check_of_python_and_r_only_needs_no_seurat(tmp_path, capsys):
     path = tmp_path / "s.h5ad"
     hb.write(synthetic(n_cells=400), path)
-    code = main(["-q", "check", str(path), "--batch", "batch", "--report", str(tmp_path / "rep"), "--engines", "python", "r"])
+    code = main(
+        ["-q", "check", str(path), "--batch", "batch", "--report", str(tmp_path / "rep"), "--engines", "python", "r"]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "python vs r: agree" in out
 
@@ -93,7 +100,9 @@ def test_check_cli_says_why_the_seurat_path_cannot_run(tmp_path, capsys):
         pytest.skip("cannot apply: the Seurat path runs on this stack")
     path = tmp_path / "s.h5ad"
     hb.write(synthetic(), path)
-    code = main(["check", str(path), "--batch", "batch", "--report", str(tmp_path / "rep"), "--engines", "python", "seurat"])
+    code = main(
+        ["check", str(path), "--batch", "batch", "--report", str(tmp_path / "rep"), "--engines", "python", "seurat"]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("harmonybridge: error: ") and _path().reason in err

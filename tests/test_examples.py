@@ -14,7 +14,9 @@ pytestmark = pytest.mark.slow
 
 
 def _run(script: str, cwd: Path, *args: str) -> str:
-    proc = subprocess.run([sys.executable, str(EXAMPLES / script), *args], cwd=cwd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
@@ -29,4 +31,6 @@ def test_quickstart(tmp_path):
 def test_ifnb_workflow(tmp_path):
     out = _run("ifnb_workflow.py", tmp_path)
     assert "median stim LISI" in out
-    assert {"umap_before_after.png", "markers.png", "ifnb_harmony.h5ad"} <= {p.name for p in (tmp_path / "out" / "ifnb").iterdir()}
+    assert {"umap_before_after.png", "markers.png", "ifnb_harmony.h5ad"} <= {
+        p.name for p in (tmp_path / "out" / "ifnb").iterdir()
+    }

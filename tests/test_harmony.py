@@ -10,7 +10,7 @@ from anndata import AnnData
 from helpers import synthetic
 
 import harmonybridge as hb
-from harmonybridge._engines import check_harmonypy_version
+from harmonybridge.engines import check_harmonypy_version
 
 
 def snapshot(adata: AnnData) -> dict:
@@ -52,14 +52,34 @@ def test_same_seed_same_output_other_seed_other_output(small, seed):
 
 
 def test_non_default_parameters_match_raw_harmonypy(small):
-    kwargs = {"theta": 1.0, "sigma": 0.2, "lamb": 0.5, "nclust": 7, "max_iter": 3, "max_iter_kmeans": 6,
-              "block_size": 0.1, "epsilon_cluster": 1e-4, "random_state": 5}  # fmt: skip
+    kwargs = {
+        "theta": 1.0,
+        "sigma": 0.2,
+        "lamb": 0.5,
+        "nclust": 7,
+        "max_iter": 3,
+        "max_iter_kmeans": 6,
+        "block_size": 0.1,
+        "epsilon_cluster": 1e-4,
+        "random_state": 5,
+    }
     adata = small.copy()
     hb.run_harmony(adata, "batch", **kwargs)
     raw = harmonypy.run_harmony(
-        small.obsm["X_pca"], small.obs, "batch", verbose=False, theta=1.0, sigma=0.2, lamb=0.5, nclust=7,
-        max_iter_harmony=3, max_iter_kmeans=6, block_size=0.1, epsilon_cluster=1e-4, random_state=5,
-    )  # fmt: skip
+        small.obsm["X_pca"],
+        small.obs,
+        "batch",
+        verbose=False,
+        theta=1.0,
+        sigma=0.2,
+        lamb=0.5,
+        nclust=7,
+        max_iter_harmony=3,
+        max_iter_kmeans=6,
+        block_size=0.1,
+        epsilon_cluster=1e-4,
+        random_state=5,
+    )
     np.testing.assert_array_equal(adata.obsm["X_pca_harmony"], raw.Z_corr)
 
 
@@ -136,6 +156,18 @@ def test_harmony_integrate_drop_in(small):
     assert "X_other" in a.obsm
 
 
+def test_harmony_integrate_copy_returns_the_corrected_copy(small):
+    """copy=True returns the corrected copy and leaves the input as it was (scanpy's convention)."""
+    a, b = small.copy(), small.copy()
+    out = hb.harmony_integrate(a, "batch", copy=True)
+    assert isinstance(out, AnnData) and out is not a
+    assert "X_pca_harmony" not in a.obsm and "harmony" not in a.uns
+    hb.run_harmony(b, "batch")
+    np.testing.assert_array_equal(out.obsm["X_pca_harmony"], b.obsm["X_pca_harmony"])
+    assert hb.harmony_integrate(a, "batch") is None
+    assert "X_pca_harmony" in a.obsm
+
+
 # --- errors: each names the key or value and the fix; the AnnData stays as it was -------------
 def _with(adata: AnnData, **obs) -> AnnData:
     out = adata.copy()
@@ -145,21 +177,45 @@ def _with(adata: AnnData, **obs) -> AnnData:
 
 
 ERRORS = [
-    pytest.param(lambda a: a, {"batch_key": "donor"}, KeyError, r"batch key 'donor' not in adata.obs; available columns: \['batch', 'cell_type'\]", id="batch-key-missing"),
-    pytest.param(lambda a: a, {"batch_key": ["batch", "batch"]}, ValueError, "lists a column twice", id="batch-key-twice"),
+    pytest.param(
+        lambda a: a,
+        {"batch_key": "donor"},
+        KeyError,
+        r"batch key 'donor' not in adata.obs; available columns: \['batch', 'cell_type'\]",
+        id="batch-key-missing",
+    ),
+    pytest.param(
+        lambda a: a, {"batch_key": ["batch", "batch"]}, ValueError, "lists a column twice", id="batch-key-twice"
+    ),
     pytest.param(lambda a: a, {"batch_key": 3}, TypeError, "batch_key must be an obs column name", id="batch-key-type"),
-    pytest.param(lambda a: _with(a, batch=pd.Categorical([None] * 5 + ["b0"] * (a.n_obs - 5))), {}, ValueError, r"adata.obs\['batch'\] has 5 cells with missing labels", id="missing-labels"),
+    pytest.param(
+        lambda a: _with(a, batch=pd.Categorical([None] * 5 + ["b0"] * (a.n_obs - 5))),
+        {},
+        ValueError,
+        r"adata.obs\['batch'\] has 5 cells with missing labels",
+        id="missing-labels",
+    ),
     pytest.param(lambda a: _with(a, batch="only"), {}, ValueError, r"one batch only \('only'\)", id="one-batch"),
-    pytest.param(lambda a: a, {"basis": "X_umap"}, KeyError, r"'X_umap' not in adata.obsm; available: \['X_pca'\]", id="basis-missing"),
+    pytest.param(
+        lambda a: a,
+        {"basis": "X_umap"},
+        KeyError,
+        r"'X_umap' not in adata.obsm; available: \['X_pca'\]",
+        id="basis-missing",
+    ),
     pytest.param(lambda a: _drop_pca(a), {}, KeyError, r"Run sc.pp.pca\(adata\) first", id="pca-missing"),
     pytest.param(lambda a: _nan(a), {}, ValueError, r"NaN or inf in 1 cells \(first: 'c3'\)", id="nan"),
     pytest.param(lambda a: _inf(a), {}, ValueError, "NaN or inf in 1 cells", id="inf"),
     pytest.param(lambda a: a[:5].copy(), {}, ValueError, "Harmony needs at least 6 cells, got 5", id="few-cells"),
     pytest.param(lambda a: _one_pc(a), {}, ValueError, "at least 2 components", id="one-pc"),
-    pytest.param(lambda a: a, {"backend": "julia"}, ValueError, r"backend must be one of \['python', 'r'\]", id="backend"),
+    pytest.param(
+        lambda a: a, {"backend": "julia"}, ValueError, r"backend must be one of \['python', 'r'\]", id="backend"
+    ),
     pytest.param(lambda a: a, {"theta": -2}, ValueError, "theta must be >= 0", id="bad-param"),
-    pytest.param(lambda a: a, {"nclust": 1000}, ValueError, "nclust=1000 must be smaller than the number of cells", id="nclust"),
-]  # fmt: skip
+    pytest.param(
+        lambda a: a, {"nclust": 1000}, ValueError, "nclust=1000 must be smaller than the number of cells", id="nclust"
+    ),
+]
 
 
 def _drop_pca(a):
@@ -215,7 +271,9 @@ def test_not_an_anndata():
         hb.run_harmony(np.zeros((10, 2)), "batch")
 
 
-@pytest.mark.parametrize(("found", "ok"), [("2.1.0", True), ("2.2.1", True), ("0.0.10", False), ("2.0.0", False), (None, False)])
+@pytest.mark.parametrize(
+    ("found", "ok"), [("2.1.0", True), ("2.2.1", True), ("0.0.10", False), ("2.0.0", False), (None, False)]
+)
 def test_harmonypy_version_check(found, ok):
     if ok:
         check_harmonypy_version(found)

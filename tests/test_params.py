@@ -19,22 +19,43 @@ def test_every_parameter_reaches_both_engines():
 def test_harmonypy_names():
     kw = HarmonyParams(theta=1.5, lamb=0.5, max_iter=7, max_iter_kmeans=9, ncores=1).resolve(300, 1).to_harmonypy()
     assert kw == {
-        "theta": [1.5], "sigma": 0.1, "lamb": [0.5], "nclust": 10, "tau": 0.0, "block_size": 0.05,
-        "max_iter_harmony": 7, "max_iter_kmeans": 9, "epsilon_cluster": 1e-3, "epsilon_harmony": 1e-2,
-        "alpha": 0.2, "batch_prop_cutoff": 1e-5, "ncores": 1, "random_state": 0,
-    }  # fmt: skip
+        "theta": [1.5],
+        "sigma": 0.1,
+        "lamb": [0.5],
+        "nclust": 10,
+        "tau": 0.0,
+        "block_size": 0.05,
+        "max_iter_harmony": 7,
+        "max_iter_kmeans": 9,
+        "epsilon_cluster": 1e-3,
+        "epsilon_harmony": 1e-2,
+        "alpha": 0.2,
+        "batch_prop_cutoff": 1e-5,
+        "ncores": 1,
+        "random_state": 0,
+    }
 
 
 def test_r_names():
     r = HarmonyParams(theta=(1.0, 3.0), block_size=0.1, random_state=7, ncores=2).resolve(3000, 2).to_r()
     assert r["args"] == {
-        "theta": [1.0, 3.0], "sigma": 0.1, "lambda": None, "nclust": 100, "max_iter": 10, "ncores": 2,
+        "theta": [1.0, 3.0],
+        "sigma": 0.1,
+        "lambda": None,
+        "nclust": 100,
+        "max_iter": 10,
+        "ncores": 2,
         "early_stop": True,
-    }  # fmt: skip
+    }
     assert r["options"] == {
-        "alpha": 0.2, "tau": 0.0, "block.size": 0.1, "max.iter.cluster": 4, "epsilon.cluster": 1e-3,
-        "epsilon.harmony": 1e-2, "batch.prop.cutoff": 1e-5,
-    }  # fmt: skip
+        "alpha": 0.2,
+        "tau": 0.0,
+        "block.size": 0.1,
+        "max.iter.cluster": 4,
+        "epsilon.cluster": 1e-3,
+        "epsilon.harmony": 1e-2,
+        "batch.prop.cutoff": 1e-5,
+    }
     assert r["seed"] == 7
 
 
@@ -111,3 +132,48 @@ def test_record_round_trip():
 def test_frozen():
     with pytest.raises(AttributeError):
         HarmonyParams().sigma = 1  # type: ignore[misc]
+
+
+def test_run_harmony_signature_is_harmony_params():
+    """run_harmony's Harmony parameters are HarmonyParams' fields: same names, order and defaults."""
+    import inspect
+
+    from harmonybridge import run_harmony
+
+    sig = inspect.signature(run_harmony).parameters
+    defaults = HarmonyParams()
+    own = [n for n in sig if n in set(HarmonyParams.names())]
+    assert own == HarmonyParams.names()
+    for name in HarmonyParams.names():
+        assert sig[name].default == getattr(defaults, name), name
+        assert sig[name].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_cli_flags_are_harmony_params(command):
+    """The CLI's Harmony flags are built from HarmonyParams: one per field, its default, its type."""
+    from harmonybridge.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices[command]
+    group = next(g for g in sub._action_groups if g.title.startswith("Harmony parameters"))
+    actions = {a.dest: a for a in group._group_actions}
+    assert list(actions) == HarmonyParams.names()
+    defaults = HarmonyParams()
+    for name, action in actions.items():
+        kind, per_covariate = HarmonyParams.kind(name)
+        assert action.default == getattr(defaults, name)
+        assert action.type is kind
+        assert (action.nargs == "+") is per_covariate
+    assert HarmonyParams.kind("max_iter") == (int, False) and HarmonyParams.kind("theta") == (float, True)
+
+
+def test_r_engine_passes_to_r_names():
+    """The R engine's arguments are HarmonyParams.to_r()'s, flattened: nothing re-spelled, nothing dropped."""
+    from harmonybridge.engines._r import r_arguments
+
+    params = HarmonyParams(theta=1.0, block_size=0.1, random_state=7, ncores=1).resolve(300, 1)
+    r = params.to_r()
+    flat = r_arguments(params)
+    assert flat == {**r["args"], **r["options"], "seed": 7}
+    assert flat["early_stop"] is True

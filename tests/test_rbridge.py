@@ -73,3 +73,17 @@ def test_reserve_grows_r_heap_without_using_memory():
     assert trigger1 - trigger0 > 256, f"R's gc trigger grew by {trigger1 - trigger0:.0f} MiB only"
     assert used1 - used0 < 16, f"R still holds {used1 - used0:.0f} MiB after gc()"
     _rbridge.reserve(1000)  # small: nothing to do
+
+
+def test_calls_never_inline_an_object():
+    """Every call binds its arguments to names: the called function's own call stays a few symbols long.
+
+    R code that deparses its call (Seurat's LogSeuratCommand) would otherwise print whole objects.
+    """
+    ro = _rbridge.robjects()
+    env = ro.r('local({ probe <- function(x, ...) nchar(paste(deparse(sys.call()), collapse = "")); environment() })')
+    big = _rbridge.r_double(np.arange(20_000, dtype=np.float64) + 0.5)
+    inline = int(env["probe"](big)[0])  # rpy2's own call puts the values in the call
+    assert inline > 100_000
+    bound = _rbridge.call(_rbridge.RFunction("", "probe", where=env), big, label="x", what="probe")
+    assert int(bound[0]) < 60

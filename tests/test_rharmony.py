@@ -29,10 +29,19 @@ def run_in_rscript(adata, keys, tmp_path: Path, **kwargs) -> np.ndarray:
     adata.obs[keys].astype(str).to_csv(tmp_path / "meta.tsv", sep="\t", index=False)
     (tmp_path / "p.json").write_text(json.dumps(spec))
     subprocess.run(
-        [shutil.which("Rscript"), str(DIRECT), str(tmp_path / "pcs.f64"), str(adata.n_obs), str(tmp_path / "meta.tsv"),
-         str(tmp_path / "p.json"), str(tmp_path / "out.f64")],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            shutil.which("Rscript"),
+            str(DIRECT),
+            str(tmp_path / "pcs.f64"),
+            str(adata.n_obs),
+            str(tmp_path / "meta.tsv"),
+            str(tmp_path / "p.json"),
+            str(tmp_path / "out.f64"),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return np.fromfile(tmp_path / "out.f64", dtype=np.float64).reshape(Z.shape)
 
 
@@ -44,8 +53,18 @@ def test_equals_runharmony_called_in_r_on_pbmc3500(pbmc3500, tmp_path):
 
 
 def test_non_default_parameters_reach_r(small, tmp_path):
-    kwargs = {"theta": 1.0, "sigma": 0.2, "lamb": 0.5, "nclust": 7, "max_iter": 3, "max_iter_kmeans": 6,
-              "block_size": 0.1, "epsilon_cluster": 1e-4, "tau": 5, "random_state": 9}  # fmt: skip
+    kwargs = {
+        "theta": 1.0,
+        "sigma": 0.2,
+        "lamb": 0.5,
+        "nclust": 7,
+        "max_iter": 3,
+        "max_iter_kmeans": 6,
+        "block_size": 0.1,
+        "epsilon_cluster": 1e-4,
+        "tau": 5,
+        "random_state": 9,
+    }
     adata = small.copy()
     hb.run_harmony(adata, "batch", backend="r", **kwargs)
     np.testing.assert_array_equal(adata.obsm["X_pca_harmony"], run_in_rscript(small, ["batch"], tmp_path, **kwargs))
@@ -102,19 +121,23 @@ def test_agrees_with_python_like_r_with_another_seed(pbmc3500):
     assert between > within - 0.005
 
 
-def test_r_errors_carry_r_message(small):
-    """An error raised inside R surfaces with R's text, and the AnnData is unchanged."""
+def test_r_errors_carry_r_message():
+    """An error raised inside R surfaces as RError with R's own message (here the R half's), and what R printed."""
     adata = synthetic(n_cells=40)
-    snap = dict(adata.obsm)
-    with pytest.raises(_rbridge.RError, match="harmony::RunHarmony failed in R"):
-        # R harmony refuses lambda with a wrong length only inside R; force it through a 2-covariate mismatch
-        _rbridge.call(_rbridge.hb().hb_run_harmony, _rbridge.float_matrix(adata.obsm["X_pca"], 10, 40),
-                      _rbridge.robjects().r["data.frame"](), "batch", what="harmony::RunHarmony")  # fmt: skip
-    assert dict(adata.obsm).keys() == snap.keys()
+    embedding = _rbridge.float_matrix(adata.obsm["X_pca"], 10, 40)
+    no_cells = _rbridge.robjects().r["data.frame"]()  # 40 cells in the embedding, none in meta: refused in R
+    with pytest.raises(_rbridge.RError) as caught:
+        _rbridge.call(_rbridge.hb().hb_run_harmony, embedding, no_cells, "batch", what="harmony::RunHarmony")
+    r_message = caught.value.r_message
+    assert "embedding must be a components x cells matrix with one column per row of meta" in r_message
+    assert str(caught.value).startswith("harmony::RunHarmony failed in R: ")
+    assert r_message in str(caught.value)
 
 
 def test_missing_r_package_names_the_fix():
-    with pytest.raises(_rbridge.RPackageMissing, match=r"R package 'surely.not.installed' is not installed; in R: install.packages"):
+    with pytest.raises(
+        _rbridge.RPackageMissing, match=r"R package 'surely.not.installed' is not installed; in R: install.packages"
+    ):
         _rbridge.require("surely.not.installed")
 
 
@@ -133,7 +156,9 @@ def test_record_names_the_r_harmony_build(small):
     assert (library / "harmony" / "DESCRIPTION").is_file()
     assert f"Version: {versions['harmony']}" in (library / "harmony" / "DESCRIPTION").read_text()
     so = library / "harmony" / "libs" / "harmony.so"
-    linked = subprocess.run(["nm", "-D", "--undefined-only", str(so)], capture_output=True, text=True, check=True).stdout
+    linked = subprocess.run(
+        ["nm", "-D", "--undefined-only", str(so)], capture_output=True, text=True, check=True
+    ).stdout
     expected = "single" if " sgemm_" in linked else "double" if " dgemm_" in linked else "unknown"
     assert versions["harmony_precision"] == expected != "unknown"
 

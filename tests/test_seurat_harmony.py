@@ -28,9 +28,11 @@ def seurat_pbmc(pbmc3500, fixtures):
     ro = _rbridge.robjects()
     Z = pbmc3500.obsm["X_pca"]
     return fixtures["pcs_seurat"](
-        _rbridge.float_matrix(Z, Z.shape[1], Z.shape[0]), ro.StrVector(list(pbmc3500.obs_names)), "donor",
+        _rbridge.float_matrix(Z, Z.shape[1], Z.shape[0]),
+        ro.StrVector(list(pbmc3500.obs_names)),
+        "donor",
         ro.StrVector(pbmc3500.obs["donor"].astype(str).tolist()),
-    )  # fmt: skip
+    )
 
 
 def _embedding(obj, reduction):
@@ -48,7 +50,9 @@ def test_r_engine_on_seurat_equals_runharmony(seurat_pbmc, fixtures, pbmc3500):
         b = ro.r(f"SeuratObject::{fn}")(ro.r("`[[`")(theirs, "harmony"))
         assert list(a) == list(b), fn
     assert list(ro.r("SeuratObject::Key")(ro.r("`[[`")(ours, "harmony"))) == ["harmony_"]
-    assert list(ro.r["rownames"](ro.r("SeuratObject::Embeddings")(ours, reduction="harmony"))) == list(pbmc3500.obs_names)
+    assert list(ro.r["rownames"](ro.r("SeuratObject::Embeddings")(ours, reduction="harmony"))) == list(
+        pbmc3500.obs_names
+    )
     record = json.loads(ro.r("SeuratObject::Misc")(ours, "harmony")[0])
     assert record["engine"] == "R harmony" and record["reduction_save"] == "harmony"
     # the caller's object is untouched (R copies on modify)
@@ -70,7 +74,12 @@ def test_custom_reduction_names(seurat_pbmc):
 
 
 def test_seurat_errors(seurat_pbmc):
-    with pytest.raises(_rbridge.RError, match=r"batch key 'sample' not in the Seurat object's meta.data; available columns: .*donor"):
+    with pytest.raises(
+        _rbridge.RError, match=r"batch key 'sample' not in the Seurat object's meta.data; available columns: .*donor"
+    ):
         hb.run_harmony(seurat_pbmc, "sample")
-    with pytest.raises(_rbridge.RError, match=r"reduction 'umap' not in the Seurat object; available: pca. Run Seurat::RunPCA\(\) first"):
+    with pytest.raises(
+        _rbridge.RError,
+        match=r"reduction 'umap' not in the Seurat object; available: pca. Run Seurat::RunPCA\(\) first",
+    ):
         hb.run_harmony(seurat_pbmc, "donor", basis="X_umap")

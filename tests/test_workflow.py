@@ -52,10 +52,13 @@ def test_demo_writes_figures_and_file(tmp_path, capsys):
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(
         [
-            "pbmc68k_reduced_harmony.h5ad", "pbmc68k_reduced_harmony_umap.png", "pbmc68k_reduced_markers_umap.png",
-            "pbmc68k_reduced_markers_dotplot.png", "pbmc68k_reduced_convergence.png",
+            "pbmc68k_reduced_harmony.h5ad",
+            "pbmc68k_reduced_harmony_umap.png",
+            "pbmc68k_reduced_markers_umap.png",
+            "pbmc68k_reduced_markers_dotplot.png",
+            "pbmc68k_reduced_convergence.png",
         ]
-    )  # fmt: skip
+    )
     for png in out.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert png.stat().st_size > 10_000
@@ -69,7 +72,9 @@ def test_demo_writes_figures_and_file(tmp_path, capsys):
 @needs_data("ifnb_2800_counts.h5ad")
 def test_demo_from_counts_input(tmp_path, capsys):
     out = tmp_path / "ifnb"
-    assert main(["-q", "demo", "--input", str(DATA / "ifnb_2800_counts.h5ad"), "--batch", "stim", "--out", str(out)]) == 0
+    assert (
+        main(["-q", "demo", "--input", str(DATA / "ifnb_2800_counts.h5ad"), "--batch", "stim", "--out", str(out)]) == 0
+    )
     printed = capsys.readouterr().out
     assert "median batch LISI (stim)" in printed
     found = re.search(r"median batch LISI \(stim\): ([\d.]+) before -> ([\d.]+) after", printed)

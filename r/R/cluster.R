@@ -5,9 +5,10 @@
 #' reduction's cells x dims matrix. `embedding` arrives as dims x cells (NumPy's layout),
 #' `cells` names the cells. Returns clusters (a factor), the SNN graph's dgCMatrix parts and
 #' the UMAP coordinates (cells x 2, or NULL).
+#' @noRd
 hb_seurat_cluster <- function(embedding, cells, k.param = 20, resolution = 0.8, algorithm = 1,
                               seed = 0, umap = TRUE, verbose = FALSE) {
-  hb_require("Seurat", "apt-get install r-cran-seurat, or in R: install.packages('Seurat')")
+  hb_require("Seurat", "hb_seurat_cluster()")
   emb <- t(embedding)
   rownames(emb) <- cells
   colnames(emb) <- paste0("dim_", seq_len(ncol(emb)))

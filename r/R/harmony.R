@@ -5,13 +5,14 @@
 #' explicit; `seed` goes to set.seed() first. Returns a list: `embedding` (components x
 #' cells), `objective` (harmony objective, initial value first), `kmeans_rounds`,
 #' `objective_kmeans` and `versions`.
+#' @noRd
 hb_run_harmony <- function(embedding, meta, vars_use, theta, sigma, lambda = NULL, nclust,
                            max_iter, ncores, alpha, tau, block.size, max.iter.cluster,
                            epsilon.cluster, epsilon.harmony, batch.prop.cutoff = 1e-5, seed,
                            verbose = FALSE) {
-  hb_require("harmony", "in R: install.packages('harmony')")
+  hb_require("harmony", "hb_run_harmony()")
   if (!is.matrix(embedding) || ncol(embedding) != nrow(meta)) {
-    stop("embedding must be a components x cells matrix with one column per row of meta")
+    stop("embedding must be a components x cells matrix with one column per row of meta", call. = FALSE)
   }
   opts <- harmony::harmony_options(
     alpha = alpha, tau = tau, block.size = block.size, max.iter.cluster = max.iter.cluster,
@@ -34,22 +35,16 @@ hb_run_harmony <- function(embedding, meta, vars_use, theta, sigma, lambda = NUL
 }
 
 #' The build of harmony as named strings for a `versions` record: harmony_library, harmony_precision.
+#' @noRd
 hb_harmony_build_fields <- function() {
   b <- hb_harmony_build()
   c(harmony_library = b$library, harmony_precision = b$precision)
 }
 
-#' Stop with the install command when a package is missing.
-hb_require <- function(package, fix) {
-  if (!requireNamespace(package, quietly = TRUE)) {
-    stop(sprintf("R package '%s' is not installed; %s", package, fix), call. = FALSE)
-  }
-  invisible(TRUE)
-}
-
 #' A Seurat reduction's embedding as dims x cells (NumPy's cells x dims, byte for byte).
+#' @noRd
 hb_seurat_embedding <- function(object, reduction = "pca") {
-  hb_require("SeuratObject", "apt-get install r-cran-seuratobject")
+  hb_require("SeuratObject", "hb_seurat_embedding()")
   available <- SeuratObject::Reductions(object)
   if (!reduction %in% available) {
     stop(sprintf(
@@ -61,6 +56,7 @@ hb_seurat_embedding <- function(object, reduction = "pca") {
 }
 
 #' Metadata columns of a Seurat object as character vectors (NA kept), for the batch checks.
+#' @noRd
 hb_seurat_meta <- function(object, vars) {
   md <- object[[]]
   missing <- setdiff(vars, colnames(md))
@@ -79,9 +75,10 @@ hb_seurat_meta <- function(object, vars) {
 #' from Key(), stdev of each column, the assay of `reduction.use`, then ProjectDim when the
 #' assay has scale.data (RunHarmony's project.dim = TRUE). `record` (the run's JSON) goes to
 #' Misc(object, "harmony").
+#' @noRd
 hb_seurat_add_harmony <- function(object, embedding, reduction.use = "pca", reduction.save = "harmony",
                                   project.dim = TRUE, record = NULL) {
-  hb_require("Seurat", "apt-get install r-cran-seurat, or in R: install.packages('Seurat')")
+  hb_require(c("SeuratObject", "Seurat"), "hb_seurat_add_harmony()")
   emb <- t(embedding)
   rownames(emb) <- SeuratObject::Cells(object[[reduction.use]])
   key <- Seurat::Key(reduction.save, quiet = TRUE)
@@ -90,10 +87,7 @@ hb_seurat_add_harmony <- function(object, embedding, reduction.use = "pca", redu
   object[[reduction.save]] <- SeuratObject::CreateDimReducObject(
     embeddings = emb, stdev = as.numeric(apply(emb, 2, stats::sd)), assay = assay, key = key
   )
-  scaled <- tryCatch(
-    SeuratObject::GetAssayData(object, assay = assay, slot = "scale.data"),
-    error = function(e) NULL
-  )
+  scaled <- tryCatch(.hb_get_layer(object[[assay]], "scale.data"), error = function(e) NULL)
   if (project.dim && !is.null(scaled) && length(scaled) > 0) {
     object <- Seurat::ProjectDim(object, reduction = reduction.save, overwrite = TRUE, verbose = FALSE)
   }

@@ -56,7 +56,7 @@ hb_seurat_harmony_path <- function() {
   hopts <- formals(harmony::harmony_options)
   out$fixed <- list(
     alpha = eval(hopts$alpha), batch_prop_cutoff = eval(hopts$batch.prop.cutoff),
-    ncores = eval(formals(harmony:::RunHarmony.default)$ncores)
+    ncores = eval(formals(utils::getFromNamespace("RunHarmony.default", "harmony"))$ncores)
   )
   missing <- setdiff(hb_harmony_calls(fun), getNamespaceExports("harmony"))
   if (length(missing)) {

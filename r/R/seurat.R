@@ -1,5 +1,5 @@
 # Building and reading Seurat objects part by part, for harmonybridge's AnnData <-> Seurat
-# converters (src/harmonybridge/_convert.py). Everything goes through SeuratObject's
+# converters (src/harmonybridge/convert/). Everything goes through SeuratObject's
 # accessors (CreateAssayObject / CreateAssay5Object, SetAssayData / LayerData<-, GetAssayData
 # / LayerData, Embeddings, Loadings, Stdev, CreateDimReducObject, as.Graph, Misc, [[<-);
 # there is no @slot access on Seurat objects. The one departure from CreateSeuratObject is
@@ -9,36 +9,21 @@
 # SeuratObject 4 (Assay only) and 5 (Assay and Assay5) are both supported: the code
 # dispatches on the installed version at run time (hb_seurat_object_v5()).
 
-.so <- function(name) getExportedValue("SeuratObject", name)
-
-.hb_need <- function(what) {
-  for (pkg in c("Matrix", "SeuratObject")) {
-    if (!requireNamespace(pkg, quietly = TRUE)) {
-      stop(what, " needs the R package '", pkg, "'; install it with install.packages('", pkg, "')", call. = FALSE)
-    }
-  }
-}
-
-#' Whether the installed SeuratObject has v5 assays (Assay5, layers).
-hb_seurat_object_v5 <- function() {
-  .hb_need("hb_seurat_object_v5")
-  utils::packageVersion("SeuratObject") >= "5.0.0"
-}
-
 #' The assay version written when none is asked for: "v5" with SeuratObject >= 5, else "v4".
+#' @noRd
 hb_default_assay_version <- function() if (hb_seurat_object_v5()) "v5" else "v4"
 
 #' "v5" for an Assay5 (StdAssay), "v4" for an Assay.
+#' @noRd
 hb_assay_version <- function(object, assay = NULL) {
   a <- if (inherits(object, "Seurat")) object[[assay %||% .so("DefaultAssay")(object)]] else object
   if (inherits(a, "StdAssay")) "v5" else "v4"
 }
 
-`%||%` <- function(x, y) if (is.null(x)) y else x
-
 # ---- vectors and matrices from Python ------------------------------------------------------
 
 #' Split one string joined with sep (and ended by sep) into its n pieces.
+#' @noRd
 hb_split_strings <- function(joined, n, na = NULL, sep = "\x1f") {
   if (n == 0L) return(character(0))
   out <- strsplit(joined, sep, fixed = TRUE)[[1L]]
@@ -48,6 +33,7 @@ hb_split_strings <- function(joined, n, na = NULL, sep = "\x1f") {
 }
 
 #' A character vector as one string joined by sep (NA as "") and the NA mask.
+#' @noRd
 hb_join_strings <- function(x, sep = "\x1f") {
   x <- as.character(x)
   na <- is.na(x)
@@ -58,13 +44,15 @@ hb_join_strings <- function(x, sep = "\x1f") {
 }
 
 #' A dgCMatrix (features x cells) from its 0-based CSC arrays, without copying them.
+#' @noRd
 hb_dgc <- function(i, p, x, nrow, ncol, features, cells) {
-  .hb_need("hb_dgc")
+  hb_require(c("Matrix", "SeuratObject"), "hb_dgc()")
   methods::new("dgCMatrix", i = i, p = p, x = x, Dim = c(as.integer(nrow), as.integer(ncol)),
                Dimnames = list(features, cells))
 }
 
 #' A dense features x cells matrix from column-major values.
+#' @noRd
 hb_dense <- function(x, nrow, ncol, features, cells) {
   dim(x) <- c(as.integer(nrow), as.integer(ncol))
   dimnames(x) <- list(features, cells)
@@ -72,6 +60,7 @@ hb_dense <- function(x, nrow, ncol, features, cells) {
 }
 
 #' A data frame from a named list of columns, names kept as they are (no check.names).
+#' @noRd
 hb_data_frame <- function(columns, row_names) {
   structure(columns, names = names(columns) %||% character(0), class = "data.frame", row.names = row_names)
 }
@@ -91,16 +80,14 @@ hb_data_frame <- function(columns, row_names) {
   if (is.null(value)) stop("no matrix given for layer '", layer, "'", call. = FALSE)
   if (inherits(a, "StdAssay")) {
     .so("LayerData<-")(a, layer = layer, value = value)
-  } else if (hb_seurat_object_v5()) {
-    .so("SetAssayData")(a, layer = layer, new.data = value)
   } else {
-    .so("SetAssayData")(a, slot = layer, new.data = value)
+    do.call(.so("SetAssayData"), c(list(a), .hb_layer_arg(layer), list(new.data = value)))
   }
 }
 
 .hb_get_layer <- function(a, layer) {
   if (inherits(a, "StdAssay")) return(.so("LayerData")(a, layer = layer))
-  if (hb_seurat_object_v5()) .so("GetAssayData")(a, layer = layer) else .so("GetAssayData")(a, slot = layer)
+  do.call(.so("GetAssayData"), c(list(a), .hb_layer_arg(layer)))
 }
 
 .hb_layers <- function(a) {
@@ -114,9 +101,10 @@ hb_data_frame <- function(columns, row_names) {
 #' `calcn`: what SeuratObject 5 records in the assay (its Misc "calcN", read by the next
 #' `[[<-` of the assay into a Seurat object: whether to compute nCount_/nFeature_ then), as
 #' the option Seurat.object.assay.calcn; an assay made by SeuratObject itself records TRUE.
+#' @noRd
 hb_make_assay <- function(data, counts = NULL, scale_data = NULL, layers = list(), var = NULL,
                           version = NULL, key = "rna_", calcn = FALSE) {
-  .hb_need("hb_make_assay")
+  hb_require(c("Matrix", "SeuratObject"), "hb_make_assay()")
   version <- version %||% hb_default_assay_version()
   op <- options(Seurat.object.assay.calcn = calcn)
   on.exit(options(op), add = TRUE)
@@ -154,6 +142,7 @@ hb_make_assay <- function(data, counts = NULL, scale_data = NULL, layers = list(
 #' The identities CreateSeuratObject gives new cells: the first "_"-separated field of each
 #' cell name, or the project name when that gives no level, more than 100 levels, one level
 #' per cell, or NA. Same rule, one vectorised pass.
+#' @noRd
 .hb_initial_idents <- function(cells, project) {
   first <- vapply(strsplit(cells, "_", fixed = TRUE), `[`, character(1), 1L)
   u <- unique(first)
@@ -175,8 +164,9 @@ hb_make_assay <- function(data, counts = NULL, scale_data = NULL, layers = list(
 #' slots, derives the identities by the same rule in one vectorised pass, adds orig.ident
 #' through [[<- and checks the result with validObject(). The testthat suite checks that the
 #' result is identical() to CreateSeuratObject's on the installed SeuratObject.
+#' @noRd
 hb_new_seurat <- function(a, assay = "RNA", project = "SeuratProject") {
-  .hb_need("hb_new_seurat")
+  hb_require(c("Matrix", "SeuratObject"), "hb_new_seurat()")
   cells <- colnames(a)
   idents <- .hb_initial_idents(cells, project)
   op <- options(Seurat.object.validate = FALSE)  # as CreateSeuratObject: validated once, below
@@ -204,10 +194,11 @@ hb_new_seurat <- function(a, assay = "RNA", project = "SeuratProject") {
 #'   valid for Seurat; `reductions` a list of lists (name, key, embeddings, loadings, stdev);
 #'   `graphs` a named list of cells x cells dgCMatrix; `extra_assays` a named list of lists
 #'   with `data` and `var`; `misc` stored as `Misc(object, "harmonybridge")`.
+#' @noRd
 hb_to_seurat <- function(assay, data, counts = NULL, scale_data = NULL, layers = list(), var = NULL,
                          obs = NULL, reductions = list(), graphs = list(), extra_assays = list(),
                          misc = NULL, version = NULL, project = "SeuratProject") {
-  .hb_need("hb_to_seurat")
+  hb_require(c("Matrix", "SeuratObject"), "hb_to_seurat()")
   version <- version %||% hb_default_assay_version()
   # nCount_/nFeature_ are not computed here (obs is the cell metadata), but the main assay
   # records the user's setting as SeuratObject's own assays do, so that Seurat computes them
@@ -234,7 +225,7 @@ hb_to_seurat <- function(assay, data, counts = NULL, scale_data = NULL, layers =
   for (r in reductions) {
     emb <- r$embeddings
     colnames(emb) <- paste0(r$key, seq_len(ncol(emb)))
-    loadings <- r$loadings %||% new("matrix")
+    loadings <- r$loadings %||% methods::new("matrix")
     if (length(loadings)) colnames(loadings) <- colnames(emb)
     obj[[r$name]] <- .so("CreateDimReducObject")(
       embeddings = emb, loadings = loadings, stdev = r$stdev %||% numeric(0), key = r$key, assay = assay
@@ -258,8 +249,9 @@ hb_to_seurat <- function(assay, data, counts = NULL, scale_data = NULL, layers =
 
 #' The parts of one assay of a Seurat object, for AnnData; `join`: join split v5 layers on a
 #' copy (else refuse them).
+#' @noRd
 hb_from_seurat <- function(object, assay = NULL, join = TRUE) {
-  .hb_need("hb_from_seurat")
+  hb_require(c("Matrix", "SeuratObject"), "hb_from_seurat()")
   if (!inherits(object, "Seurat")) {
     stop("expected a Seurat object, got an object of class '", class(object)[1L], "'", call. = FALSE)
   }
@@ -322,6 +314,7 @@ hb_from_seurat <- function(object, assay = NULL, join = TRUE) {
 }
 
 #' Dense features x cells double matrix or dgCMatrix, whichever `m` is closest to.
+#' @noRd
 hb_as_plain_matrix <- function(m) {
   if (is.null(m)) return(NULL)
   if (inherits(m, "dgCMatrix")) return(m)
@@ -334,6 +327,7 @@ hb_as_plain_matrix <- function(m) {
 }
 
 #' Read an .rds and check it holds a Seurat object.
+#' @noRd
 hb_read_rds <- function(path) {
   obj <- readRDS(path)
   if (!inherits(obj, "Seurat")) {
@@ -343,6 +337,7 @@ hb_read_rds <- function(path) {
 }
 
 #' Save a Seurat object to an .rds.
+#' @noRd
 hb_write_rds <- function(object, path) {
   saveRDS(object, path)
   invisible(path)

@@ -1,4 +1,5 @@
 #' Versions of R and the packages harmonybridge uses (NA when absent).
+#' @noRd
 hb_versions <- function(packages = c("Matrix", "SeuratObject", "Seurat", "SingleCellExperiment", "harmony")) {
   out <- vapply(packages, function(p) {
     if (requireNamespace(p, quietly = TRUE)) as.character(utils::packageVersion(p)) else NA_character_
@@ -10,6 +11,7 @@ hb_versions <- function(packages = c("Matrix", "SeuratObject", "Seurat", "Single
 #' computes in single or double precision. harmony 2.x chooses the precision when it is compiled
 #' (its configure script uses float where the BLAS has single-precision routines, else double);
 #' the choice is read from the BLAS routines its shared library links (sgemm_ ... or dgemm_ ...).
+#' @noRd
 hb_harmony_build <- function() {
   if (!requireNamespace("harmony", quietly = TRUE)) {
     return(list(version = NA_character_, library = NA_character_, precision = NA_character_))

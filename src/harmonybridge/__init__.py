@@ -3,15 +3,14 @@
 ``import harmonybridge`` never starts R; the R parts start it when first called.
 """
 
-from ._compat import ConversionWarning, HarmonyBridgeWarning
-from ._convert import ConversionLog, from_seurat, read_rds, to_seurat, write_rds
 from ._cluster import cluster
+from ._compat import ConversionWarning, HarmonyBridgeWarning
 from ._crosscheck import CrossCheckReport, cross_check
-from ._engine_seurat import SeuratPathUnavailable, seurat_defaults
 from ._harmony import harmony_integrate, run_harmony
 from ._metrics import compare_clusterings
-from ._io import read, write
 from ._params import HarmonyParams
+from .convert import ConversionLog, from_seurat, read, read_rds, to_seurat, write, write_rds
+from .engines._seurat import SeuratPathUnavailable, seurat_defaults
 
 __version__ = "0.1.0"
 

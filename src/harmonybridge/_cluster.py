@@ -1,5 +1,6 @@
-"""Downstream clustering in either ecosystem, results back in one AnnData under keys that
-name the ecosystem, so scanpy's and Seurat's clusters can sit side by side and be compared."""
+"""Clustering: scanpy's neighbour graph and Leiden (used by the cross-check too), and downstream
+clustering in either ecosystem, results back in one AnnData under keys that name the ecosystem,
+so scanpy's and Seurat's clusters can sit side by side and be compared."""
 
 from __future__ import annotations
 
@@ -11,10 +12,40 @@ import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
 
-from . import _check
-from ._metrics import compare_clusterings, leiden_on, neighbor_graph
+from . import _check, _rbridge
+from ._compat import pkg_version
+from ._metrics import compare_clusterings
 
 logger = logging.getLogger("harmonybridge")
+
+
+def neighbor_graph(X: np.ndarray, *, n_neighbors: int, random_state: int = 0, names: pd.Index | None = None):
+    """A scratch AnnData holding X and scanpy's neighbour graph of it (the caller's AnnData is never touched)."""
+    import anndata as ad
+    import scanpy as sc
+
+    index = names if names is not None else pd.RangeIndex(X.shape[0]).astype(str)
+    graph = ad.AnnData(obs=pd.DataFrame(index=index))
+    graph.obsm["X"] = np.asarray(X, dtype=np.float32)
+    sc.pp.neighbors(graph, n_neighbors=n_neighbors, use_rep="X", random_state=random_state)
+    return graph
+
+
+def leiden_on(graph, *, resolution: float, random_state: int) -> pd.Series:
+    """Leiden (igraph flavour) on a :func:`neighbor_graph`; the clusters as ``graph.obs['leiden']``."""
+    import scanpy as sc
+
+    sc.tl.leiden(
+        graph, resolution=resolution, flavor="igraph", n_iterations=2, directed=False, random_state=random_state
+    )
+    return graph.obs["leiden"]
+
+
+def leiden(X: np.ndarray, *, n_neighbors: int = 15, resolution: float = 1.0, random_state: int = 0) -> np.ndarray:
+    """Leiden clusters of X (scanpy neighbours + igraph Leiden), as strings."""
+    graph = neighbor_graph(X, n_neighbors=n_neighbors, random_state=random_state)
+    return leiden_on(graph, resolution=resolution, random_state=random_state).to_numpy()
+
 
 #: each ecosystem's own defaults, used when n_neighbors / resolution are None
 DEFAULTS = {"scanpy": {"n_neighbors": 15, "resolution": 1.0}, "seurat": {"n_neighbors": 20, "resolution": 0.8}}
@@ -27,8 +58,6 @@ def _scanpy(X: np.ndarray, names: pd.Index, n_neighbors: int, resolution: float,
     leiden_on(tmp, resolution=resolution, random_state=seed)
     if umap:
         sc.tl.umap(tmp, random_state=seed)
-    from ._compat import pkg_version
-
     return {
         "clusters": tmp.obs["leiden"],
         "graphs": {"connectivities": tmp.obsp["connectivities"], "distances": tmp.obsp["distances"]},
@@ -39,29 +68,19 @@ def _scanpy(X: np.ndarray, names: pd.Index, n_neighbors: int, resolution: float,
 
 
 def _seurat(X: np.ndarray, names: pd.Index, n_neighbors: int, resolution: float, umap: bool, seed: int) -> dict:
-    from . import _rbridge
-
-    hb = _rbridge.hb()
-    _rbridge.require("Seurat")
-    ro = _rbridge.robjects()
-    n, d = X.shape
-    out = _rbridge.call(
-        hb.hb_seurat_cluster, _rbridge.float_matrix(X, d, n), ro.StrVector(list(map(str, names))),
-        what="Seurat FindNeighbors/FindClusters/RunUMAP", seed=seed, umap=umap, resolution=resolution,
-        **{"k.param": n_neighbors},
-    )  # fmt: skip
-    factor = out.rx2("clusters")
-    levels = list(factor.levels)
-    codes = _rbridge.to_numpy(factor, np.int64) - 1
-    clusters = pd.Series(pd.Categorical.from_codes(codes, categories=levels), index=names)
-    snn = sp.csc_matrix(
-        (_rbridge.to_numpy(out.rx2("snn_x")), _rbridge.to_numpy(out.rx2("snn_i"), np.int32), _rbridge.to_numpy(out.rx2("snn_p"), np.int32)),
-        shape=(n, n),
-    ).tocsr()  # fmt: skip
-    coords = out.rx2("umap")
-    umap_xy = None if coords is ro.NULL or not umap else _rbridge.to_numpy(coords, np.float64).reshape(2, n).T.copy()
-    versions = dict(zip(out.rx2("versions").names, map(str, out.rx2("versions")), strict=True))
-    return {"clusters": clusters, "graphs": {"snn": snn}, "umap": umap_xy, "neighbors_params": {"k.param": n_neighbors}, "versions": versions}
+    n = X.shape[0]
+    out = _rbridge.seurat_cluster(
+        X, list(map(str, names)), n_neighbors=n_neighbors, resolution=resolution, umap=umap, seed=seed
+    )
+    clusters = pd.Series(pd.Categorical.from_codes(out["codes"], categories=out["levels"]), index=names)
+    snn = sp.csc_matrix(out["snn"], shape=(n, n)).tocsr()
+    return {
+        "clusters": clusters,
+        "graphs": {"snn": snn},
+        "umap": out["umap"],
+        "neighbors_params": {"k.param": n_neighbors},
+        "versions": out["versions"],
+    }
 
 
 def cluster(
@@ -98,24 +117,48 @@ def cluster(
         raise ValueError(msg)
     _check.cells_for_neighbors(adata.n_obs, n_neighbors)
     key = key_added or backend
-    logger.info("clustering with %s on %s: %d cells, %d neighbours, resolution %s", backend, use_rep, adata.n_obs, n_neighbors, resolution)
+    logger.info(
+        "clustering with %s on %s: %d cells, %d neighbours, resolution %s",
+        backend,
+        use_rep,
+        adata.n_obs,
+        n_neighbors,
+        resolution,
+    )
     run = _scanpy if backend == "scanpy" else _seurat
-    res = run(np.ascontiguousarray(X, dtype=np.float32 if backend == "scanpy" else np.float64), adata.obs_names, n_neighbors, resolution, umap, random_state)
+    res = run(
+        np.ascontiguousarray(X, dtype=np.float32 if backend == "scanpy" else np.float64),
+        adata.obs_names,
+        n_neighbors,
+        resolution,
+        umap,
+        random_state,
+    )
     target = adata.copy() if copy else adata
-    target.obs[f"{key}_clusters"] = pd.Categorical(np.asarray(res["clusters"]), categories=list(pd.Categorical(res["clusters"]).categories))
+    target.obs[f"{key}_clusters"] = pd.Categorical(
+        np.asarray(res["clusters"]), categories=list(pd.Categorical(res["clusters"]).categories)
+    )
     for name, graph in res["graphs"].items():
         target.obsp[f"{key}_{name}"] = graph
     if res["umap"] is not None:
         target.obsm[f"X_umap_{key}"] = res["umap"]
     target.uns[f"{key}_clusters"] = {
-        "backend": backend, "use_rep": use_rep, "n_neighbors": n_neighbors, "resolution": resolution,
-        "random_state": random_state, "n_clusters": int(target.obs[f"{key}_clusters"].nunique()),
-        "graphs": [f"{key}_{name}" for name in res["graphs"]], "versions": res["versions"],
-    }  # fmt: skip
+        "backend": backend,
+        "use_rep": use_rep,
+        "n_neighbors": n_neighbors,
+        "resolution": resolution,
+        "random_state": random_state,
+        "n_clusters": int(target.obs[f"{key}_clusters"].nunique()),
+        "graphs": [f"{key}_{name}" for name in res["graphs"]],
+        "versions": res["versions"],
+    }
     if backend == "scanpy":  # so that scanpy's own tools find the graph: sc.tl.umap(adata, neighbors_key=key)
-        target.uns[key] = {"connectivities_key": f"{key}_connectivities", "distances_key": f"{key}_distances",
-                           "params": res["neighbors_params"]}  # fmt: skip
+        target.uns[key] = {
+            "connectivities_key": f"{key}_connectivities",
+            "distances_key": f"{key}_distances",
+            "params": res["neighbors_params"],
+        }
     return target if copy else None
 
 
-__all__ = ["cluster", "compare_clusterings"]
+__all__ = ["cluster", "compare_clusterings", "leiden", "leiden_on", "neighbor_graph"]

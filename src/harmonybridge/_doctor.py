@@ -33,7 +33,9 @@ def _rscript(code: str, timeout: float = 60) -> tuple[int, str]:
 def _python_pkg(name: str, minimum: tuple[int, ...] | None, fix: str, required: bool = True) -> Check:
     found = pkg_version(name)
     if found is None:
-        return Check(name, None, not required, f"not installed; {fix}" if required else f"optional, not installed ({fix})")
+        return Check(
+            name, None, not required, f"not installed; {fix}" if required else f"optional, not installed ({fix})"
+        )
     if minimum and version_tuple(found) < minimum:
         return Check(name, found, False, f"need >= {'.'.join(map(str, minimum))}; {fix}")
     return Check(name, found, True)
@@ -50,14 +52,19 @@ def rpy2_status(r_version: str | None) -> Check:
             return Check("rpy2", found, False, f"R {r_version} needs rpy2 3.6.x: pip install 'rpy2>=3.6,<3.7'")
         if not want_36 and version_tuple(found) >= (3, 6):
             return Check(
-                "rpy2", found, False,
+                "rpy2",
+                found,
+                False,
                 f"rpy2 3.6 needs R >= 4.5 but R is {r_version} (import fails: undefined symbol R_getVar); "
                 "pip uninstall -y rpy2 rpy2-rinterface rpy2-robjects && pip install 'rpy2>=3.5.17,<3.6'",
-            )  # fmt: skip
+            )
     proc = subprocess.run(
         [sys.executable, "-c", "import rpy2.robjects as ro; print(ro.r('R.version.string')[0])"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["import failed"])[-1]
         return Check("rpy2", found, False, f"import fails: {last}")
@@ -78,9 +85,7 @@ R_PACKAGES = {
 
 def harmony_build() -> Check:
     """Which R harmony build R loads: library and single/double precision (chosen when it was compiled)."""
-    code, out = _rscript(
-        "b <- harmonybridge::hb_harmony_build(); cat(b$version, b$precision, b$library, sep = '\\t')"
-    )
+    code, out = _rscript("b <- harmonybridge::hb_harmony_build(); cat(b$version, b$precision, b$library, sep = '\\t')")
     if code != 0:
         return Check("R harmony build", None, False, f"could not be read: {out.splitlines()[-1] if out else code}")
     version, precision, library = out.split("\t")
@@ -93,7 +98,12 @@ def harmony_build() -> Check:
 def run_checks() -> list[Check]:
     """All checks, in the order they are printed."""
     checks = [
-        Check("Python", sys.version.split()[0], sys.version_info >= (3, 11), "" if sys.version_info >= (3, 11) else "need >= 3.11"),
+        Check(
+            "Python",
+            sys.version.split()[0],
+            sys.version_info >= (3, 11),
+            "" if sys.version_info >= (3, 11) else "need >= 3.11",
+        ),
         _python_pkg("anndata", (0, 10), "pip install -U anndata"),
         _python_pkg("scanpy", (1, 10), "pip install -U scanpy"),
         _python_pkg("harmonypy", (2, 1), "pip install -U 'harmonypy>=2.1'"),
@@ -101,7 +111,9 @@ def run_checks() -> list[Check]:
     code, out = _rscript("cat(as.character(getRversion()))")
     r_version = out if code == 0 else None
     if r_version is None:
-        checks.append(Check("R", None, False, "Rscript not found; apt-get install r-base-dev (needed for backend='r' and Seurat)"))
+        checks.append(
+            Check("R", None, False, "Rscript not found; apt-get install r-base-dev (needed for backend='r' and Seurat)")
+        )
     else:
         checks.append(Check("R", r_version, True))
     checks.append(rpy2_status(r_version))
@@ -114,7 +126,9 @@ def run_checks() -> list[Check]:
         found = dict(line.split() for line in out.splitlines() if len(line.split()) == 2) if code == 0 else {}
         for pkg, fix in R_PACKAGES.items():
             v = found.get(pkg, "NA")
-            checks.append(Check(f"R {pkg}", None if v == "NA" else v, v != "NA", "" if v != "NA" else f"not installed; {fix}"))
+            checks.append(
+                Check(f"R {pkg}", None if v == "NA" else v, v != "NA", "" if v != "NA" else f"not installed; {fix}")
+            )
         if found.get("harmony", "NA") != "NA":
             checks.append(harmony_build())
         code, out = _rscript("cat(extSoftVersion()[['BLAS']])")
@@ -122,8 +136,10 @@ def run_checks() -> list[Check]:
         fast = "openblas" in blas.lower() or "mkl" in blas.lower()
         checks.append(
             Check(
-                "R BLAS", "/".join(blas.split("/")[-2:]) or None, True,
+                "R BLAS",
+                "/".join(blas.split("/")[-2:]) or None,
+                True,
                 "" if fast else "reference BLAS (slow); apt-get install libopenblas0-pthread",
-            )  # fmt: skip
+            )
         )
     return checks

@@ -8,27 +8,11 @@ from typing import Any, Literal
 from anndata import AnnData
 
 from . import _check
-from ._engines import EngineResult, run_python
 from ._params import HarmonyParams
+from .engines import BACKENDS, EngineResult, run_engine
 
 Backend = Literal["python", "r"]
-BACKENDS = ("python", "r")
-
-
-def _run_engine(adata: AnnData, keys: list[str], basis: str, backend: str, params: HarmonyParams, verbose: bool) -> EngineResult:
-    """Check the input and run one engine; the AnnData is read, never written."""
-    if backend not in BACKENDS:
-        msg = f"backend must be one of {list(BACKENDS)}, got {backend!r}"
-        raise ValueError(msg)
-    Z = _check.embedding(adata, basis)
-    n = _check.n_cells(adata)
-    meta = _check.batch_frame(adata, keys)
-    resolved = params.resolve(n, len(keys))
-    if backend == "python":
-        return run_python(Z, meta, keys, resolved, verbose=verbose)
-    from ._rharmony import run_r  # R is started only when asked for
-
-    return run_r(Z, meta, keys, resolved, verbose=verbose)
+__all__ = ["BACKENDS", "harmony_integrate", "run_harmony", "store_result"]
 
 
 def _is_seurat(obj: object) -> bool:
@@ -38,7 +22,16 @@ def _is_seurat(obj: object) -> bool:
     return "Seurat" in list(getattr(obj, "rclass", []))
 
 
-def store_result(adata: AnnData, result: EngineResult, *, backend: str, keys: list[str], basis: str, key_added: str, uns_key: str = "harmony") -> None:
+def store_result(
+    adata: AnnData,
+    result: EngineResult,
+    *,
+    backend: str,
+    keys: list[str],
+    basis: str,
+    key_added: str,
+    uns_key: str = "harmony",
+) -> None:
     """Write the embedding and the run's record into the AnnData."""
     adata.obsm[key_added] = result.embedding
     record = result.record()
@@ -102,22 +95,26 @@ def run_harmony(
 
     Returns
     -------
-    The corrected copy if ``copy``, else None (a new Seurat object for a Seurat input). ``obsm[key_added]`` holds the corrected
-    embedding; ``uns['harmony']`` the parameters used, engine and version, iterations,
-    convergence and the objective per iteration. On any error ``adata`` is unchanged.
+    The corrected copy if ``copy``, else None (a new Seurat object for a Seurat input).
+    ``obsm[key_added]`` holds the corrected embedding; ``uns['harmony']`` the parameters used,
+    engine and version, iterations, convergence and the objective per iteration. On any error ``adata`` is unchanged.
     """
-    params = HarmonyParams(
-        theta=theta, sigma=sigma, lamb=lamb, nclust=nclust, tau=tau, block_size=block_size, max_iter=max_iter,
-        max_iter_kmeans=max_iter_kmeans, epsilon_cluster=epsilon_cluster, epsilon_harmony=epsilon_harmony,
-        alpha=alpha, batch_prop_cutoff=batch_prop_cutoff, ncores=ncores, random_state=random_state,
-    )  # fmt: skip
+    values = locals()  # the Harmony parameters of this signature are HarmonyParams' fields (tests/test_params.py)
+    params = HarmonyParams(**{name: values[name] for name in HarmonyParams.names()})
     if _is_seurat(adata):
-        from ._rharmony import reduction_name, run_harmony_seurat
+        from ._harmony_seurat import reduction_name, run_harmony_seurat
 
-        return run_harmony_seurat(adata, _check.key_list(batch_key), params, backend=backend, reduction=reduction_name(basis),
-                                  reduction_save=reduction_name(key_added), verbose=verbose)  # fmt: skip
+        return run_harmony_seurat(
+            adata,
+            _check.key_list(batch_key),
+            params,
+            backend=backend,
+            reduction=reduction_name(basis),
+            reduction_save=reduction_name(key_added),
+            verbose=verbose,
+        )
     keys = _check.batch_keys(adata, batch_key)
-    result = _run_engine(adata, keys, basis, backend, params, verbose)
+    result = run_engine(adata, keys, basis, backend, params, verbose)
     target = adata.copy() if copy else adata
     store_result(target, result, backend=backend, keys=keys, basis=basis, key_added=key_added)
     return target if copy else None
@@ -133,11 +130,12 @@ def harmony_integrate(
     basis: str = "X_pca",
     adjusted_basis: str = "X_pca_harmony",
     **kwargs: Any,
-) -> None:
+) -> AnnData | None:
     """Drop-in for ``scanpy.external.pp.harmony_integrate`` that works with harmonypy >= 2.
 
     Same signature as scanpy's: ``import harmonybridge as hb; hb.harmony_integrate(adata, "batch")``.
-    ``kwargs`` take harmonybridge's or harmonypy's names (``max_iter_harmony``) and ``backend``.
+    ``kwargs`` take harmonybridge's or harmonypy's names (``max_iter_harmony``), ``backend`` and
+    ``copy``; with ``copy=True`` the corrected copy is returned and ``adata`` is left as it was.
     """
     for alias, name in _HARMONYPY_ALIASES.items():
         if alias in kwargs:
@@ -145,4 +143,4 @@ def harmony_integrate(
                 msg = f"{alias!r} is set by `key` in harmony_integrate; remove it"
                 raise TypeError(msg)
             kwargs[name] = kwargs.pop(alias)
-    run_harmony(adata, key, basis=basis, key_added=adjusted_basis, **kwargs)
+    return run_harmony(adata, key, basis=basis, key_added=adjusted_basis, **kwargs)

@@ -1,4 +1,7 @@
-"""Reading and writing files: clear errors up front, atomic writes."""
+"""Files: clear errors about paths up front, atomic writes, ``.h5ad`` in and out.
+
+``.rds`` files (Seurat objects) are read and written by :mod:`harmonybridge.convert`, which uses this module.
+"""
 
 from __future__ import annotations
 
@@ -61,7 +64,9 @@ def check_output(path: str | os.PathLike, allowed: tuple[str, ...] = READABLE) -
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part{path.suffix}", dir=path.parent if str(path.parent) else ".")
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=f".part{path.suffix}", dir=path.parent if str(path.parent) else "."
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -83,23 +88,3 @@ def write_h5ad(adata: AnnData, path: str | os.PathLike) -> Path:
 def read_h5ad(path: str | os.PathLike) -> AnnData:
     """Read an ``.h5ad`` after checking it is one."""
     return ad.read_h5ad(check_input(path, (".h5ad",)))
-
-
-def read(path: str | os.PathLike) -> AnnData:
-    """Read ``.h5ad`` or ``.rds`` (a Seurat object) by extension."""
-    path = check_input(path)
-    if path.suffix.lower() == ".rds":
-        from ._convert import read_rds
-
-        return read_rds(path)
-    return ad.read_h5ad(path)
-
-
-def write(adata: AnnData, path: str | os.PathLike) -> Path:
-    """Write ``.h5ad`` or ``.rds`` (a Seurat object) by extension, atomically."""
-    path = check_output(path)
-    if path.suffix.lower() == ".rds":
-        from ._convert import write_rds
-
-        return write_rds(adata, path)
-    return write_h5ad(adata, path)

@@ -1,14 +1,21 @@
 """Agreement and integration metrics, from maintained libraries: LISI from harmonypy,
-ARI/NMI/silhouette from scikit-learn, neighbours from scikit-learn, Leiden from scanpy."""
+ARI/NMI/silhouette and exact neighbours from scikit-learn. (Graphs and Leiden: :mod:`._cluster`.)"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from ._check import cells_for_neighbors
+
 
 def median_lisi(
-    X: np.ndarray, labels: pd.Series | np.ndarray, perplexity: float = 30, *, max_cells: int = 20_000, random_state: int = 0
+    X: np.ndarray,
+    labels: pd.Series | np.ndarray,
+    perplexity: float = 30,
+    *,
+    max_cells: int = 20_000,
+    random_state: int = 0,
 ) -> float:
     """Median LISI of ``labels`` in ``X`` (harmonypy's implementation, checked against R's lisi).
 
@@ -28,9 +35,13 @@ def median_lisi(
 
 
 def median_lisis(
-    X: np.ndarray, columns: dict[str, pd.Series | np.ndarray], perplexity: float = 30, *, max_cells: int = 20_000,
+    X: np.ndarray,
+    columns: dict[str, pd.Series | np.ndarray],
+    perplexity: float = 30,
+    *,
+    max_cells: int = 20_000,
     random_state: int = 0,
-) -> dict[str, float]:  # fmt: skip
+) -> dict[str, float]:
     """Median LISI of several label columns in X with one neighbour search (as :func:`median_lisi` each)."""
     from harmonypy import compute_lisi
 
@@ -71,8 +82,6 @@ def knn_indices(X: np.ndarray, k: int = 15) -> np.ndarray:
     """Each cell's k nearest neighbours (itself excluded), exact, by scikit-learn."""
     from sklearn.neighbors import NearestNeighbors
 
-    from ._check import cells_for_neighbors
-
     X = np.asarray(X, dtype=np.float32)
     cells_for_neighbors(X.shape[0], k, "nearest neighbours")
     nn = NearestNeighbors(n_neighbors=k + 1, algorithm="brute", n_jobs=-1).fit(X)
@@ -90,32 +99,6 @@ def knn_overlap(idx_a: np.ndarray, idx_b: np.ndarray) -> float:
     fa, fb = (a + offsets).ravel(), (b + offsets).ravel()
     common = np.isin(fa, fb, assume_unique=True).reshape(a.shape).sum(1)
     return float(np.mean(common / k))
-
-
-def neighbor_graph(X: np.ndarray, *, n_neighbors: int, random_state: int = 0, names: pd.Index | None = None):
-    """A scratch AnnData holding X and scanpy's neighbour graph of it (the caller's AnnData is never touched)."""
-    import anndata as ad
-    import scanpy as sc
-
-    index = names if names is not None else pd.RangeIndex(X.shape[0]).astype(str)
-    graph = ad.AnnData(obs=pd.DataFrame(index=index))
-    graph.obsm["X"] = np.asarray(X, dtype=np.float32)
-    sc.pp.neighbors(graph, n_neighbors=n_neighbors, use_rep="X", random_state=random_state)
-    return graph
-
-
-def leiden_on(graph, *, resolution: float, random_state: int) -> pd.Series:
-    """Leiden (igraph flavour) on a :func:`neighbor_graph`; the clusters as ``graph.obs['leiden']``."""
-    import scanpy as sc
-
-    sc.tl.leiden(graph, resolution=resolution, flavor="igraph", n_iterations=2, directed=False, random_state=random_state)
-    return graph.obs["leiden"]
-
-
-def leiden(X: np.ndarray, *, n_neighbors: int = 15, resolution: float = 1.0, random_state: int = 0) -> np.ndarray:
-    """Leiden clusters of X (scanpy neighbours + igraph Leiden), as strings."""
-    graph = neighbor_graph(X, n_neighbors=n_neighbors, random_state=random_state)
-    return leiden_on(graph, resolution=resolution, random_state=random_state).to_numpy()
 
 
 def compare_clusterings(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray) -> dict:

@@ -35,16 +35,16 @@ class _Precomputed:
         self.distances = distances
         self.n_neighbors = n_neighbors
 
-    def get_params(self, deep: bool = True) -> dict[str, Any]:  # noqa: ARG002 - sklearn's signature
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {"n_neighbors": self.n_neighbors}
 
-    def fit(self, X, y=None):  # noqa: ARG002
+    def fit(self, X, y=None):
         return self
 
-    def transform(self, X):  # noqa: ARG002
+    def transform(self, X):
         return self.distances
 
-    def fit_transform(self, X, y=None):  # noqa: ARG002
+    def fit_transform(self, X, y=None):
         return self.distances
 
 
@@ -102,11 +102,13 @@ class NeighborGraph:
         return graph
 
     def leiden(self, *, resolution: float = 1.0, random_state: int = 0) -> np.ndarray:
-        """Leiden clusters (igraph flavour, as :func:`harmonybridge._metrics.leiden`) on this graph, as strings."""
+        """Leiden clusters (igraph flavour, as :func:`harmonybridge._cluster.leiden`) on this graph, as strings."""
         import scanpy as sc
 
         graph = self.scanpy_graph()
-        sc.tl.leiden(graph, resolution=resolution, flavor="igraph", n_iterations=2, directed=False, random_state=random_state)
+        sc.tl.leiden(
+            graph, resolution=resolution, flavor="igraph", n_iterations=2, directed=False, random_state=random_state
+        )
         return graph.obs["leiden"].to_numpy()
 
     def umap(self, *, random_state: int = 0) -> np.ndarray:

@@ -152,6 +152,13 @@ class HarmonyParams:
         """The parameter names, in signature order."""
         return [f.name for f in fields(cls)]
 
+    @classmethod
+    def kind(cls, name: str) -> tuple[type, bool]:
+        """A parameter's number type (int or float) and whether it takes one value per covariate,
+        read from the field's annotation (the CLI's flags are built from it)."""
+        annotation = str(next(f.type for f in fields(cls) if f.name == name))
+        return (int if annotation.startswith("int") else float), "tuple" in annotation
+
     def replace(self, **changes: Any) -> HarmonyParams:
         """A copy with some values changed (validated again)."""
         return replace(self, **changes)
@@ -161,7 +168,10 @@ class HarmonyParams:
         for name in ("theta", "lamb"):
             value = getattr(self, name)
             if isinstance(value, tuple) and len(value) != n_covariates:
-                msg = f"{name} has {len(value)} values but there are {n_covariates} batch covariates; give one number or one per covariate"
+                msg = (
+                    f"{name} has {len(value)} values but there are {n_covariates} batch covariates; "
+                    "give one number or one per covariate"
+                )
                 raise ValueError(msg)
         theta = self.theta if self.theta is not None else 2.0
         if not isinstance(theta, tuple):

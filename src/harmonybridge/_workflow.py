@@ -48,7 +48,7 @@ def load_pbmc68k() -> AnnData:
 
 def _is_counts(X: Any) -> bool:
     values = X.data if sp.issparse(X) else np.asarray(X)
-    sample = values[: 1_000_000]
+    sample = values[:1_000_000]
     return bool(sample.size == 0 or ((sample >= 0).all() and np.allclose(sample, np.round(sample))))
 
 
@@ -74,7 +74,10 @@ def preprocess(
     source = "layers['counts']" if "counts" in adata.layers else "X"
     counts = adata.layers["counts"] if "counts" in adata.layers else adata.X
     if not _is_counts(counts):
-        msg = f"adata.{source} does not hold raw counts (negative or non-integer values); put counts in X or layers['counts']"
+        msg = (
+            f"adata.{source} does not hold raw counts (negative or non-integer values); "
+            "put counts in X or layers['counts']"
+        )
         raise ValueError(msg)
     out = adata.copy()
     out.X = counts.copy()
@@ -114,7 +117,8 @@ class WorkflowResult:
     def summary(self) -> str:
         return (
             f"cells: {self.adata.n_obs}  clusters: {self.n_clusters}  "
-            f"median batch LISI ({self.batch_key}): {self.lisi_before:.2f} before -> {self.lisi_after:.2f} after Harmony"
+            f"median batch LISI ({self.batch_key}): "
+            f"{self.lisi_before:.2f} before -> {self.lisi_after:.2f} after Harmony"
         )
 
 
@@ -133,7 +137,10 @@ def integrate_and_cluster(
     import scanpy as sc
 
     step = progress or (lambda _what: None)
-    step(f"Harmony ({backend}) on {adata.obsm['X_pca'].shape[1] if 'X_pca' in adata.obsm else '?'} PCs, batch {batch_key!r}")
+    step(
+        f"Harmony ({backend}) on {adata.obsm['X_pca'].shape[1] if 'X_pca' in adata.obsm else '?'} PCs, "
+        f"batch {batch_key!r}"
+    )
     run_harmony(adata, batch_key, backend=backend, random_state=random_state, **harmony_kwargs)
     step("neighbors and UMAP, uncorrected PCs")
     sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep="X_pca", key_added="uncorrected", random_state=random_state)
@@ -143,9 +150,14 @@ def integrate_and_cluster(
     sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep="X_pca_harmony", random_state=random_state)
     sc.tl.umap(adata, random_state=random_state)
     sc.tl.leiden(
-        adata, resolution=resolution, key_added="leiden", flavor="igraph", n_iterations=2, directed=False,
+        adata,
+        resolution=resolution,
+        key_added="leiden",
+        flavor="igraph",
+        n_iterations=2,
+        directed=False,
         random_state=random_state,
-    )  # fmt: skip
+    )
     step("marker genes per cluster (Wilcoxon)")
     sc.tl.rank_genes_groups(adata, "leiden", method="wilcoxon", use_raw=adata.raw is not None)
     step("batch LISI before and after")

@@ -36,10 +36,16 @@ def _add_params(p: argparse.ArgumentParser) -> None:
     defaults = HarmonyParams()
     for name in HarmonyParams.names():
         flag = "--seed" if name == "random_state" else "--" + name.replace("_", "-")
-        kind = int if name in ("nclust", "max_iter", "max_iter_kmeans", "ncores", "random_state") else float
-        nargs = "+" if name in ("theta", "lamb") else None
-        g.add_argument(flag, dest=name, type=kind, nargs=nargs, default=getattr(defaults, name),
-                       help=f"{_PARAM_HELP[name]} (default: {getattr(defaults, name)})")  # fmt: skip
+        kind, per_covariate = HarmonyParams.kind(name)
+        nargs = "+" if per_covariate else None
+        g.add_argument(
+            flag,
+            dest=name,
+            type=kind,
+            nargs=nargs,
+            default=getattr(defaults, name),
+            help=f"{_PARAM_HELP[name]} (default: {getattr(defaults, name)})",
+        )
 
 
 def _params_from(args: argparse.Namespace) -> dict:
@@ -64,7 +70,7 @@ def _backend_keys(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import _io
+    from . import _io, convert
     from ._harmony import run_harmony
 
     src = _io.check_input(args.input)
@@ -74,39 +80,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     logger.info("reading %s", src)
     if src.suffix.lower() == ".rds" and out.suffix.lower() == ".rds":
         return _run_seurat_file(args, src, out, params)
-    adata = _io.read(src)
+    adata = convert.read(src)
     logger.info("%d cells x %d genes", adata.n_obs, adata.n_vars)
     for backend, key, uns_key in _backend_keys(args):
         run_harmony(adata, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params)
         rec = adata.uns.pop("harmony")
         adata.uns[uns_key] = rec
-        print(f"{backend}: obsm[{key!r}] {adata.obsm[key].shape[0]} cells x {adata.obsm[key].shape[1]} PCs; "
-              f"{rec['n_iter']} iterations, converged={bool(rec['converged'])}, {rec['seconds']:.1f} s")  # fmt: skip
+        print(
+            f"{backend}: obsm[{key!r}] {adata.obsm[key].shape[0]} cells x {adata.obsm[key].shape[1]} PCs; "
+            f"{rec['n_iter']} iterations, converged={bool(rec['converged'])}, {rec['seconds']:.1f} s"
+        )
     logger.info("writing %s", out)
-    _io.write(adata, out)
+    convert.write(adata, out)
     print(f"wrote {out}")
     return 0
 
 
 def _run_seurat_file(args: argparse.Namespace, src: Path, out: Path, params: dict) -> int:
     """A Seurat .rds in, a Seurat .rds out: only the reductions cross, nothing is converted."""
-    from . import _io, _rbridge
+    from . import convert
     from ._harmony import run_harmony
-    from ._rharmony import reduction_name
+    from ._harmony_seurat import reduction_name
 
-    hb_r = _rbridge.hb()
-    obj = _rbridge.call(hb_r.hb_read_rds, str(src), what=f"reading {str(src)!r}")
+    obj = convert.read_seurat(src)
     for backend, key, _ in _backend_keys(args):
-        obj = run_harmony(obj, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params)
+        obj = run_harmony(
+            obj, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params
+        )
         print(f"{backend}: Seurat reduction {reduction_name(key)!r} added")
-    with _io.atomic_path(out) as tmp:
-        _rbridge.call(hb_r.hb_write_rds, obj, str(tmp), what=f"writing {str(out)!r}")
+    convert.write_seurat(obj, out)
     print(f"wrote {out}")
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from . import _io, _plot, _workflow
+    from . import _workflow, convert, report
 
     outdir = Path(args.out)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -119,7 +127,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             msg = "--input needs --batch KEY (the obs column that names the batch)"
             raise ValueError(msg)
         steps(f"reading {args.input}")
-        raw = _io.read(args.input)
+        raw = convert.read(args.input)
         steps(f"QC, normalize, log1p, HVGs by {args.batch!r}, PCA")
         adata = _workflow.preprocess(raw, args.batch, min_genes=args.min_genes)
         batch, name = args.batch, Path(args.input).stem
@@ -130,14 +138,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     result = _workflow.integrate_and_cluster(adata, batch, backend=args.backend, progress=steps)
     steps("figures and output file")
     figs = {
-        "umap": _plot.before_after(adata, batch, outdir / f"{name}_harmony_umap.png"),
-        "markers": _plot.markers_umap(adata, outdir / f"{name}_markers_umap.png", _workflow.PBMC_MARKERS),
-        "dotplot": _plot.markers_dotplot(adata, outdir / f"{name}_markers_dotplot.png"),
-        "convergence": _plot.convergence({args.backend: adata.uns["harmony"]}, outdir / f"{name}_convergence.png"),
+        "umap": report.before_after(adata, batch, outdir / f"{name}_harmony_umap.png"),
+        "markers": report.markers_umap(adata, outdir / f"{name}_markers_umap.png", _workflow.PBMC_MARKERS),
+        "dotplot": report.markers_dotplot(adata, outdir / f"{name}_markers_dotplot.png"),
+        "convergence": report.convergence({args.backend: adata.uns["harmony"]}, outdir / f"{name}_convergence.png"),
     }
-    written = [_io.write(adata, outdir / f"{name}_harmony.h5ad")]
+    written = [convert.write(adata, outdir / f"{name}_harmony.h5ad")]
     if args.rds:
-        written.append(_io.write(adata, outdir / f"{name}_harmony.rds"))
+        written.append(convert.write(adata, outdir / f"{name}_harmony.rds"))
     print(result.summary())
     for path in [*written, *(p for p in figs.values() if p is not None)]:
         print(f"wrote {path}")
@@ -153,12 +161,12 @@ def _overrides(pairs: list[str] | None) -> dict:
             msg = f"engine parameter must be KEY=VALUE with KEY one of {HarmonyParams.names()}, got {pair!r}"
             raise ValueError(msg)
         number = float(value)
-        out[key] = int(number) if number.is_integer() and key in ("nclust", "max_iter", "max_iter_kmeans", "ncores", "random_state") else number
+        out[key] = int(number) if number.is_integer() and HarmonyParams.kind(key)[0] is int else number
     return out
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from . import _io
+    from . import _io, convert
     from ._crosscheck import cross_check
 
     src = _io.check_input(args.input)
@@ -167,17 +175,28 @@ def cmd_check(args: argparse.Namespace) -> int:
     _io.check_output(report_dir / "report.json", (".json",))
     params = _params_from(args)
     HarmonyParams(**params)
-    adata = _io.read(src)
+    adata = convert.read(src)
     if args.basis not in adata.obsm and args.basis == "X_pca":
         from ._workflow import preprocess
 
-        logger.info("no X_pca in %s: computing it from counts (normalize, log1p, HVGs by batch, PCA; no cell dropped)", src)
+        logger.info(
+            "no X_pca in %s: computing it from counts (normalize, log1p, HVGs by batch, PCA; no cell dropped)", src
+        )
         adata = preprocess(adata, args.batch[0], min_genes=0, max_pct_mt=100.0)
     logger.info("cross-check on %s: %d cells, %d seeds per engine", src, adata.n_obs, args.seeds)
     seurat_params = _overrides(args.seurat_param) if args.seurat_params == "harmonybridge" else "seurat"
-    report = cross_check(adata, args.batch, label_key=args.label, n_seeds=args.seeds, basis=args.basis, engines=args.engines,
-                         python_params=_overrides(args.python_param), r_params=_overrides(args.r_param),
-                         seurat_params=seurat_params, **params)  # fmt: skip
+    report = cross_check(
+        adata,
+        args.batch,
+        label_key=args.label,
+        n_seeds=args.seeds,
+        basis=args.basis,
+        engines=args.engines,
+        python_params=_overrides(args.python_param),
+        r_params=_overrides(args.r_param),
+        seurat_params=seurat_params,
+        **params,
+    )
     with _io.atomic_path(report_dir / "report.html") as tmp:
         tmp.write_text(report.to_html(), encoding="utf-8")
     with _io.atomic_path(report_dir / "report.json") as tmp:
@@ -197,22 +216,26 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(c.line())
     core = {"Python", "anndata", "scanpy", "harmonypy"}
     bad = [c for c in checks if not c.ok]
-    print(f"{len(checks) - len(bad)} of {len(checks)} OK" + (f"; problems: {', '.join(c.name for c in bad)}" if bad else ""))
+    print(
+        f"{len(checks) - len(bad)} of {len(checks)} OK"
+        + (f"; problems: {', '.join(c.name for c in bad)}" if bad else "")
+    )
     return 1 if any(c.name in core for c in bad) else 0
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from . import _convert, _io
+    from . import _io, convert
 
     src = _io.check_input(args.input)
     out = _io.check_output(args.output)
     kinds = (src.suffix.lower(), out.suffix.lower())
     if kinds == (".h5ad", ".rds"):
         adata = _io.read_h5ad(src)
-        _, log = _convert.write_rds(adata, out, assay=args.assay, assay_version=args.assay_version, raw=args.raw,
-                                    return_log=True)  # fmt: skip
+        _, log = convert.write_rds(
+            adata, out, assay=args.assay, assay_version=args.assay_version, raw=args.raw, return_log=True
+        )
     elif kinds == (".rds", ".h5ad"):
-        adata, log = _convert.read_rds(src, assay=args.assay_in, return_log=True)
+        adata, log = convert.read_rds(src, assay=args.assay_in, return_log=True)
         _io.write_h5ad(adata, out)
     else:
         msg = f"convert goes .h5ad -> .rds or .rds -> .h5ad, not {kinds[0]} -> {kinds[1]}"
@@ -247,33 +270,62 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["python", "r"], default="python")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("convert", help="AnnData <-> Seurat: .h5ad -> .rds or .rds -> .h5ad; prints what was renamed or dropped")
+    p = sub.add_parser(
+        "convert", help="AnnData <-> Seurat: .h5ad -> .rds or .rds -> .h5ad; prints what was renamed or dropped"
+    )
     p.add_argument("input", help="input .h5ad or .rds (a Seurat object)")
     p.add_argument("output", help="output .rds or .h5ad (the other kind), written atomically")
     p.add_argument("--assay", default="RNA", help="assay name written to the .rds (default RNA)")
     p.add_argument("--assay-in", default=None, help="assay read from the .rds (default: its default assay)")
-    p.add_argument("--assay-version", choices=["v4", "v5"], default=None,
-                   help="Seurat assay class written: v5 (Assay5) or v4 (Assay); default v5 with SeuratObject >= 5")  # fmt: skip
-    p.add_argument("--raw", choices=["assay", "drop"], default="assay",
-                   help="adata.raw as a second assay <assay>_raw (default) or dropped")  # fmt: skip
+    p.add_argument(
+        "--assay-version",
+        choices=["v4", "v5"],
+        default=None,
+        help="Seurat assay class written: v5 (Assay5) or v4 (Assay); default v5 with SeuratObject >= 5",
+    )
+    p.add_argument(
+        "--raw",
+        choices=["assay", "drop"],
+        default="assay",
+        help="adata.raw as a second assay <assay>_raw (default) or dropped",
+    )
     p.set_defaults(func=cmd_convert)
 
-    p = sub.add_parser("check", help="run both engines under several seeds and say whether they agree (exit 0) or not (1)")
+    p = sub.add_parser(
+        "check", help="run both engines under several seeds and say whether they agree (exit 0) or not (1)"
+    )
     p.add_argument("input", help="input .h5ad or .rds with a PCA")
     p.add_argument("--batch", required=True, nargs="+", help="obs column(s) naming the batch")
     p.add_argument("--label", help="obs column with cell-type labels, to measure biology kept")
     p.add_argument("--report", required=True, help="folder for report.html and report.json")
     p.add_argument("--seeds", type=int, default=3, help="seeds per engine (default 3)")
     p.add_argument("--basis", default="X_pca", help="obsm key of the embedding (default X_pca)")
-    p.add_argument("--python-param", action="append", metavar="KEY=VALUE",
-                   help="override a parameter for the Python engine only (e.g. theta=0, to see a difference caught)")  # fmt: skip
+    p.add_argument(
+        "--python-param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a parameter for the Python engine only (e.g. theta=0, to see a difference caught)",
+    )
     p.add_argument("--r-param", action="append", metavar="KEY=VALUE", help="override a parameter for the R engine only")
-    p.add_argument("--engines", nargs="+", choices=["python", "r", "seurat"], default=["python", "r"],
-                   help="Harmony paths to compare (default python r; seurat = Seurat 5's IntegrateLayers(method = HarmonyIntegration))")
-    p.add_argument("--seurat-params", choices=["seurat", "harmonybridge"], default="seurat",
-                   help="the seurat engine runs with Seurat's own defaults (default) or harmonybridge's parameters")
-    p.add_argument("--seurat-param", action="append", metavar="KEY=VALUE",
-                   help="with --seurat-params harmonybridge: override a parameter for the seurat engine only")  # fmt: skip
+    p.add_argument(
+        "--engines",
+        nargs="+",
+        choices=["python", "r", "seurat"],
+        default=["python", "r"],
+        help="Harmony paths to compare (default python r; seurat: Seurat 5's IntegrateLayers with HarmonyIntegration)",
+    )
+    p.add_argument(
+        "--seurat-params",
+        choices=["seurat", "harmonybridge"],
+        default="seurat",
+        help="the seurat engine runs with Seurat's own defaults (default) or harmonybridge's parameters",
+    )
+    p.add_argument(
+        "--seurat-param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="with --seurat-params harmonybridge: override a parameter for the seurat engine only",
+    )
     _add_params(p)
     p.set_defaults(func=cmd_check)
 

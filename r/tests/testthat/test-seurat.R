@@ -20,7 +20,12 @@ test_that("hb_dgc wraps CSC arrays without copying them", {
   expect_s4_class(m, "dgCMatrix")
   expect_true(methods::validObject(m))
   expect_equal(as.matrix(m), matrix(c(1, 0, 2, 0, 3, 0), 3, dimnames = list(c("a", "b", "c"), c("u", "v"))))
-  if (capabilities("profmem")) {
+  # the x slot is x itself, not a copy: the same address (read from inspect(), which every R build has)
+  address <- function(v) sub("^@([0-9a-fx]+) .*", "\\1", utils::capture.output(.Internal(inspect(v)))[1L])
+  m2 <- hb_dgc(i, p, x, 3L, 2L, NULL, NULL)
+  expect_identical(address(m2@x), address(x))
+  expect_identical(address(m2@i), address(i))
+  if (capabilities("profmem")) {  # and no duplicate is made on the way (tracemem needs profmem)
     untracemem(x)
     tracemem(x)
     expect_silent(m2 <- hb_dgc(i, p, x, 3L, 2L, NULL, NULL))

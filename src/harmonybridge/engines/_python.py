@@ -1,66 +1,21 @@
-"""The Harmony engines. Each takes a checked embedding, batch columns and resolved
-parameters, and returns an :class:`EngineResult`; none of them sees the AnnData."""
+"""The Python engine: harmonypy (>= 2.1), every parameter passed explicitly."""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ._compat import pkg_version, version_tuple
-from ._params import HarmonyParams
+from harmonybridge._compat import pkg_version, version_tuple
+from harmonybridge._params import HarmonyParams
+
+from ._result import EngineResult
 
 logger = logging.getLogger("harmonybridge")
 
 MIN_HARMONYPY = (2, 1, 0)
-
-
-@dataclass
-class EngineResult:
-    """What one Harmony run gives back: the corrected cells x PCs and its trace."""
-
-    embedding: np.ndarray
-    engine: str
-    versions: dict[str, str]
-    objective: np.ndarray
-    kmeans_rounds: np.ndarray
-    objective_kmeans: np.ndarray
-    seconds: float
-    params: HarmonyParams
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def n_iter(self) -> int:
-        """Harmony iterations run."""
-        return int(len(self.kmeans_rounds))
-
-    @property
-    def converged(self) -> bool:
-        """Whether the objective's last relative change fell below ``epsilon_harmony``."""
-        obj = self.objective
-        if len(obj) < 2:
-            return False
-        change = (obj[-2] - obj[-1]) / abs(obj[-2]) if obj[-2] != 0 else 0.0
-        return bool(change < self.params.epsilon_harmony)
-
-    def record(self) -> dict[str, Any]:
-        """What ``uns['harmony']`` holds (only types an ``.h5ad`` can store)."""
-        return {
-            "engine": self.engine,
-            "engine_version": self.versions.get(self.engine.split()[-1], ""),
-            "versions": dict(self.versions),
-            "params": self.params.to_record(),
-            "n_iter": self.n_iter,
-            "converged": self.converged,
-            "objective": np.asarray(self.objective, dtype=np.float64),
-            "kmeans_rounds": np.asarray(self.kmeans_rounds, dtype=np.int64),
-            "objective_kmeans": np.asarray(self.objective_kmeans, dtype=np.float64),
-            "seconds": float(self.seconds),
-        }
 
 
 def check_harmonypy_version(found: str | None) -> None:
@@ -84,7 +39,9 @@ def import_harmonypy():
     return harmonypy
 
 
-def run_python(Z: np.ndarray, meta: pd.DataFrame, keys: list[str], params: HarmonyParams, *, verbose: bool) -> EngineResult:
+def run_python(
+    Z: np.ndarray, meta: pd.DataFrame, keys: list[str], params: HarmonyParams, *, verbose: bool
+) -> EngineResult:
     """Harmony by harmonypy, with every parameter passed explicitly."""
     hp = import_harmonypy()
     logger.info("harmony (python, harmonypy %s): %d cells x %d PCs, batch %s", hp.__version__, *Z.shape, keys)

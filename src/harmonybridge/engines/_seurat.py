@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import _rbridge
-from ._engines import EngineResult
-from ._params import HarmonyParams
+from harmonybridge import _rbridge
+from harmonybridge._params import HarmonyParams
+
+from ._result import EngineResult
 
 logger = logging.getLogger("harmonybridge")
 
@@ -65,24 +66,15 @@ class SeuratPath:
         return HarmonyParams(**values, random_state=random_state)
 
 
-def _plain(value: Any) -> Any:
-    """One R list element (a numeric vector) as None (NA, i.e. NULL in R), a number or a tuple."""
-    vals = [None if isinstance(v, float) and np.isnan(v) else v for v in value]
-    return vals[0] if len(vals) == 1 else tuple(vals)
-
-
 def seurat_path() -> SeuratPath:
     """Ask R whether it can run the Seurat path (versions, defaults, and if not, why)."""
-    hb = _rbridge.hb()
-    st = _rbridge.call(hb.hb_seurat_harmony_path, what="checking Seurat's HarmonyIntegration")
-    versions = {k: str(v) for k, v in zip(st.rx2("versions").names, st.rx2("versions"), strict=True) if str(v) != "NA"}
-    as_dict = lambda lst: {k: _plain(v) for k, v in zip(lst.names, lst, strict=True)} if len(lst) else {}  # noqa: E731
-    defaults, fixed = as_dict(st.rx2("defaults")), as_dict(st.rx2("fixed"))
+    st = _rbridge.seurat_harmony_path()
+    defaults, fixed = st["defaults"], st["fixed"]
     for values in (defaults, fixed):  # R's integer-valued doubles (ncores = 1) -> int where HarmonyParams wants one
         for name in ("nclust", "max_iter", "max_iter_kmeans", "ncores"):
             if isinstance(values.get(name), float):
                 values[name] = int(values[name])
-    return SeuratPath(bool(st.rx2("ok")[0]), str(st.rx2("reason")[0]), versions, defaults, fixed)
+    return SeuratPath(st["ok"], st["reason"], st["versions"], defaults, fixed)
 
 
 def _differences_from_harmonybridge(path: SeuratPath) -> str:
@@ -92,8 +84,10 @@ def _differences_from_harmonybridge(path: SeuratPath) -> str:
         return ""
     theirs = ", ".join(f"{k}={v}" for k, v in diff.items())
     mine = ", ".join(f"{getattr(ours, k)}" for k in diff)
-    return (f". Seurat {path.versions.get('Seurat')}'s HarmonyIntegration passes {theirs} where harmonybridge uses {mine}; "
-            "to see what that changes: hb.cross_check(adata, batch_key, r_params=hb.seurat_defaults())")  # fmt: skip
+    return (
+        f". Seurat {path.versions.get('Seurat')}'s HarmonyIntegration passes {theirs} where harmonybridge uses {mine}; "
+        "to see what that changes: hb.cross_check(adata, batch_key, r_params=hb.seurat_defaults())"
+    )
 
 
 def require_seurat_path() -> SeuratPath:
@@ -117,9 +111,15 @@ def seurat_defaults() -> dict[str, Any]:
 
 
 def run_seurat(
-    Z: np.ndarray, meta: pd.DataFrame, keys: list[str], params: HarmonyParams | None, *, random_state: int = 0,
-    verbose: bool = False, path: SeuratPath | None = None,
-) -> EngineResult:  # fmt: skip
+    Z: np.ndarray,
+    meta: pd.DataFrame,
+    keys: list[str],
+    params: HarmonyParams | None,
+    *,
+    random_state: int = 0,
+    verbose: bool = False,
+    path: SeuratPath | None = None,
+) -> EngineResult:
     """Harmony by ``IntegrateLayers(method = HarmonyIntegration)``; ``set.seed(random_state)`` first.
 
     ``params=None`` runs Seurat's own defaults; otherwise HarmonyIntegration gets harmonybridge's
@@ -127,37 +127,33 @@ def run_seurat(
     IntegrateLayers returns only the embedding, so there is no objective trace.
     """
     if len(keys) != 1:
-        msg = (f"the seurat engine corrects one batch column (IntegrateLayers corrects the layers a Seurat 5 "
-               f"assay is split into), got {keys}; give one batch key")  # fmt: skip
+        msg = (
+            f"the seurat engine corrects one batch column (IntegrateLayers corrects the layers a Seurat 5 "
+            f"assay is split into), got {keys}; give one batch key"
+        )
         raise ValueError(msg)
     path = path or require_seurat_path()
     effective = path.params(params, random_state=random_state)
-    ro = _rbridge.robjects()
     n_cells, n_pcs = Z.shape
     r_params: dict[str, Any] = {}
     if params is not None:
         resolved = params.resolve(n_cells, 1)
-        for name, r_name in INTEGRATION_ARGS.items():
-            value = getattr(resolved, name)
-            if value is None:
-                r_params[r_name] = ro.NULL
-            elif isinstance(value, tuple):
-                r_params[r_name] = ro.FloatVector(value)
-            else:
-                r_params[r_name] = value
-    logger.info("harmony (seurat, IntegrateLayers with %s): %d cells x %d PCs, batch %s",
-                "Seurat's defaults" if params is None else "harmonybridge's parameters", n_cells, n_pcs, keys)  # fmt: skip
+        r_params = {r_name: getattr(resolved, name) for name, r_name in INTEGRATION_ARGS.items()}
+    logger.info(
+        "harmony (seurat, IntegrateLayers with %s): %d cells x %d PCs, batch %s",
+        "Seurat's defaults" if params is None else "harmonybridge's parameters",
+        n_cells,
+        n_pcs,
+        keys,
+    )
     start = time.perf_counter()
     col = meta[keys[0]]
-    cat = pd.Categorical(col.astype(str) if not isinstance(col.dtype, pd.CategoricalDtype) else col.cat.remove_unused_categories())
-    batch = _rbridge.factor(cat.codes.astype(np.int64), np.asarray(cat.categories.astype(str)))
-    out = _rbridge.call(
-        _rbridge.hb().hb_seurat_integrate, _rbridge.float_matrix(Z, n_pcs, n_cells), batch,
-        params=ro.ListVector(r_params), seed=random_state, verbose=verbose,
-        what="Seurat::IntegrateLayers(method = HarmonyIntegration)",
-    )  # fmt: skip
-    corrected = _rbridge.matrix_to_numpy(out.rx2("embedding"), np.float64)
-    versions = {k: str(v) for k, v in zip(out.rx2("versions").names, out.rx2("versions"), strict=True)}
+    values = col.astype(str) if not isinstance(col.dtype, pd.CategoricalDtype) else col.cat.remove_unused_categories()
+    cat = pd.Categorical(values)
+    out = _rbridge.seurat_integrate(
+        Z, cat.codes.astype(np.int64), [str(c) for c in cat.categories], r_params, seed=random_state, verbose=verbose
+    )
+    corrected, versions = out["embedding"], out["versions"]
     seconds = time.perf_counter() - start
     return EngineResult(
         embedding=corrected,

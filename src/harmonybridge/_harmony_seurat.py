@@ -1,0 +1,60 @@
+"""Harmony on a Seurat object's reduction, by either engine: only the reductions cross, nothing is converted."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from . import _rbridge
+from ._params import HarmonyParams
+from .engines import run_engine
+
+
+def reduction_name(obsm_key: str) -> str:
+    """scanpy's obsm key -> Seurat's reduction name: X_pca -> pca, X_pca_harmony -> harmony, X_name -> name."""
+    if obsm_key.startswith("X_pca_harmony"):  # X_pca_harmony_r -> harmony_r
+        return "harmony" + obsm_key[len("X_pca_harmony") :]
+    return obsm_key[2:] if obsm_key.startswith("X_") else obsm_key
+
+
+def run_harmony_seurat(
+    obj: Any,
+    batch_keys: list[str],
+    params: HarmonyParams,
+    *,
+    backend: str,
+    reduction: str = "pca",
+    reduction_save: str = "harmony",
+    project_dim: bool = True,
+    verbose: bool = False,
+) -> Any:
+    """Harmony on a Seurat object's reduction, by either engine; returns a new Seurat object.
+
+    The result is what ``RunHarmony(obj, group.by.vars, reduction.use, reduction.save)`` gives:
+    reduction ``reduction_save`` with key ``harmony_``, each column's stdev, the assay of
+    ``reduction``, and ``ProjectDim`` loadings when the assay has scale.data. Only the
+    embedding and the batch columns cross between R and Python. The run's record (engine,
+    versions, parameters, iterations, objective) goes into ``Misc(obj, "harmony")`` as JSON.
+    """
+    emb = _rbridge.seurat_embedding(obj, reduction)
+    meta = _rbridge.seurat_meta(obj, batch_keys)
+    obs = pd.DataFrame({k: pd.Categorical(meta[k]) for k in batch_keys})
+    obs.index = obs.index.astype(str)
+    cells = AnnData(obs=obs)
+    cells.obsm["X_pca"] = emb
+    result = run_engine(cells, batch_keys, "X_pca", backend, params, verbose)
+    record = result.record()
+    record.update(backend=backend, batch_key=batch_keys, reduction=reduction, reduction_save=reduction_save)
+    record_json = json.dumps(record, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))
+    return _rbridge.seurat_add_harmony(
+        obj,
+        np.asarray(result.embedding),
+        record_json=record_json,
+        reduction=reduction,
+        reduction_save=reduction_save,
+        project_dim=project_dim,
+    )

@@ -1,0 +1,206 @@
+"""Calls into harmonybridge's R half (``r/``) that the rest of the package makes: Python in, Python out.
+
+Each function names one R function of the R half and what crosses; all of them go through
+:func:`~._calls.call` (arguments bound to names, R errors as :class:`RError`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._calls import call, hb
+from ._lists import get, is_null, names, r_list
+from ._session import RBridgeError, require, robjects
+from ._vectors import factor, float_matrix, matrix_to_numpy, str_list, to_numpy
+
+
+def read_rds(path: str | os.PathLike) -> Any:
+    """The Seurat object in an ``.rds`` (R refuses any other class)."""
+    return call("hb_read_rds", str(path), what=f"reading {str(path)!r}")
+
+
+def write_rds(obj: Any, path: str | os.PathLike, *, what: str | None = None) -> None:
+    """Save an R object to ``path`` with ``saveRDS``."""
+    call("hb_write_rds", obj, str(path), what=what or f"writing {str(path)!r}")
+
+
+def batch_frame(meta: pd.DataFrame, keys: list[str]) -> Any:
+    """The batch columns as an R data.frame of factors whose levels are sorted as harmonypy sorts them."""
+    columns = {}
+    for key in keys:
+        col = meta[key]
+        values = (
+            col.astype(str) if not isinstance(col.dtype, pd.CategoricalDtype) else col.cat.remove_unused_categories()
+        )
+        cat = pd.Categorical(values)
+        labels = np.asarray(cat.categories.astype(str))
+        order = np.argsort(labels, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        columns[key] = factor(rank[cat.codes], labels[order])
+    return call(
+        _base("data.frame"), **columns, check_names=False, stringsAsFactors=False, what="building the batch data.frame"
+    )
+
+
+def _base(name: str) -> Any:
+    from ._calls import RFunction
+
+    return RFunction("base", name)
+
+
+def run_harmony(
+    Z: np.ndarray, meta: pd.DataFrame, keys: list[str], r_args: dict[str, Any], *, verbose: bool
+) -> dict[str, Any]:
+    """``hb_run_harmony`` (``harmony::RunHarmony`` after ``set.seed``) on cells x PCs ``Z``.
+
+    ``r_args`` holds R's argument names and values (``HarmonyParams.to_r()`` flattened); the
+    embedding crosses once, in harmony's PCs x cells layout. Returns the corrected cells x PCs
+    and the trace (objective, k-means rounds, versions).
+    """
+    require("harmony")
+    n_cells, n_pcs = Z.shape
+    ro = robjects()
+    fn = hb().hb_run_harmony
+    accepted = set(fn.formals())
+    unknown = sorted(set(r_args) - accepted)
+    # hb_run_harmony of R half 0.1 always runs with early_stop = TRUE (as harmonypy does): nothing is lost
+    if [n for n in unknown if n != "early_stop"] or r_args.get("early_stop", True) is not True:
+        msg = f"the installed R half's hb_run_harmony takes none of {unknown}; reinstall it (make setup)"
+        raise RBridgeError(msg)
+    kwargs = {k: (ro.FloatVector(v) if isinstance(v, list) else v) for k, v in r_args.items() if k in accepted}
+    out = call(
+        fn,
+        float_matrix(Z, n_pcs, n_cells),
+        batch_frame(meta, keys),
+        ro.StrVector(keys),
+        verbose=verbose,
+        what="harmony::RunHarmony",
+        **kwargs,
+    )
+    versions = get(out, "versions")
+    return {
+        "embedding": matrix_to_numpy(get(out, "embedding"), np.float64),
+        "objective": to_numpy(get(out, "objective"), np.float64),
+        "kmeans_rounds": to_numpy(get(out, "kmeans_rounds"), np.int64),
+        "objective_kmeans": to_numpy(get(out, "objective_kmeans"), np.float64),
+        "versions": dict(zip(names(versions), (str(v) for v in versions), strict=True)),
+    }
+
+
+def seurat_embedding(obj: Any, reduction: str) -> np.ndarray:
+    """A Seurat reduction's cells x dims embedding."""
+    emb = call("hb_seurat_embedding", obj, reduction, what="reading the Seurat reduction")
+    return matrix_to_numpy(emb, np.float64)
+
+
+def seurat_meta(obj: Any, keys: list[str]) -> dict[str, list[str | None]]:
+    """Columns of a Seurat object's meta.data as strings (None for NA)."""
+    ro = robjects()
+    meta = call("hb_seurat_meta", obj, ro.StrVector(keys), what="reading the Seurat meta.data")
+    return {k: str_list(get(meta, k)) for k in keys}
+
+
+def seurat_add_harmony(
+    obj: Any, embedding: np.ndarray, *, record_json: str, reduction: str, reduction_save: str, project_dim: bool
+) -> Any:
+    """A new Seurat object with ``embedding`` (cells x dims) as reduction ``reduction_save``."""
+    n, d = embedding.shape
+    return call(
+        "hb_seurat_add_harmony",
+        obj,
+        float_matrix(embedding, d, n),
+        record=record_json,
+        what="storing the harmony reduction",
+        **{"reduction.use": reduction, "reduction.save": reduction_save, "project.dim": project_dim},
+    )
+
+
+def seurat_cluster(
+    X: np.ndarray, cells: list[str], *, n_neighbors: int, resolution: float, umap: bool, seed: int
+) -> dict[str, Any]:
+    """Seurat's FindNeighbors, FindClusters and RunUMAP on cells x dims ``X``.
+
+    Returns the clusters (levels and 0-based codes), the SNN graph's CSC parts, the UMAP
+    (cells x 2, or None) and the versions.
+    """
+    require("Seurat")
+    ro = robjects()
+    n, d = X.shape
+    out = call(
+        "hb_seurat_cluster",
+        float_matrix(X, d, n),
+        ro.StrVector(cells),
+        seed=seed,
+        umap=umap,
+        resolution=resolution,
+        what="Seurat FindNeighbors/FindClusters/RunUMAP",
+        **{"k.param": n_neighbors},
+    )
+    clusters = get(out, "clusters")
+    coords = get(out, "umap")
+    versions = get(out, "versions")
+    return {
+        "levels": [str(v) for v in clusters.do_slot("levels")],
+        "codes": to_numpy(clusters, np.int64) - 1,
+        "snn": (
+            to_numpy(get(out, "snn_x")),
+            to_numpy(get(out, "snn_i"), np.int32),
+            to_numpy(get(out, "snn_p"), np.int32),
+        ),
+        "umap": None if is_null(coords) or not umap else to_numpy(coords, np.float64).reshape(2, n).T.copy(),
+        "versions": dict(zip(names(versions), map(str, versions), strict=True)),
+    }
+
+
+def seurat_harmony_path() -> dict[str, Any]:
+    """``hb_seurat_harmony_path``: whether this R can run IntegrateLayers(method = HarmonyIntegration),
+    why not, the versions, HarmonyIntegration's defaults and what the path cannot set (harmonybridge's names)."""
+
+    def values(lst: Any) -> dict[str, Any]:
+        out = {}
+        for key in names(lst):
+            vals = [None if isinstance(v, float) and np.isnan(v) else v for v in get(lst, key)]
+            out[key] = vals[0] if len(vals) == 1 else tuple(vals)
+        return out
+
+    st = call("hb_seurat_harmony_path", what="checking Seurat's HarmonyIntegration")
+    versions = get(st, "versions")
+    return {
+        "ok": bool(get(st, "ok")[0]),
+        "reason": str(get(st, "reason")[0]),
+        "versions": {k: str(v) for k, v in zip(names(versions), versions, strict=True) if str(v) != "NA"},
+        "defaults": values(get(st, "defaults")),
+        "fixed": values(get(st, "fixed")),
+    }
+
+
+def seurat_integrate(
+    Z: np.ndarray, codes: np.ndarray, levels: list[str], r_params: dict[str, Any], *, seed: int, verbose: bool
+) -> dict[str, Any]:
+    """``hb_seurat_integrate``: IntegrateLayers(method = HarmonyIntegration) on a Seurat 5 object of these cells.
+
+    ``codes`` are each cell's 0-based batch level; ``r_params`` HarmonyIntegration's arguments by
+    R name (empty: Seurat's own defaults; None values cross as NULL, lists as numeric vectors).
+    """
+    ro = robjects()
+    n_cells, n_pcs = Z.shape
+    params = r_list({k: (ro.FloatVector(v) if isinstance(v, list | tuple) else v) for k, v in r_params.items()})
+    out = call(
+        "hb_seurat_integrate",
+        float_matrix(Z, n_pcs, n_cells),
+        factor(codes, levels),
+        params=params,
+        seed=seed,
+        verbose=verbose,
+        what="Seurat::IntegrateLayers(method = HarmonyIntegration)",
+    )
+    versions = get(out, "versions")
+    return {
+        "embedding": matrix_to_numpy(get(out, "embedding"), np.float64),
+        "versions": dict(zip(names(versions), (str(v) for v in versions), strict=True)),
+    }

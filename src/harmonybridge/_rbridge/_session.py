@@ -1,0 +1,128 @@
+"""The R session: starting R through rpy2, R packages, R's console output, the errors.
+
+Nothing here runs at import time: R starts on the first call that needs it. R's console
+output goes to the ``harmonybridge.R`` logger (DEBUG) instead of the user's terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from harmonybridge._compat import pkg_version
+
+logger = logging.getLogger("harmonybridge.R")
+_LOCK = threading.RLock()  # R is single-threaded
+
+
+class RBridgeError(RuntimeError):
+    """R, rpy2 or an R package is missing or does not fit; the message names the fix."""
+
+
+class RPackageMissing(RBridgeError):
+    """An R package is not installed."""
+
+
+class RError(RuntimeError):
+    """An error raised inside R; ``r_message`` is R's own text, ``r_output`` what R printed."""
+
+    def __init__(self, message: str, r_message: str = "", r_output: str = "") -> None:
+        super().__init__(message)
+        self.r_message, self.r_output = r_message, r_output
+
+
+R_INSTALL_HINTS = {
+    "Seurat": "apt-get install r-cran-seurat, or in R: install.packages('Seurat')",
+    "SeuratObject": "apt-get install r-cran-seuratobject, or in R: install.packages('SeuratObject')",
+    "Matrix": "apt-get install r-cran-matrix",
+    "harmony": "in R: install.packages('harmony')",
+    "harmonybridge": "make setup (it runs R CMD INSTALL r from the harmonybridge checkout)",
+}
+
+
+@functools.cache
+def robjects() -> Any:
+    """``rpy2.robjects``, starting R; or an :class:`RBridgeError` naming the fix."""
+    if pkg_version("rpy2") is None and pkg_version("rpy2-robjects") is None:
+        msg = "rpy2 is not installed; the R parts need it: pip install 'harmonybridge[r]' (or make setup)"
+        raise RBridgeError(msg)
+    logging.getLogger("rpy2").setLevel(logging.WARNING)  # its start-up notes are not the user's business
+    try:
+        import rpy2.robjects as ro
+    except (ImportError, OSError, RuntimeError, ValueError) as err:
+        text = str(err)
+        if "R_getVar" in text or "undefined symbol" in text:
+            msg = (
+                f"rpy2 {pkg_version('rpy2') or pkg_version('rpy2-robjects')} does not fit the installed R ({text}). "
+                "rpy2 3.6 needs R >= 4.5; with an older R: pip uninstall -y rpy2 rpy2-rinterface rpy2-robjects && "
+                "pip install 'rpy2>=3.5.17,<3.6'"
+            )
+        else:
+            msg = (
+                f"R could not be started through rpy2 ({text}); "
+                "is R installed (apt-get install r-base-dev) and R_HOME right?"
+            )
+        raise RBridgeError(msg) from err
+    return ro
+
+
+def r_version() -> str:
+    ro = robjects()
+    return str(ro.r("as.character(getRversion())")[0])
+
+
+@functools.cache
+def require(package: str) -> Any:
+    """The R package's namespace (an R environment, cached), or :class:`RPackageMissing` with the install command.
+
+    Functions are read from the namespace (``asNamespace``), not from ``importr``'s exports, so
+    that the R half's unexported helpers are reachable whatever its NAMESPACE exports.
+    """
+    ro = robjects()
+    with _LOCK, console():  # loading a package can print (rpy2's reticulate hook, start-up messages)
+        ok = bool(ro.r["requireNamespace"](package, quietly=True)[0])
+    if not ok:
+        hint = R_INSTALL_HINTS.get(package, f"in R: install.packages('{package}')")
+        msg = f"R package '{package}' is not installed; {hint}"
+        raise RPackageMissing(msg)
+    with _LOCK, console():
+        return ro.r["asNamespace"](package)
+
+
+def has_package(package: str) -> bool:
+    """Whether R starts and has ``package``."""
+    try:
+        require(package)
+    except RBridgeError:
+        return False
+    return True
+
+
+def package_version(package: str) -> str:
+    require(package)
+    ro = robjects()
+    return str(ro.r["as.character"](ro.r["packageVersion"](package))[0])
+
+
+@contextlib.contextmanager
+def console() -> Iterator[list[str]]:
+    """Send what R prints to the ``harmonybridge.R`` logger; yield the captured lines."""
+    from rpy2.rinterface_lib import callbacks
+
+    lines: list[str] = []
+
+    def write(text: str) -> None:
+        lines.append(text)
+        if text.strip():
+            logger.debug("%s", text.rstrip())
+
+    saved = callbacks.consolewrite_print, callbacks.consolewrite_warnerror
+    callbacks.consolewrite_print = callbacks.consolewrite_warnerror = write
+    try:
+        yield lines
+    finally:
+        callbacks.consolewrite_print, callbacks.consolewrite_warnerror = saved

@@ -1,0 +1,97 @@
+"""Matrices both ways: cells x genes (scipy/NumPy) <-> genes x cells (dgCMatrix/matrix), one copy each way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from harmonybridge import _rbridge
+
+INT32_MAX = 2**31 - 1
+
+
+def check_nnz(m: Any, what: str) -> None:
+    if sp.issparse(m) and m.nnz > INT32_MAX:
+        msg = (
+            f"{what} has {m.nnz:,} non-zeros; R's dgCMatrix holds at most 2^31 - 1 = {INT32_MAX:,}: "
+            "subset the cells or genes (or split the object) before converting"
+        )
+        raise ValueError(msg)
+
+
+def r_bytes(m: Any) -> int:
+    """Bytes a matrix takes in R: a dgCMatrix (8-byte x, 4-byte i, 4-byte p) or a double matrix."""
+    if m is None:
+        return 0
+    if sp.issparse(m):
+        return 12 * int(m.nnz) + 4 * (max(m.shape) + 1)
+    return 8 * int(np.prod(np.shape(m)))
+
+
+def matrix_spec(m: Any, what: str) -> dict[str, Any]:
+    if sp.issparse(m):
+        fmt = m.format
+        if fmt not in ("csr", "csc"):
+            fmt = "csr"
+    else:
+        fmt = "dense"
+    dt = np.dtype(m.dtype)
+    if dt.kind not in "biuf":
+        msg = f"{what} has dtype {dt}; only bool, integer and real matrices cross to R"
+        raise TypeError(msg)
+    return {"format": fmt, "dtype": str(dt), "sparse_class": type(m).__name__ if sp.issparse(m) else ""}
+
+
+def r_matrix(m: Any, features: Any, cells: Any, what: str) -> Any:
+    """A cells x genes matrix as an R genes x cells dgCMatrix (sparse) or matrix (dense).
+
+    CSR cells x genes has the arrays of CSC genes x cells, so ``i``, ``p`` and ``x`` are
+    copied once into R vectors (``x`` cast to double in the same copy) and wrapped with
+    ``new("dgCMatrix")``: no dense step, no COO or dgR detour.
+    """
+    n_cells, n_genes = m.shape
+    if sp.issparse(m):
+        if m.format != "csr":
+            m = sp.csr_matrix(m)
+        if not m.has_canonical_format:
+            m = m.copy()
+            m.sum_duplicates()
+        i = _rbridge.r_int(m.indices)
+        p = _rbridge.r_int(m.indptr)
+        x = _rbridge.r_double(m.data)
+        return _rbridge.call(
+            "hb_dgc", i, p, x, n_genes, n_cells, features, cells, what=f"building {what} as a dgCMatrix"
+        )
+    arr = np.asarray(m)
+    x = _rbridge.r_double(arr)  # C order cells x genes == R genes x cells
+    return _rbridge.call("hb_dense", x, n_genes, n_cells, features, cells, what=f"building {what} as a matrix")
+
+
+def py_matrix(rmat: Any, spec: dict[str, Any] | None, shape: tuple[int, int]) -> Any:
+    """An R features x cells dgCMatrix or matrix as a cells x features scipy/numpy matrix."""
+    dtype = np.dtype((spec or {}).get("dtype", "float64"))
+    fmt = (spec or {}).get("format")
+    cls = _rbridge.rclass(rmat)
+    if "dgCMatrix" in cls:
+        dim = _rbridge.to_numpy(rmat.do_slot("Dim"))
+        data = _rbridge.to_numpy(rmat.do_slot("x"), dtype)
+        indices = _rbridge.to_numpy(rmat.do_slot("i"))
+        indptr = _rbridge.to_numpy(rmat.do_slot("p"))
+        out = sp.csr_matrix((data, indices, indptr), shape=(int(dim[1]), int(dim[0])))
+        if fmt == "csc":
+            return sp.csc_matrix(out)
+        if fmt == "dense":
+            return out.toarray()
+        if (spec or {}).get("sparse_class", "").endswith("_array"):
+            return sp.csr_array(out)
+        return out
+    if "matrix" in cls or "array" in cls:
+        dim = _rbridge.to_numpy(_rbridge.attr(rmat, "dim"))
+        arr = _rbridge.to_numpy(rmat, dtype).reshape(int(dim[1]), int(dim[0]))  # R column-major genes x cells
+        if fmt in ("csr", "csc"):
+            return sp.csr_matrix(arr) if fmt == "csr" else sp.csc_matrix(arr)
+        return arr
+    plain = _rbridge.call("hb_as_plain_matrix", rmat, what="reading a matrix")
+    return py_matrix(plain, spec, shape)
