@@ -26,6 +26,14 @@ import pandas as pd
 from anndata import AnnData
 
 from . import _check, _metrics, _rbridge
+from ._agreement import (
+    FLOORS,
+    MARGIN,
+    N_NEIGHBORS,
+    agreement_table,
+    pair_name,
+    param_differences,
+)
 from ._compat import pkg_version
 from ._neighbors import NeighborGraph, sample_cells
 from ._params import HarmonyParams
@@ -34,25 +42,11 @@ from .report import crosscheck_html, text_table
 
 logger = logging.getLogger("harmonybridge")
 
-N_NEIGHBORS = 15
 #: above this many cells, the neighbour graphs (kNN overlap, Leiden) and the UMAPs use one seeded
 #: sample of this many cells, the same for every embedding (exact kNN costs cells^2)
 GRAPH_CELLS = 20_000
 #: LISI and silhouette (cells^2 as well) on a seeded sample of this many cells
 SCORE_CELLS = 10_000
-#: between-engine gap may be this many times the worst within-engine gap ...
-MARGIN = 1.5
-#: ... plus this floor (so that two nearly identical engines are not failed on noise)
-FLOORS = {"pc_r_min": 0.002, "pc_r_median": 0.001, "rel_l2": 0.01, "knn_overlap": 0.03, "ari": 0.05, "nmi": 0.03}
-SIMILARITIES = ("pc_r_min", "pc_r_median", "knn_overlap", "ari", "nmi")
-METRIC_NAMES = {
-    "pc_r_min": "per-PC Pearson r (lowest PC)",
-    "pc_r_median": "per-PC Pearson r (median PC)",
-    "rel_l2": "relative L2 distance",
-    "knn_overlap": f"share of {N_NEIGHBORS} nearest neighbours kept",
-    "ari": "ARI of Leiden clusters",
-    "nmi": "NMI of Leiden clusters",
-}
 
 
 @dataclass
@@ -67,10 +61,6 @@ class _Run:
     @property
     def knn(self) -> np.ndarray:
         return self.graph.indices
-
-
-def _gap(metric: str, value: float) -> float:
-    return 1.0 - value if metric in SIMILARITIES else value
 
 
 def _pair_metrics(a: _Run, b: _Run) -> dict[str, float]:
@@ -89,11 +79,6 @@ def _pair_metrics(a: _Run, b: _Run) -> dict[str, float]:
 #: engines the cross-check can run, and how the report names them
 ENGINES = ("python", "r", "seurat")
 ENGINE_LABELS = {"python": "Python (harmonypy)", "r": "R (harmony)", "seurat": "Seurat 5 (IntegrateLayers)"}
-_SHORT = {"python": "python", "r": "R", "seurat": "Seurat"}
-
-
-def pair_name(a: str, b: str) -> str:
-    return f"{a} vs {b}"
 
 
 @dataclass
@@ -190,42 +175,6 @@ class CrossCheckReport:
     def to_html(self) -> str:
         """A self-contained page (figures embedded) that a person can read at a glance."""
         return crosscheck_html(self)
-
-
-def _agreement_table(a: str, b: str, between: list[dict], within_a: list[dict], within_b: list[dict]) -> pd.DataFrame:
-    """One pair of engines against each engine's own seed spread, metric by metric."""
-    rows = []
-    for metric in METRIC_NAMES:
-        median_between = float(np.median([p[metric] for p in between]))
-        pick = min if metric in SIMILARITIES else max
-        worst_a, worst_b = pick(p[metric] for p in within_a), pick(p[metric] for p in within_b)
-        worst_gap = max(_gap(metric, worst_a), _gap(metric, worst_b))
-        limit_gap = MARGIN * worst_gap + FLOORS[metric]
-        limit = 1.0 - limit_gap if metric in SIMILARITIES else limit_gap
-        ok = _gap(metric, median_between) <= limit_gap
-        rows.append(
-            {
-                "metric": METRIC_NAMES[metric],
-                "key": metric,
-                "between engines": median_between,
-                f"within {_SHORT[a]} (worst)": worst_a,
-                f"within {_SHORT[b]} (worst)": worst_b,
-                "limit": limit,
-                "agree": "yes" if ok else "NO",
-            }
-        )
-    table = pd.DataFrame(rows).set_index("key")
-    table.index.name = "key"
-    return table
-
-
-def _param_differences(records: dict[str, dict]) -> dict[str, dict[str, list]]:
-    """For each pair of engines, the parameters (seed aside) whose values differ: name -> [a, b]."""
-    out = {}
-    for a, b in itertools.combinations(records, 2):
-        pa, pb = records[a], records[b]
-        out[pair_name(a, b)] = {k: [pa.get(k), pb.get(k)] for k in pa if k != "random_state" and pa.get(k) != pb.get(k)}
-    return out
 
 
 def _check_engines(engines: Sequence[str]) -> list[str]:
@@ -370,7 +319,7 @@ def cross_check(
     for a, b in itertools.combinations(engines, 2):
         name = pair_name(a, b)
         pairs[name] = [_pair_metrics(x, y) for x, y in itertools.product(runs[a], runs[b])]
-        tables[name] = _agreement_table(a, b, pairs[name], pairs[f"within_{a}"], pairs[f"within_{b}"])
+        tables[name] = agreement_table(a, b, pairs[name], pairs[f"within_{a}"], pairs[f"within_{b}"])
     timings["pair_metrics"] = time.perf_counter() - t0
     table = next(iter(tables.values()))
     passed = all(bool((t["agree"] == "yes").all()) for t in tables.values())
@@ -444,7 +393,7 @@ def cross_check(
         },
         timings=timings,
         tables=tables,
-        param_differences=_param_differences(records),
+        param_differences=param_differences(records),
     )
     if figures:
         step("UMAPs for the figures, on the neighbour graphs of each engine's first seed")

@@ -85,7 +85,7 @@ R_PACKAGES = {
 
 def harmony_build() -> Check:
     """Which R harmony build R loads: library and single/double precision (chosen when it was compiled)."""
-    code, out = _rscript("b <- harmonybridge::hb_harmony_build(); cat(b$version, b$precision, b$library, sep = '\\t')")
+    code, out = _rscript("b <- harmonybridge:::hb_harmony_build(); cat(b$version, b$precision, b$library, sep = '\\t')")
     if code != 0:
         return Check("R harmony build", None, False, f"could not be read: {out.splitlines()[-1] if out else code}")
     version, precision, library = out.split("\t")
