@@ -10,7 +10,7 @@ setup:
 demo: setup
 	$(VENV)/bin/harmonybridge demo --out out/demo
 
-test: setup lint test-python test-r test-trixie
+test: setup lint test-python test-r check-r test-trixie
 
 # ruff with the configuration in pyproject.toml, over everything Python in the repository.
 lint:

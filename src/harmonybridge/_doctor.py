@@ -83,6 +83,24 @@ R_PACKAGES = {
 }
 
 
+def r_half_version(installed: str) -> Check:
+    """Whether R's harmonybridge is the version this Python package ships (it is updated on first use)."""
+    from harmonybridge._rbridge._install import shipped_version, source_dir
+
+    shipped = shipped_version()
+    if shipped is None:
+        return Check("R half matches", None, False, "this harmonybridge ships no R sources (harmonybridge/_r or r/)")
+    if installed == shipped:
+        return Check("R half matches", shipped, True, "R's harmonybridge is the version this Python package ships")
+    now = "not installed" if installed == "NA" else f"R has {installed}"
+    return Check(
+        "R half matches",
+        shipped,
+        False,
+        f"{now}, this package ships {shipped}: it is installed on first use, or now: R CMD INSTALL {source_dir()}",
+    )
+
+
 def harmony_build() -> Check:
     """Which R harmony build R loads: library and single/double precision (chosen when it was compiled)."""
     code, out = _rscript("b <- harmonybridge:::hb_harmony_build(); cat(b$version, b$precision, b$library, sep = '\\t')")
@@ -129,6 +147,7 @@ def run_checks() -> list[Check]:
             checks.append(
                 Check(f"R {pkg}", None if v == "NA" else v, v != "NA", "" if v != "NA" else f"not installed; {fix}")
             )
+        checks.append(r_half_version(found.get("harmonybridge", "NA")))
         if found.get("harmony", "NA") != "NA":
             checks.append(harmony_build())
         code, out = _rscript("cat(extSoftVersion()[['BLAS']])")

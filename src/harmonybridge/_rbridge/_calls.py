@@ -56,13 +56,14 @@ class RFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call it, arguments bound to names (R errors stay rpy2's; :func:`call` turns them into :class:`RError`)."""
+        # The package first: it starts R (and installs the R half when needed) before any R vector is made.
+        where = self.where if self.where is not None else require(self.package)
         import rpy2.rinterface as ri
 
         values = [_to_r(v) for v in (*args, *kwargs.values())]
         arg_list = ri.ListSexpVector(values)
         if kwargs:
             arg_list.do_slot_assign("names", ri.StrSexpVector([""] * len(args) + list(kwargs)))
-        where = self.where if self.where is not None else require(self.package)
         return _eval_by_name()(self.name, arg_list, where)
 
     def formals(self) -> list[str]:

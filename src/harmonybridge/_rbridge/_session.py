@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -83,6 +84,8 @@ def require(package: str) -> Any:
     that the R half's unexported helpers are reachable whatever its NAMESPACE exports.
     """
     ro = robjects()
+    if package == "harmonybridge":
+        ensure_r_half()
     with _LOCK, console():  # loading a package can print (rpy2's reticulate hook, start-up messages)
         ok = bool(ro.r["requireNamespace"](package, quietly=True)[0])
     if not ok:
@@ -91,6 +94,49 @@ def require(package: str) -> Any:
         raise RPackageMissing(msg)
     with _LOCK, console():
         return ro.r["asNamespace"](package)
+
+
+_INSTALLED_VERSION = """function(pkg) {
+  v <- suppressWarnings(utils::packageDescription(pkg, fields = "Version"))
+  if (is.na(v)) "" else v
+}"""
+
+
+def installed_r_half() -> str | None:
+    """The installed R half's version (None when it is not installed), without loading it."""
+    ro = robjects()
+    with _LOCK, console():
+        found = str(ro.r(_INSTALLED_VERSION)("harmonybridge")[0])
+    return found or None
+
+
+@functools.cache
+def ensure_r_half() -> None:
+    """Install or update the R half from the sources shipped with this package when the installed
+    one is missing or of another version (see :mod:`._install`); once per session."""
+    from . import _install
+
+    want = _install.shipped_version()
+    found = installed_r_half()
+    if want is None or found == want or os.environ.get("HARMONYBRIDGE_R_AUTOINSTALL") == "0":
+        return
+    ro = robjects()
+    with _LOCK, console():
+        lib_paths = [str(p) for p in ro.r[".libPaths"]()]
+        user_lib = str(ro.r["Sys.getenv"]("R_LIBS_USER")[0])
+        r_home = str(ro.r["R.home"]()[0])
+    library = _install.writable_library(lib_paths, user_lib)
+    why = "not installed" if found is None else f"the installed one is {found}"
+    logging.getLogger("harmonybridge").warning(
+        "harmonybridge: installing its R half %s into %s (%s; HARMONYBRIDGE_R_AUTOINSTALL=0 turns this off)",
+        want,
+        library,
+        why,
+    )
+    _install.install(library, r_home=r_home)
+    if str(library) not in lib_paths:
+        with _LOCK, console():
+            ro.r[".libPaths"](ro.StrVector([str(library), *lib_paths]))
 
 
 def has_package(package: str) -> bool:
