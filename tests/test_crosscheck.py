@@ -17,7 +17,7 @@ from helpers import DATA, DATA_MISSING, load_pcs, needs_r, synthetic
 
 import harmonybridge as hb
 from harmonybridge import HarmonyBridgeWarning
-from harmonybridge._crosscheck import VACUOUS
+from harmonybridge._agreement import VACUOUS
 from harmonybridge.cli import main
 
 pytestmark = [needs_r("harmony"), pytest.mark.slow]
@@ -68,7 +68,7 @@ def test_check_cli_on_counts_datasets(tmp_path, capsys, file, batch, label):
     assert "Engines AGREE" in page and page.count("data:image/png;base64,") == 3
     data = json.loads((tmp_path / "report.json").read_text())
     assert data["verdict"] == "agree" and data["meta"]["label_key"] == label
-    assert "overrides: none (both engines ran the same parameters)" in out
+    assert "overrides: none (every engine ran the same parameters)" in out
     assert data["warnings"] == [] and 'class="warn"' not in page
     assert {"harmony_python", "harmony_r", "knn", "leiden", "total"} <= set(data["timings_seconds"])
 
@@ -207,3 +207,14 @@ def test_check_without_r_harmony_exits_nonzero_with_the_fix(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "R package 'harmony' is not installed; in R: install.packages('harmony')" in proc.stderr
     assert not (tmp_path / "rep" / "report.html").exists()
+
+
+def test_batch_prop_cutoff_reaches_both_engines(pbmc3500):
+    """A cutoff of 0.01 (default 1e-5) leaves batches uncorrected in clusters they barely reach: planted in
+    one engine the cross-check sees it, set for both the engines agree again."""
+    planted = hb.cross_check(pbmc3500, "donor", python_params={"batch_prop_cutoff": 0.01}, figures=False)
+    assert not planted.passed, repr(planted)
+    assert planted.params["python"]["batch_prop_cutoff"] == 0.01 and planted.params["r"]["batch_prop_cutoff"] == 1e-5
+    both = hb.cross_check(pbmc3500, "donor", batch_prop_cutoff=0.01, figures=False)
+    assert both.passed, repr(both)
+    assert both.params["python"]["batch_prop_cutoff"] == both.params["r"]["batch_prop_cutoff"] == 0.01

@@ -49,6 +49,27 @@ def median_lisi(
     return float(np.median(lisi(X, labels, perplexity, max_cells=max_cells, random_state=random_state)))
 
 
+def median_lisis(
+    X: np.ndarray,
+    columns: dict[str, pd.Series | np.ndarray],
+    perplexity: float = 30,
+    *,
+    max_cells: int = 20_000,
+    random_state: int = 0,
+) -> dict[str, float]:
+    """Median LISI of several label columns in X with one neighbour search (as :func:`median_lisi` each)."""
+    from harmonypy import compute_lisi
+
+    frame = pd.DataFrame({name: np.asarray(values) for name, values in columns.items()})
+    X = np.asarray(X)
+    if len(frame) > max_cells:
+        keep = np.sort(np.random.default_rng(random_state).choice(len(frame), size=max_cells, replace=False))
+        X, frame = X[keep], frame.iloc[keep].reset_index(drop=True)
+    perplexity = min(perplexity, (len(frame) - 1) / 3)
+    lisi = compute_lisi(X, frame, list(frame.columns), perplexity=perplexity)
+    return {name: float(np.median(lisi[:, i])) for i, name in enumerate(frame.columns)}
+
+
 def per_pc_pearson(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """Pearson r of each column of A with the same column of B."""
     A = np.asarray(A, dtype=np.float64)

@@ -28,6 +28,7 @@ _PARAM_HELP = {
     "epsilon_cluster": "k-means convergence",
     "epsilon_harmony": "Harmony convergence",
     "alpha": "lambda estimation",
+    "batch_prop_cutoff": "in each cluster, correct only batches whose mean membership exceeds this",
     "ncores": "threads (default: all CPUs)",
     "random_state": "seed",
 }
@@ -171,14 +172,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     report_dir = _io.check_folder(args.report)  # created when the report is written, after the input is checked
     adata = pca_if_missing(convert.read(src), args.batch, args.basis, src)
     logger.info("cross-check on %s: %d cells, %d seeds per engine", src, adata.n_obs, args.seeds)
+    seurat_params = _overrides(args.seurat_param) if args.seurat_params == "harmonybridge" else "seurat"
     report = cross_check(
         adata,
         args.batch,
         label_key=args.label,
         n_seeds=args.seeds,
         basis=args.basis,
+        engines=args.engines,
         python_params=python_params,
         r_params=r_params,
+        seurat_params=seurat_params,
         **params,
     )
     with _io.atomic_path(report_dir / "report.html") as tmp:
@@ -323,6 +327,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a parameter for the Python engine only (e.g. theta=0, to see a difference caught)",
     )
     p.add_argument("--r-param", action="append", metavar="KEY=VALUE", help="override a parameter for the R engine only")
+    p.add_argument(
+        "--engines",
+        nargs="+",
+        choices=["python", "r", "seurat"],
+        default=["python", "r"],
+        help="Harmony paths to compare (default python r; seurat: Seurat 5's IntegrateLayers with HarmonyIntegration)",
+    )
+    p.add_argument(
+        "--seurat-params",
+        choices=["seurat", "harmonybridge"],
+        default="seurat",
+        help="the seurat engine runs with Seurat's own defaults (default) or harmonybridge's parameters",
+    )
+    p.add_argument(
+        "--seurat-param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="with --seurat-params harmonybridge: override a parameter for the seurat engine only",
+    )
     _add_params(p)
     p.set_defaults(func=cmd_check)
 

@@ -25,6 +25,8 @@ from ._rhalf import (
     seurat_add_harmony,
     seurat_cluster,
     seurat_embedding,
+    seurat_harmony_path,
+    seurat_integrate,
     seurat_meta,
     write_rds,
 )
@@ -63,6 +65,8 @@ __all__ = [
     "write_rds",
     "seurat_meta",
     "seurat_embedding",
+    "seurat_harmony_path",
+    "seurat_integrate",
     "seurat_cluster",
     "seurat_add_harmony",
     "run_harmony",

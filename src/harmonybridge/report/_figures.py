@@ -324,14 +324,18 @@ def png(fig: Any) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def engine_umaps(umaps: dict[str, np.ndarray], color_by: list[tuple[str, pd.Series]]) -> Any:
-    """UMAPs of the Python and R engines' embeddings side by side, one row per colouring (as the demo's)."""
-    columns = [(umaps["python"], "Python (harmonypy)"), (umaps["r"], "R (harmony)")]
+def engine_umaps(
+    umaps: dict[str, np.ndarray], color_by: list[tuple[str, pd.Series]], labels: dict[str, str] | None = None
+) -> Any:
+    """UMAPs of each engine's embedding side by side (Python and R by default), one row per colouring
+    (the demo's grid: one legend per row, in a column of its own)."""
+    labels = {"python": "Python (harmonypy)", "r": "R (harmony)", **(labels or {})}
+    columns = [(xy, labels.get(engine, engine)) for engine, xy in umaps.items()]
     return umap_panels(columns, [(values, str(values.name or what)) for what, values in color_by])
 
 
-def per_pc_scatter(A: np.ndarray, B: np.ndarray) -> Any:
-    """The first PCs of two embeddings (Python, R) against each other, and the per-PC Pearson r."""
+def per_pc_scatter(A: np.ndarray, B: np.ndarray, names: tuple[str, str] = ("Python", "R")) -> Any:
+    """The first PCs of two embeddings (Python, R by default) against each other, and the per-PC Pearson r."""
     import matplotlib.pyplot as plt
 
     r = _metrics.per_pc_pearson(A, B)
@@ -345,11 +349,11 @@ def per_pc_scatter(A: np.ndarray, B: np.ndarray) -> Any:
         lo, hi = min(A[:, i].min(), B[:, i].min()), max(A[:, i].max(), B[:, i].max())
         ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8)
         ax.set_title(f"PC{i + 1}: r = {r[i]:.4f}", fontsize=9)
-        ax.set_xlabel("Python")
-        ax.set_ylabel("R")
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
     axes[-1].bar(np.arange(1, len(r) + 1), r, color="tab:blue")
     axes[-1].set_ylim(min(0.9, r.min() - 0.01), 1.0)
-    axes[-1].set_title("per-PC r, R vs Python", fontsize=9)
+    axes[-1].set_title(f"per-PC r, {names[1]} vs {names[0]}", fontsize=9)
     axes[-1].set_xlabel("PC")
     fig.tight_layout()
     return fig
