@@ -338,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seurat-params",
         choices=["seurat", "harmonybridge"],
         default="seurat",
-        help="the seurat engine runs with Seurat's own defaults (default) or harmonybridge's parameters",
+        help="the seurat engine runs with Seurat's own settings ('seurat', the default) or harmonybridge's parameters",
     )
     p.add_argument(
         "--seurat-param",
