@@ -1,10 +1,12 @@
 """Calling R functions: one way, by name, with every argument bound to a name first.
 
-rpy2 builds a call with the argument *values* inlined in it; R code that deparses its call
-(Seurat's ``LogSeuratCommand`` does, through ``sys.call()``) then prints whole objects, which
-takes minutes on a real Seurat object. Here the arguments are assigned to symbols in a fresh
-environment and a call of those symbols (``hb_read_rds(.hb1)``) is evaluated there, so a
-function sees a call of a few dozen characters whatever its arguments hold.
+rpy2 builds a call with the argument *values* inlined in it; R code that deparses a call on the
+stack (Seurat's ``LogSeuratCommand`` runs ``as.character()`` on the outermost one,
+``sys.calls()[[1]]``) then prints whole objects, which takes minutes on a real Seurat object.
+Here the arguments are bound to symbols in a fresh environment (a child of the function's
+namespace) without any R call, and the text ``hb_read_rds(.hb1)`` is parsed and evaluated there
+(rpy2's ``evalr``), so every call on the stack is a few dozen characters whatever the
+arguments hold (``tests/test_r_calls.py`` checks it).
 """
 
 from __future__ import annotations
@@ -14,21 +16,14 @@ from typing import Any
 
 from ._session import _LOCK, RError, console, require, robjects
 
-#: Evaluates ``name(<symbols bound to args>)`` in a fresh child of ``where``; built once per session.
-_EVAL_BY_NAME = """function(.name, .args, .where) {
-  env <- new.env(parent = .where)
-  syms <- sprintf(".hb%d", seq_along(.args))
-  for (i in seq_along(.args)) assign(syms[[i]], .args[[i]], envir = env)
-  cl <- as.call(c(list(as.name(.name)), lapply(syms, as.name)))
-  arg_names <- names(.args)
-  if (!is.null(arg_names)) names(cl) <- c("", arg_names)
-  eval(cl, env)
-}"""
-
 
 @functools.cache
-def _eval_by_name() -> Any:
-    return robjects().r(_EVAL_BY_NAME)
+def _namespace_env(package: str) -> Any:
+    """The namespace environment of an installed R package."""
+    import rpy2.rinterface as ri
+
+    require(package)
+    return ri.baseenv["asNamespace"](ri.StrSexpVector([package]))
 
 
 def _to_r(value: Any) -> Any:
@@ -57,14 +52,22 @@ class RFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call it, arguments bound to names (R errors stay rpy2's; :func:`call` turns them into :class:`RError`)."""
         # The package first: it starts R (and installs the R half when needed) before any R vector is made.
-        where = self.where if self.where is not None else require(self.package)
+        if self.where is None:
+            require(self.package)
+        robjects()
         import rpy2.rinterface as ri
 
-        values = [_to_r(v) for v in (*args, *kwargs.values())]
-        arg_list = ri.ListSexpVector(values)
-        if kwargs:
-            arg_list.do_slot_assign("names", ri.StrSexpVector([""] * len(args) + list(kwargs)))
-        return _eval_by_name()(self.name, arg_list, where)
+        parent = self.where if self.where is not None else _namespace_env(self.package)
+        env = ri.baseenv["new.env"](parent=parent)
+        parts = []
+        for i, value in enumerate((*args, *kwargs.values())):
+            symbol = f".hb{i + 1}"
+            env[symbol] = _to_r(value)  # bound in R without a call
+            parts.append(symbol)
+        for j, name in enumerate(kwargs):
+            parts[len(args) + j] = f"`{name}` = {parts[len(args) + j]}"
+        # parsed and evaluated in env: the stack holds eval(expression(f(.hb1, ...)), env), never a value
+        return ri.evalr(f"`{self.name}`({', '.join(parts)})", envir=env)
 
     def formals(self) -> list[str]:
         """The names of the function's arguments."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._calls import call
+from ._calls import RFunction, call
 from ._session import robjects
 
 NA_INTEGER = -(2**31)  # R's NA_integer_
@@ -213,3 +213,17 @@ def na_real() -> float:
     import rpy2.rinterface as ri
 
     return float(ri.NA_Real)
+
+
+def r_raw(data: bytes) -> Any:
+    """An R raw vector holding ``data`` (e.g. a serialize()d R object), one copy."""
+    robjects()
+    import rpy2.rinterface as ri
+
+    return ri.ByteSexpVector(data)
+
+
+def py_bytes(rvec: Any) -> bytes:
+    """The bytes of an R raw vector (through an integer vector: rpy2 gives raw vectors no buffer)."""
+    as_int = call(RFunction("base", "as.integer"), rvec, what="reading a raw vector")
+    return to_numpy(as_int).astype(np.uint8).tobytes()
