@@ -106,7 +106,7 @@ def spread_warnings(tables: dict[str, pd.DataFrame]) -> list[str]:
                 continue
             column = min(within, key=lambda c: float(table.loc[metric, c]))
             worst = float(table.loc[metric, column])
-            engine = column.removeprefix("within ").removesuffix(" (worst)")
+            engine = column.removeprefix("within ").removesuffix(" (worst)").replace("python", "Python")
             found.append(
                 f"{name}, {METRIC_NAMES[metric]}: two {engine} seeds give {worst:.2f}, "
                 f"so the engines may differ down to {limit:.2f} and still agree"
