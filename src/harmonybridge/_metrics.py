@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ._check import cells_for_neighbors
+from ._neighbors import sample_cells
 
 
 def lisi(
@@ -29,8 +30,8 @@ def lisi(
 
     labels = pd.Series(np.asarray(labels))
     X = np.asarray(X)
-    if len(labels) > max_cells:
-        keep = np.sort(np.random.default_rng(random_state).choice(len(labels), size=max_cells, replace=False))
+    keep = sample_cells(len(labels), max_cells, random_state=random_state)
+    if keep is not None:
         X, labels = X[keep], labels.iloc[keep].reset_index(drop=True)
     perplexity = min(perplexity, (len(labels) - 1) / 3)
     frame = pd.DataFrame({"label": labels.to_numpy()})
@@ -62,8 +63,8 @@ def median_lisis(
 
     frame = pd.DataFrame({name: np.asarray(values) for name, values in columns.items()})
     X = np.asarray(X)
-    if len(frame) > max_cells:
-        keep = np.sort(np.random.default_rng(random_state).choice(len(frame), size=max_cells, replace=False))
+    keep = sample_cells(len(frame), max_cells, random_state=random_state)
+    if keep is not None:
         X, frame = X[keep], frame.iloc[keep].reset_index(drop=True)
     perplexity = min(perplexity, (len(frame) - 1) / 3)
     lisi = compute_lisi(X, frame, list(frame.columns), perplexity=perplexity)
