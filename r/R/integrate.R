@@ -96,7 +96,10 @@ hb_seurat_integrate <- function(embedding, batch, params = list(), seed = 0L, ve
   )
   obj <- hb_new_seurat(hb_make_assay(data = placeholder, version = "v5"), assay = "RNA")
   obj[["RNA"]] <- split(obj[["RNA"]], f = as.factor(batch))
-  SeuratObject::LayerData(obj, assay = "RNA", layer = "scale.data") <- matrix(0, 2L, n, dimnames = list(features, cells))
+  # Seurat-5-only functions are looked up at run time: R CMD check on a Seurat 4 stack would
+  # otherwise warn that they are not exported (this path is refused there by hb_seurat_harmony_path)
+  set_layer <- getExportedValue("SeuratObject", "LayerData<-")
+  obj <- set_layer(obj, assay = "RNA", layer = "scale.data", value = matrix(0, 2L, n, dimnames = list(features, cells)))
   emb <- t(embedding)
   dimnames(emb) <- list(cells, paste0("PC_", seq_len(ncol(emb))))
   obj[["pca"]] <- SeuratObject::CreateDimReducObject(embeddings = emb, key = "PC_", assay = "RNA")
@@ -104,7 +107,7 @@ hb_seurat_integrate <- function(embedding, batch, params = list(), seed = 0L, ve
   args <- c(list(quote(obj), method = quote(method), orig.reduction = "pca", new.reduction = "harmony",
                  features = features, verbose = verbose), params)
   set.seed(seed)
-  obj <- do.call(Seurat::IntegrateLayers, args, envir = environment())
+  obj <- do.call(getExportedValue("Seurat", "IntegrateLayers"), args, envir = environment())
   out <- SeuratObject::Embeddings(obj, reduction = "harmony")
   if (!identical(rownames(out), cells)) stop("IntegrateLayers returned the cells in another order", call. = FALSE)
   list(
