@@ -5,11 +5,11 @@ engine, the default) on a seeded synthetic PCA embedding (default 100,000 cells 
 4 batches, 8 cell types with per-batch mix and shift, float32 like scanpy's ``X_pca``).
 Prints ``report.timings`` as a table with shares of the total, a finer split by function
 (found by wrapping harmonybridge's metric functions and scanpy's neighbours / Leiden / UMAP
-from outside; nothing in harmonybridge is changed), peak memory, and the verdict. Then it times
-cheaper alternatives for the expensive parts on the same embeddings (``--no-alternatives``
-skips them): approximate kNN (pynndescent) against the exact brute-force kNN, with its recall
-and the kNN-overlap metric it would give, and scanpy's graph built from neighbours already
-found instead of searched again.
+from outside; nothing in harmonybridge is changed), peak memory, the verdict, and the whole
+check's time over the engines' own. Above ``max_cells`` the cross-check builds its neighbour
+graphs on a seeded sample; the bench then computes the kNN-overlap, ARI and NMI of two pairs of
+its own runs (Python vs R, and two Python seeds) on every cell as well, and prints how far the
+sample moves each metric next to the metric's floor (``--no-sample-check`` skips it).
 
 Usage::
 
@@ -74,7 +74,7 @@ def rss_mb(field: str = "VmRSS") -> float:
 
 STATS: dict[str, list[float]] = defaultdict(list)  # "outer > inner" -> seconds per call
 _STACK: list[str] = []
-KEEP: dict[str, list] = defaultdict(list)  # embeddings seen by knn_indices, for the alternatives
+KEEP: dict[str, list] = defaultdict(list)  # (arguments, result) of wrapped calls, for the sample check
 
 
 def _wrap(owner, attr: str, label: str, keep: bool = False) -> None:
@@ -91,7 +91,7 @@ def _wrap(owner, attr: str, label: str, keep: bool = False) -> None:
             STATS[name].append(time.perf_counter() - t0)
             _STACK.pop()
         if keep:
-            KEEP[label].append((a[0], out))
+            KEEP[label].append((a, out))
         return out
 
     setattr(owner, attr, timed)
@@ -100,161 +100,69 @@ def _wrap(owner, attr: str, label: str, keep: bool = False) -> None:
 def instrument() -> None:
     import scanpy as sc
 
-    from harmonybridge import _cluster, _crosscheck, _metrics
+    from harmonybridge import _crosscheck, _metrics, _neighbors
 
-    for attr in (
-        "knn_indices",
-        "median_lisi",
-        "silhouette",
-        "compare_clusterings",
-        "per_pc_pearson",
-        "relative_l2",
-        "knn_overlap",
-    ):
-        _wrap(_metrics, attr, f"_metrics.{attr}", keep=attr == "knn_indices")
-    _wrap(_cluster, "leiden", "_cluster.leiden")
-    _wrap(_crosscheck, "run_engine", "harmony engine run")
-    _wrap(_crosscheck, "_figure_data", "_figure_data (UMAPs)")
+    for attr in ("median_lisis", "silhouette", "compare_clusterings", "per_pc_pearson", "relative_l2", "knn_overlap"):
+        _wrap(_metrics, attr, f"_metrics.{attr}")
+    graph = _neighbors.NeighborGraph
+    search = graph.search.__func__
+
+    def timed_search(cls, X, k=15):
+        name = " > ".join([*_STACK, "NeighborGraph.search (exact kNN)"])
+        t0 = time.perf_counter()
+        out = search(cls, X, k)
+        STATS[name].append(time.perf_counter() - t0)
+        return out
+
+    graph.search = classmethod(timed_search)
+    for attr in ("scanpy_graph", "leiden", "umap"):
+        _wrap(graph, attr, f"NeighborGraph.{attr}")
+    _wrap(_crosscheck, "run_engine", "harmony engine run", keep=True)
     _wrap(sc.pp, "neighbors", "sc.pp.neighbors")
     _wrap(sc.tl, "leiden", "sc.tl.leiden")
     _wrap(sc.tl, "umap", "sc.tl.umap")
 
 
-# --- alternatives ----------------------------------------------------------------------
+# --- the sample against every cell ------------------------------------------------------
 
 
-def best_of(fn, k: int = 1) -> tuple[float, object]:
-    best, out = np.inf, None
-    for _ in range(k):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
-
-
-def alternatives(n_neighbors: int, ncores: int) -> list[str]:
-    """Cheaper kNN and graph construction, timed on the cross-check's own embeddings."""
-    import scanpy as sc
-    from anndata import AnnData
-    from pynndescent import NNDescent
-
+def sample_vs_full(max_cells: int) -> list[str]:
+    """The graph metrics on the seeded sample the cross-check used vs on every cell, on its own embeddings."""
     from harmonybridge import _metrics
+    from harmonybridge._crosscheck import FLOORS, N_NEIGHBORS
+    from harmonybridge._neighbors import NeighborGraph, sample_cells
 
-    lines = []
-    runs = KEEP["_metrics.knn_indices"]
-    (X1, exact1), (X2, exact2) = runs[0], runs[-1]  # first python run, last R run
-    n = X1.shape[0]
-    t_exact = statistics.median(STATS["_metrics.knn_indices"])
-    lines.append(
-        f"exact brute-force kNN (_metrics.knn_indices, sklearn, k={n_neighbors}): {t_exact:.2f} s per run "
-        f"(median of {len(STATS['_metrics.knn_indices'])}, inside cross_check)"
-    )
+    runs = {}
+    for (_adata, _keys, _basis, engine, params, _verbose), res in KEEP["harmony engine run"]:
+        runs[(engine, params.random_state)] = np.asarray(res.embedding, dtype=np.float64)
+    n = next(iter(runs.values())).shape[0]
+    sample = sample_cells(n, max_cells)
+    if sample is None:
+        return [f"{n:,} cells <= max_cells {max_cells:,}: the cross-check used every cell"]
+    keys = sorted(runs)
+    py0, py1, r0 = keys[0], keys[1], next(k for k in keys if k[0] == "r")
+    wanted = {py0, py1, r0}
+    full, part = {}, {}
+    for key in wanted:
+        t0 = time.perf_counter()
+        g = NeighborGraph.search(runs[key], N_NEIGHBORS)
+        full[key] = (g.indices, g.leiden(random_state=0), time.perf_counter() - t0)
+        s = NeighborGraph.search(runs[key][sample], N_NEIGHBORS)
+        part[key] = (s.indices, s.leiden(random_state=0))
+    lines = [f"exact kNN + Leiden on all {n:,} cells: {np.median([v[2] for v in full.values()]):.1f} s per embedding"]
+    for a, b in ((py0, r0), (py0, py1)):
+        for metric in ("knn_overlap", "ari", "nmi"):
 
-    def nnd(X):
-        X = np.asarray(X, dtype=np.float32)
-        index = NNDescent(X, n_neighbors=n_neighbors + 1, random_state=0, n_jobs=ncores, low_memory=True)
-        idx, _ = index.neighbor_graph
-        # drop the cell itself (first column when it is found; else the last)
-        own = idx == np.arange(len(X))[:, None]
-        keep = ~own
-        keep[~own.any(1), -1] = False
-        return idx[keep].reshape(len(X), n_neighbors)
+            def value(d, a=a, b=b, metric=metric):
+                if metric == "knn_overlap":
+                    return _metrics.knn_overlap(d[a][0], d[b][0])
+                return _metrics.compare_clusterings(d[a][1], d[b][1])[metric]
 
-    nnd(X1[:2000])  # compile numba first, not timed
-    t_nnd, approx1 = best_of(lambda: nnd(X1))
-    _, approx2 = best_of(lambda: nnd(X2))
-    recall = _metrics.knn_overlap(exact1, approx1)
-    ov_exact = _metrics.knn_overlap(exact1, exact2)
-    ov_approx = _metrics.knn_overlap(approx1, approx2)
-    lines.append(
-        f"pynndescent NNDescent (k={n_neighbors}, random_state=0, after numba compile): {t_nnd:.2f} s per run "
-        f"= {t_nnd / t_exact:.2f} x the exact kNN; recall vs exact {recall:.4f}"
-    )
-    lines.append(
-        f"  kNN-overlap metric python-seed0 vs R-last-seed: exact {ov_exact:.4f}, pynndescent {ov_approx:.4f} "
-        f"(difference {ov_approx - ov_exact:+.4f}; the metric's floor is 0.03)"
-    )
-
-    # scanpy's graph from neighbours already found (exact, with distances) vs its own search
-    from sklearn.neighbors import NearestNeighbors
-
-    def exact_with_dist(X):
-        X = np.asarray(X, dtype=np.float32)
-        nn = NearestNeighbors(n_neighbors=n_neighbors, algorithm="brute", n_jobs=-1).fit(X)
-        return nn.kneighbors(X, n_neighbors=n_neighbors)  # includes self first, as scanpy wants
-
-    def graph_own(X):
-        tmp = AnnData(obs={"i": np.arange(len(X))})
-        tmp.obsm["X"] = np.asarray(X, dtype=np.float32)
-        sc.pp.neighbors(tmp, n_neighbors=n_neighbors, use_rep="X", random_state=0)
-        return tmp
-
-    def graph_from(X, dist, idx):
-        from scanpy.neighbors import _get_sparse_matrix_from_indices_distances
-        from scanpy.neighbors._connectivity import umap as umap_conn
-
-        m = len(idx)
-        tmp = AnnData(obs={"i": np.arange(m)})
-        d = _get_sparse_matrix_from_indices_distances(idx, dist, keep_self=False)
-        conn = umap_conn(idx, dist, n_obs=m, n_neighbors=n_neighbors)
-        tmp.obsp["distances"], tmp.obsp["connectivities"] = d, conn
-        tmp.uns["neighbors"] = {
-            "connectivities_key": "connectivities",
-            "distances_key": "distances",
-            "params": {"n_neighbors": n_neighbors, "method": "umap"},
-        }
-        return tmp
-
-    def _sub_graph(Xs):
-        tmp = AnnData(obs={"i": np.arange(len(Xs))})
-        tmp.obsm["X"] = np.asarray(Xs, dtype=np.float32)
-        sc.pp.neighbors(tmp, n_neighbors=n_neighbors, use_rep="X", random_state=0)
-        return tmp
-
-    t_own, g_own = best_of(lambda: graph_own(X1))
-    t_kd, (dist, idx) = best_of(lambda: exact_with_dist(X1))
-    try:
-        m = min(n, 2000)  # compile numba (connectivities) on a small graph first, not timed
-        sc.tl.leiden(
-            graph_from(X1[:m], *exact_with_dist(X1[:m])),
-            flavor="igraph",
-            n_iterations=2,
-            directed=False,
-            random_state=0,
-            copy=True,
-        )
-        t_from, g_from = best_of(lambda: graph_from(X1, dist, idx))
-        t_leiden, cl_from = best_of(
-            lambda: sc.tl.leiden(
-                g_from, flavor="igraph", n_iterations=2, directed=False, random_state=0, copy=True
-            ).obs["leiden"]
-        )
-        _, cl_own = best_of(
-            lambda: sc.tl.leiden(g_own, flavor="igraph", n_iterations=2, directed=False, random_state=0, copy=True).obs[
-                "leiden"
-            ]
-        )
-        ari = _metrics.compare_clusterings(cl_own, cl_from)["ari"]
-        lines.append(
-            f"sc.pp.neighbors (its own pynndescent search + connectivities): {t_own:.2f} s; "
-            f"graph from exact kNN with distances: search {t_kd:.2f} s + connectivities {t_from:.2f} s. "
-            f"Leiden on the graph from exact kNN {t_leiden:.2f} s, ARI vs Leiden on scanpy's graph {ari:.3f}"
-        )
-        lines.append(
-            f"  -> computing the exact kNN once with distances and building the graph from it saves the "
-            f"{t_own:.2f} s sc.pp.neighbors search per run (x7 Leiden + x2 UMAP runs in cross_check) at "
-            f"+{t_kd - t_exact:.2f} s for distances in the kNN step"
-        )
-        t_umap, _ = best_of(lambda: sc.tl.umap(g_own, random_state=0, copy=True))
-        k_sub = min(n, 20_000)
-        sample = np.random.default_rng(0).choice(n, size=k_sub, replace=False)
-        t_sub, _ = best_of(lambda: sc.tl.umap(_sub_graph(X1[sample]), random_state=0, copy=True))
-        lines.append(
-            f"UMAP for the figures: sc.tl.umap on the {n:,}-cell graph {t_umap:.2f} s; on a seeded {k_sub:,}-cell "
-            f"sample (its own sc.pp.neighbors + umap) {t_sub:.2f} s = {t_sub / t_umap:.2f} x"
-        )
-    except Exception as err:  # noqa: BLE001  (scanpy's private helpers moved)
-        lines.append(f"graph from exact kNN: could not be built with this scanpy ({type(err).__name__}: {err})")
+            f, p = value(full), value(part)
+            lines.append(
+                f"{a[0]} seed {a[1]} vs {b[0]} seed {b[1]}: {metric:<11} all cells {f:.4f}, "
+                f"sample of {max_cells:,} {p:.4f} (moves {p - f:+.4f}; floor {FLOORS[metric]})"
+            )
     return lines
 
 
@@ -273,7 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="data seed and first random_state (default 0)")
     p.add_argument("--ncores", type=int, help="threads for both engines (default: CPUs this process may use)")
     p.add_argument("--quick", action="store_true", help="5,000 cells: a smoke run")
-    p.add_argument("--no-alternatives", action="store_true", help="skip timing the cheaper alternatives")
+    p.add_argument("--max-cells", type=int, default=None, help="cross_check's max_cells (default: its default)")
+    p.add_argument(
+        "--no-sample-check",
+        action="store_true",
+        help="skip comparing the sampled graph metrics with the same metrics on every cell",
+    )
     args = p.parse_args(argv)
     if args.cells is None:
         args.cells = 5_000 if args.quick else 100_000
@@ -307,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"cross_check {i + 1}/{args.repeats}")
         STATS.clear()  # the by-function table shows the last run
         KEEP.clear()
+        extra = {} if args.max_cells is None else {"max_cells": args.max_cells}
         rep = harmonybridge.cross_check(
             adata,
             "batch",
@@ -315,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             n_seeds=args.seeds,
             ncores=args.ncores,
             random_state=args.seed,
+            **extra,
         )
         reports.append(rep)
         totals.append(rep.timings)
@@ -357,10 +272,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"verdict: engines {report.verdict.upper()}")
     print(repr(report))
-    if not args.no_alternatives:
-        progress("timing cheaper alternatives")
-        print("alternatives (same embeddings, this process):")
-        for line in alternatives(_crosscheck.N_NEIGHBORS, args.ncores):
+    engines = sum(v for k, v in timings.items() if k.startswith("harmony_"))
+    print(f"whole check / engines alone: {total:.1f} / {engines:.1f} s = {total / engines:.2f} x")
+    if not args.no_sample_check:
+        progress("graph metrics on every cell, to compare with the sample")
+        print("sample vs every cell (same embeddings, this process):")
+        for line in sample_vs_full(args.max_cells or _crosscheck.GRAPH_CELLS):
             print("  " + line)
     return 0
 

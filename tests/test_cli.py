@@ -74,7 +74,7 @@ def test_run_as_a_subprocess(small_h5ad, tmp_path):
             "--nclust 400 must be smaller than the number of cells (300)",
         ),
         (["run", "{h5ad}", "--batch", "batch", "--seed", "-1"], "--seed must be between 0"),
-        (["run", "{h5ad}", "--batch", "batch", "--out", "{nodir}/o.h5ad"], "does not exist; create it first"),
+        (["run", "{h5ad}", "--batch", "batch", "--out", "{txt}/o.h5ad"], "is a file, not a folder"),
         (["run", "{h5ad}", "--batch", "batch", "--out", "{tmp}/o.csv"], "must end in .h5ad or .rds"),
         (["run", "{h5ad}", "--batch", "batch", "--sigma", "-1"], "sigma must be in (0"),
     ],
@@ -110,8 +110,134 @@ def test_output_under_a_file_is_refused(small_h5ad, tmp_path):
     """A path whose folder is a regular file has no folder to write into."""
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(FileNotFoundError, match="does not exist; create it first"):
-        _io.check_output(blocker / "o.h5ad")
+    with pytest.raises(NotADirectoryError, match=r"'.*/file' is a file, not a folder; choose another path"):
+        _io.check_output(blocker / "sub" / "o.h5ad")
+    assert blocker.read_text() == ""
+
+
+# ---- one rule for output folders: created when missing, after the input is checked -------------
+
+
+def test_run_creates_missing_output_folders(small_h5ad, tmp_path):
+    out = tmp_path / "new" / "deeper" / "o.h5ad"
+    assert main(["-q", "run", str(small_h5ad), "--batch", "batch", "--out", str(out)]) == 0
+    assert "X_pca_harmony" in hb.read(out).obsm
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "{h5ad}", "--batch", "nope", "--out", "{new}/o.h5ad"],
+        ["run", "{missing}", "--batch", "batch", "--out", "{new}/o.h5ad"],
+        ["check", "{missing}", "--batch", "batch", "--report", "{new}/report"],
+        ["check", "{h5ad}", "--batch", "nope", "--report", "{new}/report"],
+        ["check", "{h5ad}", "--batch", "batch", "--label", "nope", "--report", "{new}/report"],
+        ["demo", "--input", "{missing}", "--batch", "batch", "--out", "{new}/demo"],
+        ["demo", "--input", "{h5ad}", "--batch", "nope", "--out", "{new}/demo"],
+        ["demo", "--batch", "donor", "--out", "{new}/demo"],
+        ["convert", "{missing}", "{new}/o.rds"],
+    ],
+    ids=[
+        "run-key",
+        "run-missing",
+        "check-missing",
+        "check-key",
+        "check-label",
+        "demo-missing",
+        "demo-key",
+        "demo-batch-without-input",
+        "convert-missing",
+    ],
+)
+def test_input_is_checked_before_any_output_folder_is_made(small_h5ad, tmp_path, capsys, args):
+    names = {"h5ad": str(small_h5ad), "missing": str(tmp_path / "nope.h5ad"), "new": str(tmp_path / "new")}
+    assert main([a.format(**names) for a in args]) == 2
+    assert capsys.readouterr().err.startswith("harmonybridge: error: ")
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "{h5ad}", "--batch", "batch", "--out", "{file}/o.h5ad"],
+        ["check", "{h5ad}", "--batch", "batch", "--report", "{file}/report"],
+        ["demo", "--out", "{file}/demo"],
+        ["convert", "{h5ad}", "{file}/sub/o.rds"],
+    ],
+    ids=["run", "check", "demo", "convert"],
+)
+def test_a_file_in_the_way_is_refused_the_same_way_by_every_command(small_h5ad, tmp_path, capsys, args):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main([a.format(h5ad=small_h5ad, file=blocker) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("harmonybridge: error: cannot write ") and f"{str(blocker)!r} is a file, not a folder" in err
+    assert "[Errno" not in err
+
+
+def test_os_errors_are_shown_without_errno(tmp_path):
+    from harmonybridge._console import error_text
+
+    try:
+        (tmp_path / "no" / "such").open()
+    except OSError as err:  # a real one, from the OS
+        assert str(err).startswith("[Errno 2]")
+        assert error_text(err) == f"no such file or directory: {str(tmp_path / 'no' / 'such')!r}"
+    assert error_text(PermissionError(13, "Permission denied", "/a", None, "/b")) == "permission denied: '/a' -> '/b'"
+    assert error_text(KeyError("'X' not in adata.obsm")) == "'X' not in adata.obsm"
+
+
+def test_help_prints_each_default_once():
+    from harmonybridge.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for command in ("run", "check"):
+        for action in sub.choices[command]._actions:
+            if action.help and action.dest not in ("help",):
+                assert action.help.count("default") <= 1, (command, action.dest, action.help)
+                assert "(default: None)" not in action.help and "(default None)" not in action.help, (
+                    command,
+                    action.help,
+                )
+    text = sub.choices["run"].format_help()
+    assert "(default 2)" in text and "(default: None)" not in text
+
+
+# ---- run on counts does what check does ---------------------------------------------------------
+
+
+def test_run_on_counts_computes_the_pca_as_check_does(tmp_path, caplog):
+    from harmonybridge._workflow import demo_path
+
+    out = tmp_path / "o.h5ad"
+    with caplog.at_level("INFO", logger="harmonybridge"):
+        assert main(["run", str(demo_path()), "--batch", "donor", "--out", str(out)]) == 0
+    assert "no X_pca in" in caplog.text and "computing it from the counts" in caplog.text
+    adata = hb.read(out)
+    assert {"X_pca", "X_pca_harmony"} <= set(adata.obsm) and adata.n_obs == 1200  # no cell dropped
+    assert adata.uns["harmonybridge_preprocess"]["scale"] is True
+
+
+def test_run_and_check_refuse_a_file_without_pca_or_counts_the_same_way(tmp_path, capsys):
+    adata = synthetic(n_genes=20)
+    adata.X = adata.X * 0.5  # not counts
+    del adata.obsm["X_pca"]
+    path = tmp_path / "normalized.h5ad"
+    hb.write(adata, path)
+    errors = []
+    for args in (
+        ["run", str(path), "--batch", "batch"],
+        ["check", str(path), "--batch", "batch", "--report", str(tmp_path / "r")],
+    ):
+        assert main(args) == 2
+        errors.append(capsys.readouterr().err)
+    assert errors[0] == errors[1]
+    assert (
+        "'X_pca' not in adata.obsm" in errors[0]
+        and "holds no raw counts" in errors[0]
+        and "sc.pp.pca(adata)" in errors[0]
+    )
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="as another user, test_run_unwritable_output makes a read-only folder")

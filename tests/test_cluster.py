@@ -65,6 +65,12 @@ def test_seurat_backend_is_reproducible_and_keyed(corrected):
         ({"backend": "monocle"}, ValueError, "backend must be 'scanpy' or 'seurat'"),
         ({"n_neighbors": 400}, ValueError, "300 cells are too few for 400 neighbours"),
         ({"n_neighbors": 1}, ValueError, "n_neighbors must be at least 2"),
+        ({"dims": 1}, ValueError, r"dims=1 must be between 2 and the embedding's 10 columns"),
+        ({"dims": 11}, ValueError, r"dims=11 must be between 2"),
+        ({"dims": [0, 1, 2]}, ValueError, r"1-based, as in Seurat\), got \[0, 1, 2\]"),
+        ({"dims": [1, 1, 2]}, ValueError, "at least 2 distinct component numbers"),
+        ({"dims": "1:10"}, TypeError, "dims must be a number of components or a sequence"),
+        ({"dims": [1.0, 2.0]}, TypeError, "dims must be a number of components or a sequence"),
     ],
 )
 def test_errors_leave_adata_unchanged(kwargs, error, match):
@@ -89,3 +95,35 @@ def test_copy():
     adata.obsm["X_pca_harmony"] = adata.obsm["X_pca"].copy()
     out = hb.cluster(adata, copy=True, umap=False)
     assert "scanpy_clusters" in out.obs and "scanpy_clusters" not in adata.obs
+
+
+@needs_r("Seurat")
+def test_seurat_backend_uses_dims_1_to_10_by_default(corrected):
+    """FindNeighbors' and RunUMAP's default is dims = 1:10; the Seurat backend uses it unless told otherwise."""
+    assert corrected.obsm["X_pca_harmony"].shape[1] > 10
+    default, ten, every = corrected.copy(), corrected.copy(), corrected.copy()
+    hb.cluster(default, backend="seurat", umap=False)
+    hb.cluster(ten, backend="seurat", umap=False, dims=range(1, 11))
+    hb.cluster(every, backend="seurat", umap=False, dims=corrected.obsm["X_pca_harmony"].shape[1])
+    assert default.uns["seurat_clusters"]["dims"] == list(range(1, 11))
+    np.testing.assert_array_equal(default.obsp["seurat_snn"].toarray(), ten.obsp["seurat_snn"].toarray())
+    assert (default.obs["seurat_clusters"] == ten.obs["seurat_clusters"]).all()
+    assert abs(default.obsp["seurat_snn"] - every.obsp["seurat_snn"]).max() > 0.1  # all dims is another graph
+
+
+def test_scanpy_backend_uses_every_column_unless_dims_given(corrected):
+    default, five = corrected.copy(), corrected.copy()
+    hb.cluster(default, umap=False)
+    hb.cluster(five, umap=False, dims=5)
+    assert default.uns["scanpy_clusters"]["dims"] == list(range(1, corrected.obsm["X_pca_harmony"].shape[1] + 1))
+    assert five.uns["scanpy_clusters"]["dims"] == [1, 2, 3, 4, 5]
+    assert abs(default.obsp["scanpy_distances"] - five.obsp["scanpy_distances"]).max() > 0
+
+
+def test_compare_clusterings_in_natural_order():
+    labels = np.array([str(i % 12) for i in range(120)])
+    other = np.array([f"c{(i + 1) % 11}" for i in range(120)])
+    table = hb.compare_clusterings(labels, other)["contingency"]
+    assert list(table.index) == [str(i) for i in range(12)]  # 0, 1, 2, ..., 10, 11 (not 0, 1, 10, 11, 2)
+    assert list(table.columns) == [f"c{i}" for i in range(11)]
+    assert table.to_numpy().sum() == 120

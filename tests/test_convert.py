@@ -509,8 +509,10 @@ def test_read_rds_refuses_non_seurat(tmp_path):
 def test_file_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_rds(tmp_path / "missing.rds")
-    with pytest.raises(FileNotFoundError, match="create it first"):
-        write_rds(small(), tmp_path / "no" / "a.rds")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        write_rds(small(), tmp_path / "file" / "a.rds")
+    assert write_rds(small(), tmp_path / "new" / "a.rds").exists()  # a missing folder is created
     with pytest.raises(ValueError, match=r"must end in \.rds"):
         write_rds(small(), tmp_path / "a.h5ad")
 
@@ -525,6 +527,81 @@ def test_cli_convert_both_ways(tmp_path, capsys):
     import anndata
 
     assert_equal(a, anndata.read_h5ad(tmp_path / "b.h5ad"))
+
+
+def test_uns_none_is_carried_without_a_log_line():
+    """scanpy's log1p leaves uns['log1p'] = {'base': None}: carried as None, not logged as dropped."""
+    a = small()
+    a.uns["log1p"] = {"base": None}
+    a.uns["list_with_none"] = [1.0, None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConversionWarning)
+        obj, log = to_seurat(a, return_log=True)
+    assert not log.of("dropped"), str(log)
+    back = from_seurat(obj)
+    assert back.uns["log1p"] == {"base": None} and back.uns["list_with_none"] == [1.0, None]
+
+
+def test_cli_convert_prints_the_log_once(tmp_path, capsys):
+    a = small()
+    a.layers["spliced"] = a.X.copy()  # dropped by a v4 assay: a lossy conversion
+    a.write_h5ad(tmp_path / "a.h5ad")
+    assert cli.main(["convert", str(tmp_path / "a.h5ad"), str(tmp_path / "a.rds"), "--assay-version", "v4"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.count("spliced") == 1  # the full log, on stdout
+    assert "spliced" not in captured.err and "ConversionWarning" not in captured.err and "cli.py" not in captured.err
+
+
+def test_damaged_rds_gets_a_hint(tmp_path):
+    path = write_rds(small(), tmp_path / "a.rds")
+    data = path.read_bytes()
+    cut = tmp_path / "cut.rds"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(
+        _rbridge.RError,
+        match=r"'.*cut.rds' \([\d,]+ bytes\) could not be read by R \(error reading from connection\): "
+        r"the file looks damaged or truncated",
+    ):
+        read_rds(cut)
+    junk = tmp_path / "junk.rds"
+    junk.write_text("not an rds file at all")
+    with pytest.raises(_rbridge.RError, match=r"unknown input format\): the file looks damaged or truncated"):
+        read_rds(junk)
+    assert cli.main(["convert", str(cut), str(tmp_path / "o.h5ad")]) == 2
+    assert not (tmp_path / "o.h5ad").exists()
+
+
+def test_rdata_with_one_seurat_object_is_read(tmp_path):
+    a = small()
+    obj = to_seurat(a)
+    save = r_eval("function(obj, other, path) { pbmc <- obj; counts <- other; save(pbmc, counts, file = path) }")
+    save(obj, _rbridge.robjects().IntVector([1, 2, 3]), str(tmp_path / "one.RData"))
+    assert_exact(a, read_rds(tmp_path / "one.RData"))
+    assert cli.main(["convert", str(tmp_path / "one.RData"), str(tmp_path / "one.h5ad")]) == 0
+    import anndata
+
+    assert_equal(a, anndata.read_h5ad(tmp_path / "one.h5ad"))
+
+
+def test_rdata_without_exactly_one_seurat_object_is_refused(tmp_path):
+    obj = to_seurat(small())
+    r_eval("function(obj, path) { a <- obj; b <- obj; x <- 1:3; save(a, b, x, file = path) }")(
+        obj, str(tmp_path / "two.rda")
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"holds 2 Seurat objects, not one: a \(Seurat\), b \(Seurat\), x \(integer\); save the one you want",
+    ):
+        read_rds(tmp_path / "two.rda")
+    r_eval("function(path) { m <- matrix(1:4, 2); save(m, file = path) }")(str(tmp_path / "none.RData"))
+    with pytest.raises(
+        ValueError, match=r"holds 0 Seurat objects, not one: m \(matrix\); harmonybridge reads Seurat objects"
+    ):
+        read_rds(tmp_path / "none.RData")
+    cut = tmp_path / "cut.RData"
+    cut.write_bytes((tmp_path / "two.rda").read_bytes()[:200])
+    with pytest.raises(_rbridge.RError, match="looks damaged or truncated"):
+        read_rds(cut)
 
 
 # ---- errors -------------------------------------------------------------------------------

@@ -50,8 +50,9 @@ def test_params_from_r_translates_r_names_and_r_numbers():
                               random_state=5)  # fmt: skip
     with pytest.raises(ValueError, match=r"not Harmony parameters: \['lamb'\]"):
         _from_r.params_from_r({"lamb": 1.0})
-    with pytest.raises(ValueError, match=r"not Harmony parameters: \['batch.prop.cutoff'\]"):
-        _from_r.params_from_r({}, {"batch.prop.cutoff": 1e-5})
+    with pytest.raises(ValueError, match=r"not Harmony parameters: \['gamma'\]"):
+        _from_r.params_from_r({}, {"gamma": 1e-5})
+    assert _from_r.params_from_r({}, {"batch.prop.cutoff": 0.01}).batch_prop_cutoff == 0.01
 
 
 def test_run_harmonypy_equals_the_python_engine():

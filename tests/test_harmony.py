@@ -289,3 +289,13 @@ def test_pca_from_scanpy_float32():
     hb.run_harmony(adata, "batch")
     raw = harmonypy.run_harmony(adata.obsm["X_pca"], adata.obs, "batch", verbose=False)
     np.testing.assert_array_equal(adata.obsm["X_pca_harmony"], raw.Z_corr)
+
+
+def test_batch_with_few_cells_warns(small):
+    adata = small.copy()
+    adata.obs["batch"] = adata.obs["batch"].cat.add_categories(["tiny", "unused"])
+    adata.obs.loc[adata.obs_names[0], "batch"] = "tiny"
+    match = r"adata.obs\['batch'\] has 1 batch\(es\) with fewer than 10 cells: 'tiny' \(1 cell\)\. Harmony corrects"
+    with pytest.warns(hb.HarmonyBridgeWarning, match=match):
+        hb.run_harmony(adata, "batch")
+    assert "X_pca_harmony" in adata.obsm  # a warning, not an error; the unused category is not a batch

@@ -30,6 +30,7 @@ def test_harmonypy_names():
         "epsilon_cluster": 1e-3,
         "epsilon_harmony": 1e-2,
         "alpha": 0.2,
+        "batch_prop_cutoff": 1e-5,
         "ncores": 1,
         "random_state": 0,
     }
@@ -53,6 +54,7 @@ def test_r_names():
         "max.iter.cluster": 4,
         "epsilon.cluster": 1e-3,
         "epsilon.harmony": 1e-2,
+        "batch.prop.cutoff": 1e-5,
     }
     assert r["seed"] == 7
 
@@ -97,6 +99,8 @@ def test_resolve_rejects_nclust_above_cells():
         ({"nclust": 2.5}, TypeError, "nclust must be an integer"),
         ({"nclust": 0}, ValueError, "nclust must be between 1"),
         ({"tau": -1}, ValueError, r"tau must be in \[0"),
+        ({"batch_prop_cutoff": -0.1}, ValueError, r"batch_prop_cutoff must be in \[0, 1\]"),
+        ({"batch_prop_cutoff": 1.5}, ValueError, r"batch_prop_cutoff must be in \[0, 1\]"),
         ({"block_size": 0}, ValueError, r"block_size must be in \(0"),
         ({"block_size": 1.5}, ValueError, r"block_size must be in \(0"),
         ({"max_iter": 0}, ValueError, "max_iter must be between 1"),

@@ -87,3 +87,19 @@ def test_calls_never_inline_an_object():
     assert inline > 100_000
     bound = _rbridge.call(_rbridge.RFunction("", "probe", where=env), big, label="x", what="probe")
     assert int(bound[0]) < 60
+
+
+@needs_r()
+def test_a_first_call_without_arguments_starts_r():
+    """In a fresh process, to_seurat's first R call takes no argument; it must start R itself."""
+    import subprocess
+    import sys
+
+    code = (
+        "import anndata as ad, numpy as np, scipy.sparse as sp, harmonybridge as hb;"
+        "a = ad.AnnData(sp.random(20, 10, density=0.5, format='csr', dtype=np.float32, random_state=0));"
+        "print(hb.to_seurat(a).rclass[0])"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().endswith("Seurat")

@@ -143,7 +143,7 @@ def test_missing_r_package_names_the_fix():
 
 def test_square_embedding_refused():
     adata = synthetic(n_cells=10, n_pcs=10)
-    with pytest.raises(ValueError, match="square"):
+    with pytest.warns(hb.HarmonyBridgeWarning, match="fewer than 10 cells"), pytest.raises(ValueError, match="square"):
         hb.run_harmony(adata, "batch", backend="r", nclust=2)
 
 

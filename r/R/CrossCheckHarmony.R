@@ -84,6 +84,7 @@ CrossCheckHarmony <- function(object, group.by.vars, label = NULL, seeds = 3, re
       max_iter = as.integer(args$max_iter), ncores = as.integer(args$ncores), alpha = options$alpha,
       tau = options$tau, block.size = options$block.size, max.iter.cluster = as.integer(options$max.iter.cluster),
       epsilon.cluster = options$epsilon.cluster, epsilon.harmony = options$epsilon.harmony,
+      batch.prop.cutoff = if (is.null(options$batch.prop.cutoff)) 1e-5 else options$batch.prop.cutoff,
       seed = as.integer(seed), verbose = FALSE
     )
     list(

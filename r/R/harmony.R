@@ -8,14 +8,16 @@
 #' @noRd
 hb_run_harmony <- function(embedding, meta, vars_use, theta, sigma, lambda = NULL, nclust,
                            max_iter, ncores, alpha, tau, block.size, max.iter.cluster,
-                           epsilon.cluster, epsilon.harmony, seed, verbose = FALSE) {
+                           epsilon.cluster, epsilon.harmony, batch.prop.cutoff = 1e-5, seed,
+                           verbose = FALSE) {
   hb_require("harmony", "hb_run_harmony()")
   if (!is.matrix(embedding) || ncol(embedding) != nrow(meta)) {
     stop("embedding must be a components x cells matrix with one column per row of meta", call. = FALSE)
   }
   opts <- harmony::harmony_options(
     alpha = alpha, tau = tau, block.size = block.size, max.iter.cluster = max.iter.cluster,
-    epsilon.cluster = epsilon.cluster, epsilon.harmony = epsilon.harmony
+    epsilon.cluster = epsilon.cluster, epsilon.harmony = epsilon.harmony,
+    batch.prop.cutoff = batch.prop.cutoff
   )
   set.seed(seed)
   obj <- harmony::RunHarmony(

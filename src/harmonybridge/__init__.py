@@ -10,6 +10,10 @@ from ._harmony import harmony_integrate, run_harmony
 from ._metrics import compare_clusterings
 from ._params import HarmonyParams
 from .convert import ConversionLog, assays, from_seurat, read, read_rds, to_seurat, write, write_rds
+from .engines._seurat import SeuratPathUnavailable, seurat_defaults
+from .markers import compare_markers, markers
+from .session import SeuratSession, call_seurat
+from .transfer import transfer_labels
 
 __version__ = "0.1.0"
 
@@ -29,6 +33,13 @@ __all__ = [
     "read",
     "read_rds",
     "run_harmony",
+    "SeuratSession",
+    "call_seurat",
+    "compare_markers",
+    "markers",
+    "transfer_labels",
+    "SeuratPathUnavailable",
+    "seurat_defaults",
     "to_seurat",
     "write",
     "write_rds",

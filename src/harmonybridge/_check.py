@@ -14,6 +14,9 @@ from anndata import AnnData
 from ._compat import warn
 
 MIN_CELLS = 6
+#: A batch with fewer cells than this gets a warning: Harmony estimates its correction in every cluster
+#: from the batch's own cells, and a handful of cells gives a correction that is mostly noise.
+MIN_CELLS_PER_BATCH = 10
 #: A numeric batch column with more levels than this (and than 10% of cells) looks continuous.
 CONTINUOUS_LEVELS = 50
 
@@ -193,6 +196,21 @@ def batch_frame(adata: AnnData, keys: list[str]) -> pd.DataFrame:
                 f"{v.obs(key)} is numeric with {levels} distinct values: it looks continuous, but Harmony "
                 f"treats every value as its own batch. Convert it to categories if that is what you mean "
                 f"({v.as_category(key)})."
+            )
+            continue  # one warning is enough: its tiny "batches" are the symptom
+        sizes = col.value_counts()
+        small = sizes[(sizes > 0) & (sizes < MIN_CELLS_PER_BATCH)].sort_values()
+        if len(small):
+            shown = ", ".join(
+                f"{str(name)!r} ({int(n)} cell{'s' if n != 1 else ''})" for name, n in small.iloc[:5].items()
+            )
+            more = f" and {len(small) - 5} more" if len(small) > 5 else ""
+            warn(
+                f"adata.obs[{key!r}] has {len(small)} batch(es) with fewer than {MIN_CELLS_PER_BATCH} cells: "
+                f"{shown}{more}. "
+                "Harmony corrects each batch from its own cells, so their correction rests on too few cells; merge "
+                "them with a similar batch or drop them "
+                f"(adata = adata[adata.obs[{key!r}] != {str(small.index[0])!r}].copy())."
             )
     return frame
 

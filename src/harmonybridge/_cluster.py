@@ -5,6 +5,7 @@ so scanpy's and Seurat's clusters can sit side by side and be compared."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -47,8 +48,46 @@ def leiden(X: np.ndarray, *, n_neighbors: int = 15, resolution: float = 1.0, ran
     return leiden_on(graph, resolution=resolution, random_state=random_state).to_numpy()
 
 
-#: each ecosystem's own defaults, used when n_neighbors / resolution are None
-DEFAULTS = {"scanpy": {"n_neighbors": 15, "resolution": 1.0}, "seurat": {"n_neighbors": 20, "resolution": 0.8}}
+#: each ecosystem's own defaults, used when n_neighbors / resolution / dims are None. dims: scanpy's
+#: neighbors uses every column of use_rep (n_pcs=None); Seurat's FindNeighbors and RunUMAP default to dims = 1:10.
+DEFAULTS = {
+    "scanpy": {"n_neighbors": 15, "resolution": 1.0, "dims": None},
+    "seurat": {"n_neighbors": 20, "resolution": 0.8, "dims": 10},
+}
+
+
+def _dims(dims: int | Sequence[int] | None, n_components: int, backend: str) -> list[int]:
+    """The 0-based columns to use: ``dims`` is a count (the first ``dims``) or 1-based numbers, as
+    Seurat's ``dims = 1:10``."""
+    if dims is None:
+        dims = DEFAULTS[backend]["dims"]
+        if dims is None:
+            return list(range(n_components))
+        if n_components < dims:
+            logger.info(
+                "%s's default dims = 1:%d, but the embedding has %d columns: using all", backend, dims, n_components
+            )
+            return list(range(n_components))
+    if isinstance(dims, (int, np.integer)) and not isinstance(dims, bool):
+        if not 2 <= dims <= n_components:
+            msg = f"dims={dims} must be between 2 and the embedding's {n_components} columns"
+            raise ValueError(msg)
+        return list(range(int(dims)))
+    numbers = list(dims) if isinstance(dims, (Sequence, range, np.ndarray)) and not isinstance(dims, str) else None
+    if not numbers or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in numbers):
+        msg = (
+            "dims must be a number of components or a sequence of 1-based component numbers "
+            f"(as Seurat's 1:10), got {dims!r}"
+        )
+        raise TypeError(msg)
+    bad = [int(d) for d in numbers if not 1 <= d <= n_components]
+    if bad or len(set(numbers)) != len(numbers) or len(numbers) < 2:
+        msg = (
+            f"dims must be at least 2 distinct component numbers in 1..{n_components} (1-based, as in Seurat), "
+            f"got {list(map(int, numbers))}"
+        )
+        raise ValueError(msg)
+    return [int(d) - 1 for d in numbers]
 
 
 def _scanpy(X: np.ndarray, names: pd.Index, n_neighbors: int, resolution: float, umap: bool, seed: int) -> dict:
@@ -90,6 +129,7 @@ def cluster(
     use_rep: str = "X_pca_harmony",
     n_neighbors: int | None = None,
     resolution: float | None = None,
+    dims: int | Sequence[int] | None = None,
     key_added: str | None = None,
     umap: bool = True,
     random_state: int = 0,
@@ -99,7 +139,13 @@ def cluster(
 
     - ``backend="scanpy"``: ``sc.pp.neighbors``, Leiden, ``sc.tl.umap`` (defaults 15 neighbours, resolution 1.0).
     - ``backend="seurat"``: ``FindNeighbors``, ``FindClusters`` (Louvain, Seurat's default) and ``RunUMAP``
-      through the R bridge (defaults ``k.param=20``, resolution 0.8); only the embedding crosses to R.
+      through the R bridge (defaults ``k.param=20``, resolution 0.8, and ``dims = 1:10`` as
+      ``FindNeighbors``/``RunUMAP`` use by default); only the embedding's columns in ``dims`` cross to R.
+
+    ``dims`` picks the embedding's columns for the neighbour graph and the UMAP: a count (``dims=20``:
+    the first 20) or 1-based component numbers as in Seurat (``dims=range(1, 21)``). ``None`` means each
+    ecosystem's default: every column for scanpy (``n_pcs=None``), the first 10 for Seurat (all
+    when there are fewer).
 
     Results go under ``key = key_added or backend``: ``obs[f"{key}_clusters"]``,
     ``obsm[f"X_umap_{key}"]``, the graphs in ``obsp`` (``{key}_connectivities``/``{key}_distances``
@@ -116,18 +162,22 @@ def cluster(
         msg = f"n_neighbors must be at least 2, got {n_neighbors}"
         raise ValueError(msg)
     _check.cells_for_neighbors(adata.n_obs, n_neighbors)
+    columns = _dims(dims, X.shape[1], backend)
     key = key_added or backend
     logger.info(
-        "clustering with %s on %s: %d cells, %d neighbours, resolution %s",
+        "clustering with %s on %s (%d of %d columns): %d cells, %d neighbours, resolution %s",
         backend,
         use_rep,
+        len(columns),
+        X.shape[1],
         adata.n_obs,
         n_neighbors,
         resolution,
     )
     run = _scanpy if backend == "scanpy" else _seurat
+    Xd = np.asarray(X)[:, columns] if len(columns) != X.shape[1] or columns != list(range(X.shape[1])) else X
     res = run(
-        np.ascontiguousarray(X, dtype=np.float32 if backend == "scanpy" else np.float64),
+        np.ascontiguousarray(Xd, dtype=np.float32 if backend == "scanpy" else np.float64),
         adata.obs_names,
         n_neighbors,
         resolution,
@@ -147,6 +197,7 @@ def cluster(
         "use_rep": use_rep,
         "n_neighbors": n_neighbors,
         "resolution": resolution,
+        "dims": [c + 1 for c in columns],
         "random_state": random_state,
         "n_clusters": int(target.obs[f"{key}_clusters"].nunique()),
         "graphs": [f"{key}_{name}" for name in res["graphs"]],

@@ -25,28 +25,32 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from . import _check, _cluster, _metrics, _rbridge
-from ._compat import pkg_version
+from . import _check, _metrics, _rbridge
+from ._agreement import (
+    ENGINE_LABELS,
+    FLOORS,
+    MARGIN,
+    N_NEIGHBORS,
+    agreement_table,
+    check_engines,
+    pair_name,
+    param_differences,
+    plain_value,
+    spread_warnings,
+)
+from ._compat import pkg_version, warn
+from ._neighbors import NeighborGraph, sample_cells
 from ._params import HarmonyParams
 from .engines import EngineResult, run_engine
-from .report import crosscheck_html, text_table
+from .report import crosscheck_html, overrides_text, text_table
 
 logger = logging.getLogger("harmonybridge")
 
-N_NEIGHBORS = 15
-#: between-engine gap may be this many times the worst within-engine gap ...
-MARGIN = 1.5
-#: ... plus this floor (so that two nearly identical engines are not failed on noise)
-FLOORS = {"pc_r_min": 0.002, "pc_r_median": 0.001, "rel_l2": 0.01, "knn_overlap": 0.03, "ari": 0.05, "nmi": 0.03}
-SIMILARITIES = ("pc_r_min", "pc_r_median", "knn_overlap", "ari", "nmi")
-METRIC_NAMES = {
-    "pc_r_min": "per-PC Pearson r (lowest PC)",
-    "pc_r_median": "per-PC Pearson r (median PC)",
-    "rel_l2": "relative L2 distance",
-    "knn_overlap": f"share of {N_NEIGHBORS} nearest neighbours kept",
-    "ari": "ARI of Leiden clusters",
-    "nmi": "NMI of Leiden clusters",
-}
+#: above this many cells, the neighbour graphs (kNN overlap, Leiden) and the UMAPs use one seeded
+#: sample of this many cells, the same for every embedding (exact kNN costs cells^2)
+GRAPH_CELLS = 20_000
+#: LISI and silhouette (cells^2 as well) on a seeded sample of this many cells
+SCORE_CELLS = 10_000
 
 
 @dataclass
@@ -55,12 +59,12 @@ class _Run:
     seed: int
     embedding: np.ndarray
     record: dict
-    knn: np.ndarray | None = None
+    graph: NeighborGraph | None = None
     clusters: np.ndarray | None = None
 
-
-def _gap(metric: str, value: float) -> float:
-    return 1.0 - value if metric in SIMILARITIES else value
+    @property
+    def knn(self) -> np.ndarray:
+        return self.graph.indices
 
 
 def _pair_metrics(a: _Run, b: _Run) -> dict[str, float]:
@@ -78,31 +82,62 @@ def _pair_metrics(a: _Run, b: _Run) -> dict[str, float]:
 
 @dataclass
 class CrossCheckReport:
-    """What :func:`cross_check` found. ``passed`` is the verdict; ``table`` the figures behind it."""
+    """What :func:`cross_check` found. ``passed`` is the verdict (every pair of engines agrees);
+    ``tables`` the figures behind it, one per pair (``table`` is the first pair's)."""
 
     passed: bool
     table: pd.DataFrame
     integration: pd.DataFrame
     pairs: dict[str, list[dict[str, float]]]
     versions: dict[str, str]
-    params: dict[str, dict]
+    params: dict[str, Any]
     meta: dict[str, Any]
     convergence: dict[str, list[float]]
     timings: dict[str, float]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    param_differences: dict[str, dict[str, list]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     figure_data: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def verdict(self) -> str:
         return "agree" if self.passed else "disagree"
 
+    @property
+    def engines(self) -> list[str]:
+        return list(self.meta.get("engines", ["python", "r"]))
+
+    def sampling_note(self) -> str:
+        """What ran on a sample of the cells, or "" when everything used every cell."""
+        m = self.meta
+        n, graph, score = m["n_cells"], m.get("graph_cells", m["n_cells"]), m.get("score_cells", m["n_cells"])
+        parts = []
+        if graph < n:
+            parts.append(
+                f"neighbour graphs (kNN overlap, Leiden) and UMAPs on a seeded sample of {graph:,} of {n:,} cells"
+            )
+        if score < n:
+            parts.append(f"LISI and silhouette on {score:,} cells")
+        return "; ".join(parts) + ("; per-PC r and relative L2 on all cells" if parts else "")
+
+    def pair_verdicts(self) -> dict[str, str]:
+        """Each pair of engines: "agree" or "disagree"."""
+        return {name: "agree" if (t["agree"] == "yes").all() else "disagree" for name, t in self.tables.items()}
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able values."""
+        first = next(iter(self.tables))
         return {
             "verdict": self.verdict,
             "passed": self.passed,
-            "rule": f"between-engine gap <= {MARGIN} x worst within-engine gap + floor "
-            "(gap = 1 - similarity, or the distance)",
+            "rule": f"for every pair of engines: between-engine gap <= {MARGIN} x worst within-engine gap of either "
+            "+ floor (gap = 1 - similarity, or the distance)",
+            "engines": self.engines,
+            "pair_verdicts": self.pair_verdicts(),
             "agreement": json.loads(self.table.to_json(orient="index")),
+            "agreement_by_pair": {name: json.loads(t.to_json(orient="index")) for name, t in self.tables.items()},
+            "first_pair": first,
+            "parameter_differences": self.param_differences,
             "integration": json.loads(self.integration.to_json(orient="index")),
             "pairs": self.pairs,
             "versions": self.versions,
@@ -110,24 +145,34 @@ class CrossCheckReport:
             "meta": self.meta,
             "convergence": self.convergence,
             "timings_seconds": self.timings,
+            "warnings": self.warnings,
         }
 
     def to_json(self, indent: int = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, default=float)
 
     def __repr__(self) -> str:
-        m = self.meta
+        m, v = self.meta, self.versions
+        names = " vs ".join(ENGINE_LABELS[e] for e in self.engines)
         lines = [
             f"harmonybridge cross-check: engines {self.verdict.upper()} "
             f"({m['n_cells']} cells x {m['n_pcs']} PCs, batch {m['batch_key']!r}, {m['n_seeds']} seeds per engine)",
-            f"  harmonypy {self.versions.get('harmonypy')} vs R harmony {self.versions.get('harmony')} "
-            f"(R {self.versions.get('R')}; {self.versions.get('harmony_precision', 'unknown')} precision, "
-            f"from {self.versions.get('harmony_library', '?')})",
-            "",
-            text_table(self.table, float_fmt="{:.4f}"),
-            "",
-            text_table(self.integration, float_fmt="{:.3f}"),
+            f"  {names}",
+            f"  harmonypy {v.get('harmonypy')}, R harmony {v.get('harmony')} (R {v.get('R')};"
+            f" {v.get('harmony_precision', 'unknown')} precision, from {v.get('harmony_library', '?')})"
+            + (f", Seurat {v.get('Seurat')}" if "seurat" in self.engines else ""),
+            f"  {overrides_text(m.get('overrides', {}))}",
+            *(f"  WARNING: {w}" for w in self.warnings),
         ]
+        if self.sampling_note():
+            lines.append(f"  {self.sampling_note()}")
+        verdicts = self.pair_verdicts()
+        for name, table in self.tables.items():
+            lines += ["", f"  {name}: {verdicts[name]}", text_table(table, float_fmt="{:.4f}")]
+            diff = self.param_differences.get(name)
+            if diff:
+                lines.append("  parameters that differ: " + ", ".join(f"{k} {v[0]} vs {v[1]}" for k, v in diff.items()))
+        lines += ["", text_table(self.integration, float_fmt="{:.3f}")]
         return "\n".join(lines)
 
     def to_html(self) -> str:
@@ -142,17 +187,31 @@ def cross_check(
     label_key: str | None = None,
     n_seeds: int = 3,
     basis: str = "X_pca",
+    engines: Sequence[str] = ("python", "r"),
     python_params: dict | None = None,
     r_params: dict | None = None,
+    seurat_params: dict | str = "seurat",
     figures: bool = True,
+    max_cells: int | None = GRAPH_CELLS,
     r_engine: Callable[[HarmonyParams], EngineResult] | None = None,
     **params: Any,
 ) -> CrossCheckReport:
-    """Run both engines with the same explicit parameters under ``n_seeds`` seeds each and compare.
+    """Run each engine with the same explicit parameters under ``n_seeds`` seeds and compare every pair.
 
-    ``params`` are :class:`HarmonyParams` fields shared by both engines (``random_state`` is the
+    ``engines`` names the Harmony paths: ``"python"`` (harmonypy), ``"r"`` (R's RunHarmony) and
+    ``"seurat"`` (Seurat 5's ``IntegrateLayers(method = HarmonyIntegration)``, needs Seurat 5).
+    ``params`` are :class:`HarmonyParams` fields shared by the engines (``random_state`` is the
     first seed; the others follow it); ``python_params`` and ``r_params`` override them for one
-    engine only, e.g. to show that a planted difference is caught. ``adata`` is not modified.
+    engine only, e.g. to show that a planted difference is caught. ``seurat_params="seurat"``
+    runs the Seurat path with Seurat's own defaults (what its users get); a dict runs it with
+    harmonybridge's parameters plus those overrides. The report says which parameters differ
+    between the paths. ``adata`` is not modified.
+
+    Each embedding gets one neighbour graph (exact kNN), shared by the kNN-overlap metric, Leiden
+    and the figures' UMAP. Above ``max_cells`` cells (None: never) that graph is built on one
+    seeded sample of ``max_cells`` cells, the same for every embedding; LISI and silhouette use
+    ``SCORE_CELLS``; per-PC r and relative L2 always use every cell. The report says so. Each
+    step is logged (logger ``harmonybridge``, INFO) with the time elapsed.
 
     ``r_engine`` replaces the R engine (R harmony through rpy2): it gets one seed's resolved
     parameters and returns that run. The R package passes one that runs ``RunHarmony`` in the
@@ -160,6 +219,11 @@ def cross_check(
     """
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
+
+    def step(message: str, *args: Any) -> None:
+        logger.info("cross-check [%7.1f s] " + message, time.perf_counter() - t_all, *args)
+
+    engines = check_engines(engines)
     keys = _check.batch_keys(adata, batch_key)
     _check.unique_cells(adata.obs_names)
     _check.batch_frame(adata, keys)
@@ -168,100 +232,135 @@ def cross_check(
         msg = f"n_seeds must be at least 2 to measure each engine's spread, got {n_seeds}"
         raise ValueError(msg)
     _check.cells_for_neighbors(adata.n_obs, N_NEIGHBORS, "nearest neighbours (the cross-check compares them)")
-    if r_engine is None:
-        _rbridge.require("harmony")  # fail before any work when the R engine cannot run
+    if max_cells is not None and max_cells < 2 * N_NEIGHBORS:
+        msg = f"max_cells must be None or at least {2 * N_NEIGHBORS}, got {max_cells!r}"
+        raise ValueError(msg)
+    if not (seurat_params == "seurat" or isinstance(seurat_params, dict)):
+        msg = f"seurat_params must be 'seurat' (Seurat's own defaults) or a dict of overrides, got {seurat_params!r}"
+        raise ValueError(msg)
+    if ("r" in engines and r_engine is None) or "seurat" in engines:
+        _rbridge.require("harmony")  # fail before any work when an R engine cannot run
+    seurat_path = None
+    if "seurat" in engines:
+        from .engines._seurat import require_seurat_path
+
+        if len(keys) != 1:
+            msg = f"the seurat engine corrects one batch column (the layers of a split Seurat 5 assay), got {keys}"
+            raise ValueError(msg)
+        seurat_path = require_seurat_path()
     base = HarmonyParams(**params)
     first_seed = base.random_state
-    engine_params = {
-        "python": base.replace(**(python_params or {})),
-        "r": base.replace(**(r_params or {})),
+    overrides = {
+        "python": python_params or {},
+        "r": r_params or {},
+        "seurat": seurat_params if isinstance(seurat_params, dict) else {},
     }
-    runs: list[_Run] = []
-    for engine in ("python", "r"):
+    engine_params = {e: base.replace(**overrides[e]) for e in engines}
+    shared = base.resolve(adata.n_obs, len(keys))
+    applied = {
+        engine: {
+            k: {"engine": plain_value(getattr(engine_params[engine], k)), "shared": plain_value(getattr(shared, k))}
+            for k in overrides[engine]
+        }
+        for engine in engines
+    }
+    runs: dict[str, list[_Run]] = {}
+    for engine in engines:
         t0 = time.perf_counter()
+        runs[engine] = []
         for i in range(n_seeds):
             p = engine_params[engine].replace(random_state=first_seed + i)
-            logger.info("cross-check: %s engine, seed %d", engine, p.random_state)
-            if engine == "r" and r_engine is not None:
+            step("%s engine, seed %d (%d of %d)", engine, p.random_state, i + 1, n_seeds)
+            if engine == "seurat":
+                from .engines._seurat import run_seurat
+
+                res = run_seurat(
+                    _check.embedding(adata, basis),
+                    _check.batch_frame(adata, keys),
+                    keys,
+                    None if seurat_params == "seurat" else p,
+                    random_state=p.random_state,
+                    path=seurat_path,
+                )
+            elif engine == "r" and r_engine is not None:
                 _check.embedding(adata, basis)
                 res = r_engine(p.resolve(adata.n_obs, len(keys)))
             else:
                 res = run_engine(adata, keys, basis, engine, p, False)
-            runs.append(_Run(engine, p.random_state, np.asarray(res.embedding, dtype=np.float64), res.record()))
+            runs[engine].append(_Run(engine, p.random_state, np.asarray(res.embedding, dtype=np.float64), res.record()))
         timings[f"harmony_{engine}"] = time.perf_counter() - t0
+    every = [run for engine in engines for run in runs[engine]]
+    sample = sample_cells(adata.n_obs, max_cells, random_state=0)
+    on_sample = (lambda X: X) if sample is None else (lambda X: X[sample])
+    rows_of = (lambda s: s) if sample is None else (lambda s: s.iloc[sample])
+    n_graph = adata.n_obs if sample is None else len(sample)
     t0 = time.perf_counter()
-    for run in runs:
-        run.knn = _metrics.knn_indices(run.embedding, N_NEIGHBORS)
+    for i, run in enumerate(every):
+        step(
+            "neighbour graph %d of %d (%s, seed %d; %d cells, exact %d-NN)",
+            i + 1,
+            len(every),
+            run.engine,
+            run.seed,
+            n_graph,
+            N_NEIGHBORS,
+        )
+        run.graph = NeighborGraph.search(on_sample(run.embedding), N_NEIGHBORS)
     timings["knn"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    for run in runs:
-        run.clusters = _cluster.leiden(run.embedding, n_neighbors=N_NEIGHBORS, random_state=0)
+    for i, run in enumerate(every):
+        step("Leiden %d of %d (%s, seed %d), on its neighbour graph", i + 1, len(every), run.engine, run.seed)
+        run.clusters = run.graph.leiden(random_state=0)
     timings["leiden"] = time.perf_counter() - t0
 
+    step("agreement metrics, every pair of runs")
     t0 = time.perf_counter()
-    py = [r for r in runs if r.engine == "python"]
-    rr = [r for r in runs if r.engine == "r"]
-    pairs = {
-        "between": [_pair_metrics(a, b) for a, b in itertools.product(py, rr)],
-        "within_python": [_pair_metrics(a, b) for a, b in itertools.combinations(py, 2)],
-        "within_r": [_pair_metrics(a, b) for a, b in itertools.combinations(rr, 2)],
-    }
+    pairs: dict[str, list[dict[str, float]]] = {}
+    for engine in engines:
+        pairs[f"within_{engine}"] = [_pair_metrics(a, b) for a, b in itertools.combinations(runs[engine], 2)]
+    tables = {}
+    for a, b in itertools.combinations(engines, 2):
+        name = pair_name(a, b)
+        pairs[name] = [_pair_metrics(x, y) for x, y in itertools.product(runs[a], runs[b])]
+        tables[name] = agreement_table(a, b, pairs[name], pairs[f"within_{a}"], pairs[f"within_{b}"])
     timings["pair_metrics"] = time.perf_counter() - t0
-    rows = []
-    for metric in METRIC_NAMES:
-        between = float(np.median([p[metric] for p in pairs["between"]]))
-        within_py = [p[metric] for p in pairs["within_python"]]
-        within_r = [p[metric] for p in pairs["within_r"]]
-        pick = min if metric in SIMILARITIES else max
-        worst_py, worst_r = pick(within_py), pick(within_r)
-        worst_gap = max(_gap(metric, worst_py), _gap(metric, worst_r))
-        limit_gap = MARGIN * worst_gap + FLOORS[metric]
-        limit = 1.0 - limit_gap if metric in SIMILARITIES else limit_gap
-        ok = _gap(metric, between) <= limit_gap
-        rows.append(
-            {
-                "metric": METRIC_NAMES[metric],
-                "key": metric,
-                "between engines": between,
-                "within python (worst)": worst_py,
-                "within R (worst)": worst_r,
-                "limit": limit,
-                "agree": "yes" if ok else "NO",
-            }
-        )
-    table = pd.DataFrame(rows).set_index("key")
-    table.index.name = "key"
-    passed = bool((table["agree"] == "yes").all())
+    table = next(iter(tables.values()))
+    passed = all(bool((t["agree"] == "yes").all()) for t in tables.values())
+    spread = spread_warnings(tables)
+    for text in spread:
+        warn(text)
 
+    step("integration metrics (LISI, silhouette and clusters vs labels on up to %d cells)", SCORE_CELLS)
     t0 = time.perf_counter()
+    first = {engine: runs[engine][0] for engine in engines}
     conditions = {
         "uncorrected": np.asarray(_check.embedding(adata, basis), dtype=np.float64),
-        "python": py[0].embedding,
-        "r": rr[0].embedding,
+        **{engine: first[engine].embedding for engine in engines},
     }
     batch_labels = adata.obs[keys[0]]
+    columns = {f"batch LISI ({keys[0]})": batch_labels}
+    if labels is not None:
+        columns[f"label LISI ({label_key})"] = labels
+    label_sample = None if labels is None else rows_of(labels).to_numpy()
     integ = []
     for name, X in conditions.items():
-        row: dict[str, Any] = {"condition": name, f"batch LISI ({keys[0]})": _metrics.median_lisi(X, batch_labels)}
+        row: dict[str, Any] = {"condition": name, **_metrics.median_lisis(X, columns, max_cells=SCORE_CELLS)}
         if labels is not None:
-            clusters = (
-                _cluster.leiden(X, n_neighbors=N_NEIGHBORS)
-                if name == "uncorrected"
-                else (py[0] if name == "python" else rr[0]).clusters
-            )
-            row[f"label LISI ({label_key})"] = _metrics.median_lisi(X, labels)
-            row["silhouette (labels)"] = _metrics.silhouette(X, labels.to_numpy())
-            row["ARI clusters vs labels"] = _metrics.compare_clusterings(clusters, labels)["ari"]
+            if name == "uncorrected":
+                clusters = NeighborGraph.search(on_sample(X), N_NEIGHBORS).leiden(random_state=0)
+            else:
+                clusters = first[name].clusters
+            row["silhouette (labels)"] = _metrics.silhouette(X, labels.to_numpy(), max_cells=SCORE_CELLS)
+            row["ARI clusters vs labels"] = _metrics.compare_clusterings(clusters, label_sample)["ari"]
         integ.append(row)
     integration = pd.DataFrame(integ).set_index("condition")
     timings["integration_metrics"] = time.perf_counter() - t0
 
-    versions = {
-        "harmonypy": py[0].record["versions"].get("harmonypy", ""),
-        **dict(rr[0].record["versions"].items()),
-        "harmonybridge": pkg_version("harmonybridge") or "",
-        "scanpy": pkg_version("scanpy") or "",
-    }
+    versions: dict[str, str] = {}
+    for engine in engines:
+        versions.update({k: str(v) for k, v in first[engine].record["versions"].items()})
+    versions.update({"harmonybridge": pkg_version("harmonybridge") or "", "scanpy": pkg_version("scanpy") or ""})
+    records = {engine: first[engine].record["params"] for engine in engines}
     report = CrossCheckReport(
         passed=passed,
         table=table,
@@ -269,13 +368,17 @@ def cross_check(
         pairs=pairs,
         versions=versions,
         params={
-            "python": py[0].record["params"],
-            "r": rr[0].record["params"],
+            **records,
             "seeds": [first_seed + i for i in range(n_seeds)],
+            **(
+                {"seurat_defaults": "seurat" if seurat_params == "seurat" else "harmonybridge"}
+                if "seurat" in engines
+                else {}
+            ),
         },
         meta={
             "n_cells": adata.n_obs,
-            "n_pcs": py[0].embedding.shape[1],
+            "n_pcs": first[engines[0]].embedding.shape[1],
             "batch_key": keys[0] if len(keys) == 1 else keys,
             "label_key": label_key,
             "n_seeds": n_seeds,
@@ -283,25 +386,35 @@ def cross_check(
             "n_neighbors": N_NEIGHBORS,
             "margin": MARGIN,
             "floors": FLOORS,
+            "engines": engines,
+            "engine_labels": {e: ENGINE_LABELS[e] for e in engines},
+            "graph_cells": n_graph,
+            "score_cells": min(SCORE_CELLS, adata.n_obs),
+            "sample_seed": 0,
+            "overrides": applied,
         },
-        convergence={"python": py[0].record["objective"].tolist(), "r": rr[0].record["objective"].tolist()},
+        convergence={
+            engine: first[engine].record["objective"].tolist()
+            for engine in engines
+            if len(first[engine].record["objective"])
+        },
         timings=timings,
+        tables=tables,
+        param_differences=param_differences(records),
+        warnings=spread,
     )
     if figures:
+        step("UMAPs for the figures, on the neighbour graphs of each engine's first seed")
         t0 = time.perf_counter()
-        report.figure_data = _figure_data(conditions, batch_labels, labels)
+        umaps = {engine: first[engine].graph.umap(random_state=0) for engine in engines}
+        report.figure_data = {
+            "umaps": umaps,
+            "engines": list(engines),
+            "embeddings": {e: first[e].embedding for e in engines},
+            "batch": rows_of(batch_labels),
+            "labels": None if labels is None else rows_of(labels),
+        }
         timings["umap_for_figures"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_all
-    logger.info("cross-check: %s (%.1f s)", report.verdict, timings["total"])
+    step("done: %s", report.verdict)
     return report
-
-
-def _figure_data(conditions: dict[str, np.ndarray], batch: pd.Series, labels: pd.Series | None) -> dict[str, Any]:
-    import scanpy as sc
-
-    umaps = {}
-    for name in ("python", "r"):
-        tmp = _cluster.neighbor_graph(conditions[name], n_neighbors=N_NEIGHBORS, random_state=0)
-        sc.tl.umap(tmp, random_state=0)
-        umaps[name] = tmp.obsm["X_umap"]
-    return {"umaps": umaps, "python": conditions["python"], "r": conditions["r"], "batch": batch, "labels": labels}

@@ -123,14 +123,13 @@ def run_harmonypy(
     hp = import_harmonypy()
     keys = [vars_use] if isinstance(vars_use, str) else list(vars_use)
     Z = np.ascontiguousarray(matrix_from_r(data_mat))
-    params = params_from_r(args, options, seed).resolve(Z.shape[0], len(keys))
+    params = params_from_r(args, options, seed).replace(batch_prop_cutoff=batch_prop_cutoff)
+    params = params.resolve(Z.shape[0], len(keys))
     kwargs = params.to_harmonypy()
     if not early_stop:
         kwargs["epsilon_harmony"] = -np.inf
     start = time.perf_counter()
-    ho = hp.run_harmony(
-        Z, _batch_frame(meta, keys), keys, verbose=verbose, batch_prop_cutoff=batch_prop_cutoff, **kwargs
-    )
+    ho = hp.run_harmony(Z, _batch_frame(meta, keys), keys, verbose=verbose, **kwargs)
     seconds = time.perf_counter() - start
     return {
         "embedding": matrix_to_r(ho.Z_corr),

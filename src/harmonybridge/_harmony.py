@@ -57,6 +57,7 @@ def run_harmony(
     epsilon_cluster: float = 1e-3,
     epsilon_harmony: float = 1e-2,
     alpha: float = 0.2,
+    batch_prop_cutoff: float = 1e-5,
     ncores: int | None = None,
     random_state: int = 0,
     copy: bool = False,
@@ -77,6 +78,8 @@ def run_harmony(
         Where the embedding is read from and where the corrected cells x PCs are written.
     theta, sigma, lamb, nclust, tau, block_size, max_iter, max_iter_kmeans, epsilon_cluster, epsilon_harmony, alpha
         Harmony's parameters (see :class:`HarmonyParams`); ``lamb=None`` estimates lambda.
+    batch_prop_cutoff
+        In each cluster, correct only the batches whose cells' mean membership of it exceeds this.
     ncores
         Threads; default all CPUs this process may use. Results do not depend on it.
     random_state

@@ -17,7 +17,8 @@ import anndata as ad
 from anndata import AnnData
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-READABLE = (".h5ad", ".rds")
+READABLE = (".h5ad", ".rds", ".rdata", ".rda")
+WRITABLE = (".h5ad", ".rds")
 
 
 def check_input(path: str | os.PathLike, allowed: tuple[str, ...] = READABLE) -> Path:
@@ -42,23 +43,43 @@ def check_input(path: str | os.PathLike, allowed: tuple[str, ...] = READABLE) ->
     return path
 
 
-def check_output(path: str | os.PathLike, allowed: tuple[str, ...] = READABLE) -> Path:
-    """An output path whose folder exists and is writable, checked before any work."""
+def _nearest_existing(folder: Path) -> Path:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def check_folder(folder: str | os.PathLike, target: str | os.PathLike | None = None) -> Path:
+    """An output folder that exists and is writable, or that can be created (checked, not created).
+
+    The rule for every command: a missing output folder is created, parents included, when the
+    first file is written into it, after the input has been checked; it is refused before any
+    work when something in the way is a file or is not writable.
+    """
+    folder = Path(folder) if str(folder) else Path(".")
+    target = str(target if target is not None else folder)
+    base = _nearest_existing(folder)
+    if not base.is_dir():
+        msg = f"cannot write {target!r}: {str(base)!r} is a file, not a folder; choose another path"
+        raise NotADirectoryError(msg)
+    if not os.access(base, os.W_OK | os.X_OK):
+        msg = f"cannot write {target!r}: folder {str(base)!r} is not writable; choose another path"
+        raise PermissionError(msg)
+    return folder
+
+
+def check_output(path: str | os.PathLike, allowed: tuple[str, ...] = WRITABLE) -> Path:
+    """An output path that can be written (its folder exists and is writable, or can be created),
+    checked before any work."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in allowed:
         msg = f"output file {str(path)!r} must end in {' or '.join(allowed)}"
         raise ValueError(msg)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        msg = f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist; create it first"
-        raise FileNotFoundError(msg)
-    if not os.access(folder, os.W_OK | os.X_OK):
-        msg = f"cannot write {str(path)!r}: folder {str(folder)!r} is not writable; choose another --out"
-        raise PermissionError(msg)
     if path.is_dir():
         msg = f"cannot write {str(path)!r}: it is a directory"
         raise IsADirectoryError(msg)
+    check_folder(path.parent, path)
     return path
 
 
@@ -93,28 +114,41 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
 
     The file keeps the mode of the file it replaces, or gets the one the umask gives a new file
-    (``tempfile.mkstemp`` makes 0600, which would hide results from colleagues).
+    (``tempfile.mkstemp`` makes 0600, which would hide results from colleagues). Missing folders
+    on the way are created (parents included); if the block fails, the folders it created are
+    removed again when empty.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=f".part{path.suffix}", dir=path.parent if str(path.parent) else "."
-    )
+    folder = path.parent if str(path.parent) else Path(".")
+    created = []
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        created.append(probe)
+        probe = probe.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part{path.suffix}", dir=folder)
     os.close(fd)
     tmp_path = Path(tmp)
+    ok = False
     try:
         yield tmp_path
         os.chmod(tmp_path, _final_mode(path))
         os.replace(tmp_path, path)
+        ok = True
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+        if not ok:
+            for made in created:  # innermost first
+                with contextlib.suppress(OSError):
+                    made.rmdir()
 
 
-def write_h5ad(adata: AnnData, path: str | os.PathLike) -> Path:
-    """Write an ``.h5ad`` atomically (never a partial file at ``path``)."""
+def write_h5ad(adata: AnnData, path: str | os.PathLike, *, compression: str | None = None) -> Path:
+    """Write an ``.h5ad`` atomically (never a partial file at ``path``); ``compression="gzip"`` for a smaller file."""
     path = check_output(path, (".h5ad",))
     with atomic_path(path) as tmp:
-        adata.write_h5ad(tmp)
+        adata.write_h5ad(tmp, compression=compression)
     return path
 
 

@@ -3,10 +3,39 @@ ARI/NMI/silhouette and exact neighbours from scikit-learn. (Graphs and Leiden: :
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
 from ._check import cells_for_neighbors
+from ._neighbors import sample_cells
+
+
+def lisi(
+    X: np.ndarray,
+    labels: pd.Series | np.ndarray,
+    perplexity: float = 30,
+    *,
+    max_cells: int = 20_000,
+    random_state: int = 0,
+) -> np.ndarray:
+    """Each cell's LISI of ``labels`` in ``X`` (harmonypy's implementation, checked against R's lisi).
+
+    1 means one label around the cell; the number of labels means all of them in equal shares.
+    Its cost grows with the square of the cells, so above ``max_cells`` it is computed on a
+    seeded sample of that many cells (the values are then those of the sample, in cell order).
+    """
+    from harmonypy import compute_lisi
+
+    labels = pd.Series(np.asarray(labels))
+    X = np.asarray(X)
+    keep = sample_cells(len(labels), max_cells, random_state=random_state)
+    if keep is not None:
+        X, labels = X[keep], labels.iloc[keep].reset_index(drop=True)
+    perplexity = min(perplexity, (len(labels) - 1) / 3)
+    frame = pd.DataFrame({"label": labels.to_numpy()})
+    return np.asarray(compute_lisi(np.asarray(X), frame, ["label"], perplexity=perplexity)[:, 0], dtype=np.float64)
 
 
 def median_lisi(
@@ -17,21 +46,29 @@ def median_lisi(
     max_cells: int = 20_000,
     random_state: int = 0,
 ) -> float:
-    """Median LISI of ``labels`` in ``X`` (harmonypy's implementation, checked against R's lisi).
+    """Median of :func:`lisi` over the cells."""
+    return float(np.median(lisi(X, labels, perplexity, max_cells=max_cells, random_state=random_state)))
 
-    Its cost grows with the square of the cells, so above ``max_cells`` it is computed on a
-    seeded sample of that many cells (like the silhouette).
-    """
+
+def median_lisis(
+    X: np.ndarray,
+    columns: dict[str, pd.Series | np.ndarray],
+    perplexity: float = 30,
+    *,
+    max_cells: int = 20_000,
+    random_state: int = 0,
+) -> dict[str, float]:
+    """Median LISI of several label columns in X with one neighbour search (as :func:`median_lisi` each)."""
     from harmonypy import compute_lisi
 
-    labels = pd.Series(np.asarray(labels))
+    frame = pd.DataFrame({name: np.asarray(values) for name, values in columns.items()})
     X = np.asarray(X)
-    if len(labels) > max_cells:
-        keep = np.sort(np.random.default_rng(random_state).choice(len(labels), size=max_cells, replace=False))
-        X, labels = X[keep], labels.iloc[keep].reset_index(drop=True)
-    perplexity = min(perplexity, (len(labels) - 1) / 3)
-    frame = pd.DataFrame({"label": labels.to_numpy()})
-    return float(np.median(compute_lisi(np.asarray(X), frame, ["label"], perplexity=perplexity)[:, 0]))
+    keep = sample_cells(len(frame), max_cells, random_state=random_state)
+    if keep is not None:
+        X, frame = X[keep], frame.iloc[keep].reset_index(drop=True)
+    perplexity = min(perplexity, (len(frame) - 1) / 3)
+    lisi = compute_lisi(X, frame, list(frame.columns), perplexity=perplexity)
+    return {name: float(np.median(lisi[:, i])) for i, name in enumerate(frame.columns)}
 
 
 def per_pc_pearson(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -89,11 +126,26 @@ def compare_clusterings(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray) ->
     if len(a) != len(b):
         msg = f"clusterings cover different numbers of cells: {len(a)} vs {len(b)}"
         raise ValueError(msg)
+    table = pd.crosstab(
+        _natural_categories(a), _natural_categories(b).rename(b.name if b.name != a.name else f"{b.name} (2)")
+    )
     return {
         "ari": float(adjusted_rand_score(a, b)),
         "nmi": float(normalized_mutual_info_score(a, b)),
-        "contingency": pd.crosstab(a.rename(a.name), b.rename(b.name if b.name != a.name else f"{b.name} (2)")),
+        "contingency": table,
     }
+
+
+def _natural_key(label: object) -> tuple:
+    """'10' after '2', 'c10' after 'c2': digit runs compare as numbers."""
+    parts = re.split(r"(\d+)", str(label))
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p != "")
+
+
+def _natural_categories(s: pd.Series) -> pd.Series:
+    """Labels as categories in natural order (0, 1, 2, ..., 10), not text order (0, 1, 10, 2)."""
+    levels = sorted(pd.unique(s.dropna()), key=_natural_key)
+    return pd.Series(pd.Categorical(s, categories=levels), index=s.index, name=s.name)
 
 
 def silhouette(X: np.ndarray, labels: np.ndarray, *, max_cells: int = 20_000, random_state: int = 0) -> float:

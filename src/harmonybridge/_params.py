@@ -32,6 +32,7 @@ R_OPTIONS = {
     "max_iter_kmeans": "max.iter.cluster",
     "epsilon_cluster": "epsilon.cluster",
     "epsilon_harmony": "epsilon.harmony",
+    "batch_prop_cutoff": "batch.prop.cutoff",
 }
 #: Python name -> harmonypy's keyword.
 HARMONYPY_ARGS = {
@@ -46,6 +47,7 @@ HARMONYPY_ARGS = {
     "epsilon_cluster": "epsilon_cluster",
     "epsilon_harmony": "epsilon_harmony",
     "alpha": "alpha",
+    "batch_prop_cutoff": "batch_prop_cutoff",
     "ncores": "ncores",
     "random_state": "random_state",
 }
@@ -117,6 +119,10 @@ class HarmonyParams:
     from ``alpha``. ``theta=None``, ``nclust=None`` and ``ncores=None`` are resolved
     by :meth:`resolve` to 2 per covariate, ``min(round(n_cells / 30), 100)`` and the
     number of CPUs this process may use.
+
+    ``batch_prop_cutoff``: in each cluster, a batch is corrected only when its cells' mean
+    membership of that cluster exceeds this value (both engines' default is 1e-5, i.e. every
+    batch present); raising it leaves batches that barely reach a cluster uncorrected there.
     """
 
     theta: float | tuple[float, ...] | None = None
@@ -130,6 +136,7 @@ class HarmonyParams:
     epsilon_cluster: float = 1e-3
     epsilon_harmony: float = 1e-2
     alpha: float = 0.2
+    batch_prop_cutoff: float = 1e-5
     ncores: int | None = None
     random_state: int = 0
 
@@ -146,6 +153,7 @@ class HarmonyParams:
         set_(self, "epsilon_cluster", _number("epsilon_cluster", self.epsilon_cluster, low=0, low_open=True))
         set_(self, "epsilon_harmony", _number("epsilon_harmony", self.epsilon_harmony, low=0, low_open=True))
         set_(self, "alpha", _number("alpha", self.alpha, low=0, high=1, low_open=True))
+        set_(self, "batch_prop_cutoff", _number("batch_prop_cutoff", self.batch_prop_cutoff, low=0, high=1))
         set_(self, "ncores", _integer("ncores", self.ncores, low=1, optional=True))
         set_(self, "random_state", _integer("random_state", self.random_state, low=0))
 

@@ -7,9 +7,12 @@ import logging
 import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._compat import ConversionWarning, HarmonyBridgeWarning
+from ._console import error_text, one_line_warnings
 from ._params import HarmonyParams
 
 logger = logging.getLogger("harmonybridge")
@@ -26,6 +29,7 @@ _PARAM_HELP = {
     "epsilon_cluster": "k-means convergence",
     "epsilon_harmony": "Harmony convergence",
     "alpha": "lambda estimation",
+    "batch_prop_cutoff": "in each cluster, correct only batches whose mean membership exceeds this",
     "ncores": "threads (default: all CPUs)",
     "random_state": "seed",
 }
@@ -38,14 +42,19 @@ def _add_params(p: argparse.ArgumentParser) -> None:
         flag = "--seed" if name == "random_state" else "--" + name.replace("_", "-")
         kind, per_covariate = HarmonyParams.kind(name)
         nargs = "+" if per_covariate else None
-        g.add_argument(
-            flag,
-            dest=name,
-            type=kind,
-            nargs=nargs,
-            default=getattr(defaults, name),
-            help=f"{_PARAM_HELP[name]} (default: {getattr(defaults, name)})",
-        )
+        default = getattr(defaults, name)
+        text = _PARAM_HELP[name]  # a default of None (resolved per run) is explained in the text itself
+        if "(default" not in text:
+            text = f"{text} (default {default})"
+        g.add_argument(flag, dest=name, type=kind, nargs=nargs, default=default, help=text)
+
+
+def _add_make_unique(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--make-unique",
+        action="store_true",
+        help="suffix repeated cell names -1, -2, ... (as anndata's obs_names_make_unique); without it they are refused",
+    )
 
 
 def _params_from(args: argparse.Namespace) -> dict:
@@ -81,15 +90,17 @@ def _backend_keys(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 def cmd_run(args: argparse.Namespace) -> int:
     from . import _io, convert
     from ._harmony import run_harmony
+    from ._workflow import pca_if_missing
 
     src = _io.check_input(args.input)
-    out = _io.check_output(args.out or _default_out(src, src.suffix))
+    default_suffix = ".rds" if src.suffix.lower() in (".rds", ".rdata", ".rda") else src.suffix
+    out = _io.check_output(args.out or _default_out(src, default_suffix))
     params = _params_from(args)
     HarmonyParams(**params)  # validate before reading a large file
     logger.info("reading %s", src)
-    if src.suffix.lower() == ".rds" and out.suffix.lower() == ".rds":
+    if src.suffix.lower() in (".rds", ".rdata", ".rda") and out.suffix.lower() == ".rds":
         return _run_seurat_file(args, src, out, params)
-    adata = _read_cells(src, args)
+    adata = pca_if_missing(_read_cells(src, args), args.batch, args.basis, src)
     logger.info("%d cells x %d genes", adata.n_obs, adata.n_vars)
     for backend, key, uns_key in _backend_keys(args):
         run_harmony(adata, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params)
@@ -135,41 +146,35 @@ def _run_seurat_file(args: argparse.Namespace, src: Path, out: Path, params: dic
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from . import _workflow, convert, report
+    from . import _demo, _io, _workflow
 
-    outdir = Path(args.out)
-    outdir.mkdir(parents=True, exist_ok=True)
-    if not os.access(outdir, os.W_OK):
-        msg = f"cannot write into {str(outdir)!r}; choose another --out"
-        raise PermissionError(msg)
-    steps = _workflow.Steps(8 if args.input else 6)
+    # everything about the input is checked before the output folder is created (by the first write)
     if args.input:
         if not args.batch:
             msg = "--input needs --batch KEY (the obs column that names the batch)"
             raise ValueError(msg)
-        steps(f"reading {args.input}")
-        raw = _read_cells(args.input, args)
-        steps(f"QC, normalize, log1p, HVGs by {args.batch!r}, PCA")
-        adata = _workflow.preprocess(raw, args.batch, min_genes=args.min_genes)
-        batch, name = args.batch, Path(args.input).stem
-    else:
-        adata = _workflow.load_pbmc68k()
-        batch, name = "channel", "pbmc68k_reduced"
-        logger.info("dataset: scanpy's pbmc68k_reduced, %d cells, batch = 10x channel (barcode suffix)", adata.n_obs)
-    result = _workflow.integrate_and_cluster(adata, batch, backend=args.backend, progress=steps)
-    steps("figures and output file")
-    figs = {
-        "umap": report.before_after(adata, batch, outdir / f"{name}_harmony_umap.png"),
-        "markers": report.markers_umap(adata, outdir / f"{name}_markers_umap.png", _workflow.PBMC_MARKERS),
-        "dotplot": report.markers_dotplot(adata, outdir / f"{name}_markers_dotplot.png"),
-        "convergence": report.convergence({args.backend: adata.uns["harmony"]}, outdir / f"{name}_convergence.png"),
-    }
-    written = [convert.write(adata, outdir / f"{name}_harmony.h5ad")]
-    if args.rds:
-        written.append(convert.write(adata, outdir / f"{name}_harmony.rds"))
-    print(result.summary())
-    for path in [*written, *(p for p in figs.values() if p is not None)]:
-        print(f"wrote {path}")
+        _io.check_input(args.input)
+    elif args.batch:
+        msg = (
+            f"--batch describes --input; the shipped data's batch is {_workflow.DEMO_BATCH!r} "
+            "(give --input COUNTS to use your own)"
+        )
+        raise ValueError(msg)
+    outdir = _io.check_folder(args.out)
+    markers = [g.strip() for item in args.markers or [] for g in item.split(",") if g.strip()] or None
+    run = _demo.run_demo(
+        outdir,
+        counts=args.input,
+        batch=args.batch,
+        label=args.label,
+        markers=markers,
+        scale=not args.no_scale,
+        min_genes=args.min_genes,
+        backend=args.backend,
+        rds=args.rds,
+        make_unique=args.make_unique,
+    )
+    print("\n".join(run.lines()))
     return 0
 
 
@@ -189,30 +194,26 @@ def _overrides(pairs: list[str] | None) -> dict:
 def cmd_check(args: argparse.Namespace) -> int:
     from . import _io
     from ._crosscheck import cross_check
+    from ._workflow import pca_if_missing
 
     src = _io.check_input(args.input)
-    report_dir = Path(args.report)
-    report_dir.mkdir(parents=True, exist_ok=True)
-    _io.check_output(report_dir / "report.json", (".json",))
     params = _params_from(args)
     HarmonyParams(**params)
-    adata = _read_cells(src, args)
-    if args.basis not in adata.obsm and args.basis == "X_pca":
-        from ._workflow import preprocess
-
-        logger.info(
-            "no X_pca in %s: computing it from counts (normalize, log1p, HVGs by batch, PCA; no cell dropped)", src
-        )
-        adata = preprocess(adata, args.batch[0], min_genes=0, max_pct_mt=100.0)
+    python_params, r_params = _overrides(args.python_param), _overrides(args.r_param)
+    report_dir = _io.check_folder(args.report)  # created when the report is written, after the input is checked
+    adata = pca_if_missing(_read_cells(src, args), args.batch, args.basis, src)
     logger.info("cross-check on %s: %d cells, %d seeds per engine", src, adata.n_obs, args.seeds)
+    seurat_params = _overrides(args.seurat_param) if args.seurat_params == "harmonybridge" else "seurat"
     report = cross_check(
         adata,
         args.batch,
         label_key=args.label,
         n_seeds=args.seeds,
         basis=args.basis,
-        python_params=_overrides(args.python_param),
-        r_params=_overrides(args.r_param),
+        engines=args.engines,
+        python_params=python_params,
+        r_params=r_params,
+        seurat_params=seurat_params,
         **params,
     )
     with _io.atomic_path(report_dir / "report.html") as tmp:
@@ -247,6 +248,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
     src = _io.check_input(args.input)
     out = _io.check_output(args.output)
     kinds = (src.suffix.lower(), out.suffix.lower())
+    if kinds[0] in (".rdata", ".rda"):
+        kinds = (".rds", kinds[1])
+    warnings.simplefilter("ignore", ConversionWarning)  # the full log is printed below; its summary would repeat it
     if kinds == (".h5ad", ".rds"):
         adata = _read_cells(src, args)
         _, log = convert.write_rds(
@@ -256,7 +260,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         adata, log = convert.read_rds(src, assay=args.assay_in, return_log=True)
         _io.write_h5ad(adata, out)
     else:
-        msg = f"convert goes .h5ad -> .rds or .rds -> .h5ad, not {kinds[0]} -> {kinds[1]}"
+        msg = f"convert goes .h5ad -> .rds or .rds (.RData) -> .h5ad, not {src.suffix} -> {out.suffix}"
         raise ValueError(msg)
     print(log)
     print(f"wrote {out}")
@@ -269,40 +273,61 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run Harmony on an .h5ad (or .rds) and write the corrected file")
-    p.add_argument("input", help="input .h5ad or .rds")
+    p.add_argument(
+        "input", help="input .h5ad (with X_pca, or raw counts: the PCA is computed as demo does), .rds or .RData"
+    )
     p.add_argument("--batch", required=True, nargs="+", help="obs column(s) naming the batch")
     p.add_argument("--backend", choices=["python", "r", "both"], default="python")
     p.add_argument("--basis", default="X_pca", help="obsm key of the embedding (default X_pca)")
     p.add_argument("--key-added", default="X_pca_harmony", help="obsm key for the result (default X_pca_harmony)")
-    p.add_argument("--out", help="output .h5ad or .rds (default: INPUT.harmony.<ext> beside the input)")
+    p.add_argument(
+        "--out",
+        help="output .h5ad or .rds, its folder created if missing (default: INPUT.harmony.<ext> beside the input)",
+    )
     p.add_argument("--verbose", action="store_true", help="log every Harmony iteration")
     _add_params(p)
-    p.add_argument(
-        "--make-unique",
-        action="store_true",
-        help="suffix repeated cell names -1, -2, ... (as anndata's obs_names_make_unique); without it they are refused",
-    )
+    _add_make_unique(p)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("demo", help="the whole workflow on a real dataset, with figures")
-    p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
-    p.add_argument("--input", help="raw counts (.h5ad or .rds) instead of scanpy's pbmc68k_reduced")
+    p = sub.add_parser(
+        "demo", help="the whole workflow on real counts, with figures (default: 1,200 PBMCs from three 10x chemistries)"
+    )
+    p.add_argument("--out", default="out/demo", help="output folder, created if missing (default out/demo)")
+    p.add_argument("--input", help="raw counts (.h5ad, .rds or .RData) instead of the shipped PBMCs")
     p.add_argument("--batch", help="batch column of --input")
-    p.add_argument("--min-genes", type=int, default=200, help="QC: cells need this many genes (default 200)")
+    p.add_argument(
+        "--label", help="cell-type column, for the cell-type LISI and figures (default cell_type on the shipped data)"
+    )
+    p.add_argument(
+        "--markers",
+        nargs="+",
+        metavar="GENE",
+        help="your marker genes for the UMAP panels and a dot plot (default: the top Wilcoxon marker of each cluster)",
+    )
+    p.add_argument(
+        "--no-scale",
+        action="store_true",
+        help="PCA on log-normalized HVGs without scaling them (default: scaled to unit variance, clipped at 10, "
+        "as scanpy's and Seurat's standard pipelines do)",
+    )
+    p.add_argument(
+        "--min-genes",
+        type=int,
+        default=None,
+        help="QC: cells need this many genes (default 200; 50 on the shipped data, which keeps 1,767 genes)",
+    )
     p.add_argument("--rds", action="store_true", help="also write the result as a Seurat .rds")
     p.add_argument("--backend", choices=["python", "r"], default="python")
-    p.add_argument(
-        "--make-unique",
-        action="store_true",
-        help="suffix repeated cell names -1, -2, ... (as anndata's obs_names_make_unique); without it they are refused",
-    )
+    _add_make_unique(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(
         "convert", help="AnnData <-> Seurat: .h5ad -> .rds or .rds -> .h5ad; prints what was renamed or dropped"
     )
-    p.add_argument("input", help="input .h5ad or .rds (a Seurat object)")
-    p.add_argument("output", help="output .rds or .h5ad (the other kind), written atomically")
+    p.add_argument("input", help="input .h5ad, or .rds (a Seurat object) or .RData/.rda holding exactly one")
+    p.add_argument(
+        "output", help="output .rds or .h5ad (the other kind), written atomically, its folder created if missing"
+    )
     p.add_argument(
         "--assay", default=None, help="assay name written to the .rds (default: the one the cells came from, else RNA)"
     )
@@ -319,20 +344,16 @@ def build_parser() -> argparse.ArgumentParser:
         default="assay",
         help="adata.raw as a second assay <assay>_raw (default) or dropped",
     )
-    p.add_argument(
-        "--make-unique",
-        action="store_true",
-        help="suffix repeated cell names -1, -2, ... (as anndata's obs_names_make_unique); without it they are refused",
-    )
+    _add_make_unique(p)
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser(
         "check", help="run both engines under several seeds and say whether they agree (exit 0) or not (1)"
     )
-    p.add_argument("input", help="input .h5ad or .rds with a PCA")
+    p.add_argument("input", help="input .h5ad or .rds with a PCA (or raw counts: the PCA is computed as demo does)")
     p.add_argument("--batch", required=True, nargs="+", help="obs column(s) naming the batch")
     p.add_argument("--label", help="obs column with cell-type labels, to measure biology kept")
-    p.add_argument("--report", required=True, help="folder for report.html and report.json")
+    p.add_argument("--report", required=True, help="folder for report.html and report.json, created if missing")
     p.add_argument("--seeds", type=int, default=3, help="seeds per engine (default 3)")
     p.add_argument("--basis", default="X_pca", help="obsm key of the embedding (default X_pca)")
     p.add_argument(
@@ -342,12 +363,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a parameter for the Python engine only (e.g. theta=0, to see a difference caught)",
     )
     p.add_argument("--r-param", action="append", metavar="KEY=VALUE", help="override a parameter for the R engine only")
-    _add_params(p)
     p.add_argument(
-        "--make-unique",
-        action="store_true",
-        help="suffix repeated cell names -1, -2, ... (as anndata's obs_names_make_unique); without it they are refused",
+        "--engines",
+        nargs="+",
+        choices=["python", "r", "seurat"],
+        default=["python", "r"],
+        help="Harmony paths to compare (default python r; seurat: Seurat 5's IntegrateLayers with HarmonyIntegration)",
     )
+    p.add_argument(
+        "--seurat-params",
+        choices=["seurat", "harmonybridge"],
+        default="seurat",
+        help="the seurat engine runs with Seurat's own settings ('seurat', the default) or harmonybridge's parameters",
+    )
+    p.add_argument(
+        "--seurat-param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="with --seurat-params harmonybridge: override a parameter for the seurat engine only",
+    )
+    _add_params(p)
+    _add_make_unique(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("doctor", help="check Python, R, Seurat, harmony and rpy2; say how to fix what is wrong")
@@ -361,13 +397,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
     from ._check import Voice, speaking
 
-    try:
-        with speaking(Voice("cli", source=str(getattr(args, "input", None) or "the input"))):
-            return args.func(args)
-    except (KeyError, ValueError, TypeError, OSError, ImportError, RuntimeError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-        print(f"harmonybridge: error: {message}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = one_line_warnings(warnings.showwarning)
+        warnings.simplefilter(
+            "default", HarmonyBridgeWarning
+        )  # shown (once per place), never an error, at the command line
+        try:
+            with speaking(Voice("cli", source=str(getattr(args, "input", None) or "the input"))):
+                return args.func(args)
+        except (KeyError, ValueError, TypeError, OSError, ImportError, RuntimeError) as err:
+            print(f"harmonybridge: error: {error_text(err)}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,17 +10,23 @@ called by name with its arguments bound to names (:mod:`._calls`); R errors beco
 - :mod:`._vectors`: NumPy <-> R vectors, strings, factors (one copy each way).
 - :mod:`._lists`: R lists, attributes, NULL, classes.
 - :mod:`._rhalf`: the R half's functions as the rest of the package uses them (Python in, out).
+- :mod:`._seurat` (as ``seurat_calls``): any R function called by name on a Seurat session's
+  object (Python values in, pandas/NumPy out), with ``seurat.R``; used by :mod:`harmonybridge.session`.
 """
 
+from . import _seurat as seurat_calls
 from ._calls import Namespace, RFunction, call, hb, namespace
 from ._lists import attr, get, is_null, is_r_object, names, null, r_list, rclass, rtype, set_attr, set_class
 from ._rhalf import (
     batch_frame,
+    load_rdata,
     read_rds,
     run_harmony,
     seurat_add_harmony,
     seurat_cluster,
     seurat_embedding,
+    seurat_harmony_path,
+    seurat_integrate,
     seurat_meta,
     write_rds,
 )
@@ -57,13 +63,17 @@ from ._vectors import (
 )
 
 __all__ = [
+    "seurat_calls",
     "write_rds",
     "seurat_meta",
     "seurat_embedding",
+    "seurat_harmony_path",
+    "seurat_integrate",
     "seurat_cluster",
     "seurat_add_harmony",
     "run_harmony",
     "read_rds",
+    "load_rdata",
     "batch_frame",
     "NA_INTEGER",
     "R_INSTALL_HINTS",

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ._calls import call, hb
-from ._lists import attr, get, is_null, names
+from ._lists import attr, get, is_null, names, r_list
 from ._session import RBridgeError, require, robjects
 from ._vectors import factor, float_matrix, matrix_to_numpy, str_list, to_numpy
 
@@ -21,6 +21,16 @@ from ._vectors import factor, float_matrix, matrix_to_numpy, str_list, to_numpy
 def read_rds(path: str | os.PathLike) -> Any:
     """The Seurat object in an ``.rds`` (R refuses any other class)."""
     return call("hb_read_rds", str(path), what=f"reading {str(path)!r}")
+
+
+def load_rdata(path: str | os.PathLike) -> dict[str, Any]:
+    """The objects an ``.RData``/``.rda`` file holds, by name (``load`` into a fresh environment)."""
+    env = call(_base("new.env"), what="making an environment")
+    loaded = call(_base("load"), str(path), envir=env, what=f"loading {str(path)!r}")
+    return {
+        str(name): call(_base("get"), str(name), envir=env, what=f"reading {name!r} from {str(path)!r}")
+        for name in str_list(loaded)
+    }
 
 
 def write_rds(obj: Any, path: str | os.PathLike, *, what: str | None = None) -> None:
@@ -154,4 +164,53 @@ def seurat_cluster(
         ),
         "umap": None if is_null(coords) or not umap else to_numpy(coords, np.float64).reshape(2, n).T.copy(),
         "versions": dict(zip(names(versions), map(str, versions), strict=True)),
+    }
+
+
+def seurat_harmony_path() -> dict[str, Any]:
+    """``hb_seurat_harmony_path``: whether this R can run IntegrateLayers(method = HarmonyIntegration),
+    why not, the versions, HarmonyIntegration's defaults and what the path cannot set (harmonybridge's names)."""
+
+    def values(lst: Any) -> dict[str, Any]:
+        out = {}
+        for key in names(lst):
+            vals = [None if isinstance(v, float) and np.isnan(v) else v for v in get(lst, key)]
+            out[key] = vals[0] if len(vals) == 1 else tuple(vals)
+        return out
+
+    st = call("hb_seurat_harmony_path", what="checking Seurat's HarmonyIntegration")
+    versions = get(st, "versions")
+    return {
+        "ok": bool(get(st, "ok")[0]),
+        "reason": str(get(st, "reason")[0]),
+        "versions": {k: str(v) for k, v in zip(names(versions), versions, strict=True) if str(v) != "NA"},
+        "defaults": values(get(st, "defaults")),
+        "fixed": values(get(st, "fixed")),
+    }
+
+
+def seurat_integrate(
+    Z: np.ndarray, codes: np.ndarray, levels: list[str], r_params: dict[str, Any], *, seed: int, verbose: bool
+) -> dict[str, Any]:
+    """``hb_seurat_integrate``: IntegrateLayers(method = HarmonyIntegration) on a Seurat 5 object of these cells.
+
+    ``codes`` are each cell's 0-based batch level; ``r_params`` HarmonyIntegration's arguments by
+    R name (empty: Seurat's own defaults; None values cross as NULL, lists as numeric vectors).
+    """
+    ro = robjects()
+    n_cells, n_pcs = Z.shape
+    params = r_list({k: (ro.FloatVector(v) if isinstance(v, list | tuple) else v) for k, v in r_params.items()})
+    out = call(
+        "hb_seurat_integrate",
+        float_matrix(Z, n_pcs, n_cells),
+        factor(codes, levels),
+        params=params,
+        seed=seed,
+        verbose=verbose,
+        what="Seurat::IntegrateLayers(method = HarmonyIntegration)",
+    )
+    versions = get(out, "versions")
+    return {
+        "embedding": matrix_to_numpy(get(out, "embedding"), np.float64),
+        "versions": dict(zip(names(versions), (str(v) for v in versions), strict=True)),
     }

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
+from pathlib import Path
 from typing import Any, Literal
 
 from anndata import AnnData
@@ -39,7 +41,8 @@ def write_rds(
 def read_rds(
     path: str | os.PathLike, *, assay: str | None = None, join_layers: bool = True, return_log: bool = False
 ) -> Any:
-    """Read an ``.rds`` holding a Seurat object as an AnnData (see :func:`from_seurat`).
+    """Read an ``.rds`` holding a Seurat object (or an ``.RData``/``.rda`` holding exactly one) as an AnnData
+    (see :func:`from_seurat`).
 
     Returns the AnnData, or ``(adata, ConversionLog)`` with ``return_log=True``.
     """
@@ -47,10 +50,60 @@ def read_rds(
     return from_seurat(obj, assay=assay, join_layers=join_layers, return_log=return_log)
 
 
+#: What R says when an .rds/.RData file is cut short or is not one.
+_DAMAGED = (
+    "error reading from connection",
+    "unknown input format",
+    "magic number",
+    "ReadItem",
+    "unknown type",
+    "input does not start with",
+    "decompression",
+    "incomplete",
+    "corrupt",
+)
+SEURAT_FILES = (".rds", ".rdata", ".rda")
+
+
+def _damaged_hint(path: Path, err: _rbridge.RError) -> Exception:
+    """R's error for a file it cannot read, with a hint that the file looks damaged (else ``err`` itself)."""
+    text = err.r_message or str(err)
+    if not any(s in text for s in _DAMAGED):
+        return err
+    text = re.sub(r"^Error( in .+?)?\s*:\s*", "", text.strip())  # R's "Error in readRDS(path) : " prefix
+    msg = (
+        f"{str(path)!r} ({path.stat().st_size:,} bytes) could not be read by R ({text}): the file looks damaged or "
+        "truncated (an interrupted copy or download?). Copy it again, or save it again from R with "
+        "saveRDS(obj, 'file.rds')"
+    )
+    return _rbridge.RError(msg, r_message=err.r_message, r_output=err.r_output)
+
+
 def read_seurat(path: str | os.PathLike) -> Any:
-    """The Seurat object (an rpy2 object) in an ``.rds``, unconverted."""
-    path = _io.check_input(path, (".rds",))
-    return _rbridge.read_rds(path)
+    """The Seurat object (an rpy2 object, unconverted) in an ``.rds``, or the only one in an ``.RData``/``.rda``.
+
+    A damaged or truncated file gets a hint saying so; an ``.RData`` holding no Seurat object or
+    several is refused with the list of what it holds.
+    """
+    path = _io.check_input(path, SEURAT_FILES)
+    try:
+        if path.suffix.lower() == ".rds":
+            return _rbridge.read_rds(path)
+        _rbridge.require("SeuratObject")
+        held = _rbridge.load_rdata(path)
+    except _rbridge.RError as err:
+        raise _damaged_hint(path, err) from None
+    seurat = [name for name, obj in held.items() if "Seurat" in _rbridge.rclass(obj)]
+    if len(seurat) != 1:
+        listing = ", ".join(f"{n} ({_rbridge.rclass(obj)[0]})" for n, obj in held.items()) or "nothing"
+        how = (
+            "save the one you want as an .rds in R: saveRDS(<name>, 'file.rds')"
+            if seurat
+            else "harmonybridge reads Seurat objects; in R, build one (e.g. CreateSeuratObject) and saveRDS() it"
+        )
+        msg = f"{str(path)!r} holds {len(seurat)} Seurat objects, not one: {listing}; {how}"
+        raise ValueError(msg)
+    return held[seurat[0]]
 
 
 def write_seurat(obj: Any, path: str | os.PathLike) -> Any:
@@ -62,14 +115,14 @@ def write_seurat(obj: Any, path: str | os.PathLike) -> Any:
 
 
 def read(path: str | os.PathLike, *, make_unique: bool = False) -> AnnData:
-    """Read ``.h5ad`` or ``.rds`` (a Seurat object) by extension.
+    """Read ``.h5ad``, or a Seurat object from ``.rds`` (or the only one in an ``.RData``/``.rda``), by extension.
 
     ``make_unique=True`` suffixes repeated cell names ``-1``, ``-2``, ... (anndata's
     ``obs_names_make_unique``) and logs how many; otherwise they are kept, and every step that
     needs one name per cell (Harmony, Seurat) refuses them up front.
     """
     path = _io.check_input(path)
-    if path.suffix.lower() == ".rds":
+    if path.suffix.lower() in SEURAT_FILES:
         adata = read_rds(path)
     else:
         with warnings.catch_warnings():  # anndata warns of repeats; they are dealt with below

@@ -32,6 +32,8 @@ def r_uns(value: Any, where: str, log: ConversionLog) -> Any:
         if not items:
             out.do_slot_assign("names", _rbridge.r_strings([]))
         return tag(out, "dict")
+    if value is None:  # e.g. uns['log1p']['base'], None by default: carried as a tagged empty vector
+        return tag(_rbridge.logicals([]), "none")
     if isinstance(value, (str, np.str_)):
         return tag(_rbridge.r_strings([str(value)]), "str")
     if isinstance(value, (bool, np.bool_)):
@@ -73,6 +75,8 @@ def py_uns(x: Any) -> Any:
     if tag in ("list", "tuple") or _rbridge.rtype(x) == "VECSXP":
         items = [py_uns(v) for v in x]
         return tuple(items) if tag == "tuple" else items
+    if tag == "none":
+        return None
     if tag == "str":
         return str(x[0])
     if tag == "bool":

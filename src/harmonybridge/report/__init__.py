@@ -1,14 +1,27 @@
 """Figures and HTML, shared by the demo (figure files) and the cross-check (a self-contained page)."""
 
-from ._figures import before_after, convergence, convergence_figure, markers_dotplot, markers_umap
-from ._html import crosscheck_html, text_table
+from ._figures import (
+    clusters_vs_labels,
+    convergence,
+    convergence_figure,
+    lisi_boxes,
+    markers_dotplot,
+    markers_umap,
+    umap_grid,
+    umap_panels,
+)
+from ._html import crosscheck_html, overrides_text, text_table
 
 __all__ = [
-    "before_after",
+    "clusters_vs_labels",
     "convergence",
     "convergence_figure",
     "crosscheck_html",
+    "lisi_boxes",
     "markers_dotplot",
     "markers_umap",
+    "overrides_text",
     "text_table",
+    "umap_grid",
+    "umap_panels",
 ]

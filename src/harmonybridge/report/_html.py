@@ -20,16 +20,32 @@ def text_table(df: pd.DataFrame, float_fmt: str) -> str:
     return "\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells)
 
 
+def overrides_text(overrides: dict[str, dict[str, Any]]) -> str:
+    """One line saying which parameters were set for one engine only (python_params / r_params)."""
+    parts = []
+    for engine, name in (("python", "Python engine"), ("r", "R engine"), ("seurat", "Seurat engine")):
+        changed = overrides.get(engine) or {}
+        if changed:
+            parts.append(
+                f"{name} " + ", ".join(f"{k}={v['engine']} (shared: {v['shared']})" for k, v in changed.items())
+            )
+    if not parts:
+        return "overrides: none (every engine ran the same parameters)"
+    return "overrides applied to one engine only: " + "; ".join(parts)
+
+
 def _crosscheck_figures(report: Any) -> dict[str, str]:
     fd = report.figure_data
     if not fd:
         return {}
     color_by = [("batch", fd["batch"])] + ([("label", fd["labels"])] if fd["labels"] is not None else [])
-    names = {"python": "Python (harmonypy)", "r": "R (harmony)"}
-    runs = {names[engine]: {"objective": obj} for engine, obj in report.convergence.items()}
+    labels = report.meta["engine_labels"]
+    runs = {labels[engine]: {"objective": obj} for engine, obj in report.convergence.items()}
+    a, b = fd["engines"][:2]
+    short = {e: labels[e].split(" (")[0] for e in fd["engines"]}
     return {
-        "umaps": png(engine_umaps(fd["umaps"], color_by)),
-        "scatter": png(per_pc_scatter(fd["python"], fd["r"])),
+        "umaps": png(engine_umaps(fd["umaps"], color_by, labels)),
+        "scatter": png(per_pc_scatter(fd["embeddings"][a], fd["embeddings"][b], (short[a], short[b]))),
         "convergence": png(convergence_figure(runs, title="convergence, first seed", figsize=(5, 3.5))),
     }
 
@@ -54,9 +70,22 @@ def crosscheck_html(report: Any) -> str:
     color = "#1b7f3b" if report.passed else "#b00020"
     img = lambda key, alt: f'<img alt="{alt}" src="data:image/png;base64,{figs[key]}">' if key in figs else ""  # noqa: E731
     versions = ", ".join(f"{k} {v}" for k, v in report.versions.items())
-    params = html.escape(json.dumps(report.params["python"]))
-    r_params = html.escape(json.dumps(report.params["r"]))
-    table = report.table
+    engines, labels = report.engines, report.meta["engine_labels"]
+    params = "<br>".join(f"{html.escape(labels[e])}: {html.escape(json.dumps(report.params[e]))}" for e in engines)
+    verdicts = report.pair_verdicts()
+    agreement = []
+    for name, table in report.tables.items():
+        diff = report.param_differences.get(name) or {}
+        differ = ", ".join(f"{k} {v[0]} vs {v[1]}" for k, v in diff.items())
+        differ = f"parameters that differ: {differ}" if differ else "same parameters"
+        agreement.append(
+            f'<h3>{html.escape(name)}: {verdicts[name]}</h3><p class="note">{html.escape(differ)}</p>'
+            + _html_table(table, "{:.4f}")
+        )
+    names = ", ".join(labels[e] for e in engines)
+    note = report.sampling_note()
+    sampled = f'<p class="note">{html.escape(note)}.</p>' if note else ""
+    a, b = (labels[e].split(" (")[0] for e in engines[:2])
     labels = f", labels <b>{html.escape(m['label_key'])}</b>" if m["label_key"] else ""
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>harmonybridge cross-check: {report.verdict}</title>
@@ -64,23 +93,27 @@ def crosscheck_html(report: Any) -> str:
 table{{border-collapse:collapse;margin:.5em 0 1.5em}} td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
 td:first-child,th:first-child,td:nth-child(2){{text-align:left}} .bad{{color:#b00020;font-weight:bold}}
 .good{{color:#1b7f3b}}
-img{{max-width:100%}} .note{{color:#555;font-size:90%}}</style></head><body>
+img{{max-width:100%}} .note{{color:#555;font-size:90%}}
+.warn{{background:#fff4ce;border-left:4px solid #c98a00;padding:.5em .8em}}</style></head><body>
 <h1>Engines {report.verdict.upper()}</h1>
+{"".join(f'<p class="warn"><b>Warning:</b> {html.escape(w)}</p>' for w in report.warnings)}
+<p>{html.escape(overrides_text(m.get("overrides", {})))}</p>
 <p>{m["n_cells"]} cells x {m["n_pcs"]} PCs ({html.escape(m["basis"])}),
 batch <b>{html.escape(str(m["batch_key"]))}</b>{labels};
 {m["n_seeds"]} seeds per engine ({", ".join(map(str, report.params["seeds"]))}).</p>
-<p class="note">Rule: for each metric, the gap between engines (median over all Python x R seed pairs;
-gap = 1 - similarity,
-or the distance) must be at most {m["margin"]} x the worst gap between two seeds of the same engine, plus a small floor
-(the "limit" column). Exact equality is impossible: the engines' random number generators differ.</p>
-<h2>Agreement</h2>{_html_table(table, "{:.4f}")}
-<h2>Integration: uncorrected, Python and R</h2>{_html_table(report.integration, "{:.3f}")}
+<p>Engines: {html.escape(names)}.</p>{sampled}
+<p class="note">Rule: for each pair of engines and each metric, the gap between them (median over all seed pairs;
+gap = 1 - similarity, or the distance) must be at most {m["margin"]} x the worst gap between two seeds of either
+engine, plus a small floor (the "limit" column). Exact equality is impossible: the engines' random number generators
+differ.</p>
+<h2>Agreement</h2>{"".join(agreement)}
+<h2>Integration: uncorrected and each engine</h2>{_html_table(report.integration, "{:.3f}")}
 <p class="note">Batch LISI: higher = better mixed (1 = one batch around each cell).
 Label LISI: lower = labels kept apart.
 Silhouette and ARI against labels: higher = biology kept.</p>
-<h2>UMAPs</h2>{img("umaps", "UMAPs of Python and R")}
-<h2>R vs Python, per PC</h2>{img("scatter", "per-PC scatter")}
+<h2>UMAPs</h2>{img("umaps", "UMAPs of each engine")}
+<h2>{html.escape(b)} vs {html.escape(a)}, per PC</h2>{img("scatter", "per-PC scatter")}
 <h2>Convergence</h2>{img("convergence", "convergence")}
 <h2>Versions and parameters</h2><p>{html.escape(versions)}</p>
-<p class="note">Python engine: {params}<br>R engine: {r_params}</p>
+<p class="note">{params}</p>
 </body></html>"""
