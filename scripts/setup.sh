@@ -47,18 +47,15 @@ if [ "$(cat "$STAMPS/pip" 2>/dev/null)" != "$want" ]; then
   if ! .venv/bin/python -c "import sys; from importlib.metadata import version; v=version('rpy2'); sys.exit(0 if v.startswith('$( [ "$RPY2_SPEC" = 'rpy2>=3.6,<3.7' ] && echo 3.6 || echo 3.5 )') else 1)" 2>/dev/null; then
     .venv/bin/python -m pip uninstall -q -y rpy2 rpy2-rinterface rpy2-robjects >/dev/null 2>&1 || true
   fi
-  .venv/bin/python -m pip install -q -e ".[r,test,bench]" "$RPY2_SPEC" >"$STAMPS/pip.log" 2>&1 \
+  .venv/bin/python -m pip install -q -e ".[r,test,bench,mudata]" "$RPY2_SPEC" >"$STAMPS/pip.log" 2>&1 \
     || { grep -v "is ignored: it is neither" "$STAMPS/pip.log" | tail -n 30 >&2; exit 1; }
   echo "$want" > "$STAMPS/pip"
 fi
 
-# 3. harmonybridge's R half (r/), reinstalled when its files change.
-want=$(find r -type f -not -path '*/tests/*' | sort | xargs cat | sha1sum | cut -c1-12)
-if [ "$(cat "$STAMPS/rpkg" 2>/dev/null)" != "$want" ] || ! Rscript -e 'quit(status = !requireNamespace("harmonybridge", quietly = TRUE))' >/dev/null 2>&1; then
-  say "installing the R package harmonybridge from r/"
-  R CMD INSTALL --no-multiarch --no-test-load r >"$STAMPS/rpkg.log" 2>&1 || { cat "$STAMPS/rpkg.log" >&2; exit 1; }
-  echo "$want" > "$STAMPS/rpkg"
-fi
+# 3. harmonybridge's R half (r/): installed unless R has this very one (its version and the
+# fingerprint of its sources, which the install records in its DESCRIPTION).
+.venv/bin/python -m harmonybridge._rbridge._install >"$STAMPS/rpkg.log" 2>&1 || { tail -n 30 "$STAMPS/rpkg.log" >&2; exit 1; }
+if grep -q "installed into" "$STAMPS/rpkg.log"; then say "$(tail -n 1 "$STAMPS/rpkg.log")"; fi
 # R's RunHarmonyPy() and CrossCheckHarmony() run harmonybridge's Python engine through reticulate;
 # they find this .venv's python in this per-user record (r/R/python.R: after their `python`
 # argument and HARMONYBRIDGE_PYTHON, before reticulate's own choice).

@@ -316,7 +316,7 @@ prepare() {
     local log="$ROOTFS/var/log/hb-pip.log"
     : >"$log"
     if ! child "$log" chroot "$ROOTFS" /usr/bin/env -i "${ENVS[@]}" sh -c "cd $IN_REPO && python3 -m venv $IN_VENV && $IN_VENV/bin/python -m pip install -q --upgrade pip \
-        && $IN_VENV/bin/python -m pip install -e '.[r,test]' '$RPY2_SPEC'"; then
+        && $IN_VENV/bin/python -m pip install -e '.[r,test,mudata]' '$RPY2_SPEC'"; then
       grep -v "is ignored: it is neither" "$log" | tail -n 30 >&2
       say "pip install failed (log: $log)"; exit 1
     fi
@@ -336,10 +336,10 @@ prepare() {
   grep '^\[setup\]' "$ROOTFS/var/log/hb-rharmony.log" | sed 's/^\[setup\]/[trixie]/' >&2
 
   t=$(date +%s)
-  if ! in_root sh -c "cd $IN_REPO && R CMD INSTALL --no-multiarch r" >"$ROOTFS/var/log/hb-rpkg.log" 2>&1; then
-    tail -n 30 "$ROOTFS/var/log/hb-rpkg.log" >&2; say "R CMD INSTALL r failed"; exit 1
+  if ! in_root sh -c "cd $IN_REPO && python -m harmonybridge._rbridge._install" >"$ROOTFS/var/log/hb-rpkg.log" 2>&1; then
+    tail -n 30 "$ROOTFS/var/log/hb-rpkg.log" >&2; say "installing the R half from r/ failed"; exit 1
   fi
-  say "R package harmonybridge installed from r/ ($(since "$t"))"
+  say "$(tail -n 1 "$ROOTFS/var/log/hb-rpkg.log") ($(since "$t"))"
   say "stack: $(in_root sh -c "Rscript -e 'cat(R.version.string, \"| Seurat\", as.character(packageVersion(\"Seurat\")), \"| SeuratObject\", as.character(packageVersion(\"SeuratObject\")), \"| harmony\", if (requireNamespace(\"harmony\", quietly = TRUE)) as.character(packageVersion(\"harmony\")) else \"absent\")'" 2>/dev/null) | Python $(in_root python -c 'import platform; print(platform.python_version())')"
 }
 

@@ -19,12 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = needs_r("SeuratObject")
 
 
-def _outdated_library(tmp_path: Path, version: str = "0.0.1") -> Path:
-    """An R library holding the R half under another version number."""
+def _outdated_library(tmp_path: Path, version: str = "0.0.1", source: str | None = None) -> Path:
+    """An R library holding the R half under another version number (or this one, built from
+    other sources: ``source`` is the fingerprint its DESCRIPTION records)."""
     src = tmp_path / "harmonybridge"
     shutil.copytree(ROOT / "r", src, ignore=shutil.ignore_patterns("tests"))
     desc = src / "DESCRIPTION"
     desc.write_text(re.sub(r"^Version: .*$", f"Version: {version}", desc.read_text(), flags=re.M))
+    if source is not None:
+        desc.write_text(desc.read_text().rstrip("\n") + f"\n{_install.FIELD}: {source}\n")
     lib = tmp_path / "rlib"
     lib.mkdir()
     subprocess.run(["R", "CMD", "INSTALL", "--no-test-load", "-l", str(lib), str(src)], check=True, capture_output=True)
@@ -54,8 +57,23 @@ def test_an_outdated_r_half_is_updated_on_first_use(tmp_path):
     shipped = _install.shipped_version()
     assert proc.stdout.strip() == shipped
     assert _installed_version(lib) == shipped
-    assert f"installing its R half {shipped} into {lib} (the installed one is 0.0.1" in proc.stderr
+    stamp = _install.shipped_stamp()
+    assert f"installing its R half {stamp} into {lib} (the installed one is 0.0.1" in proc.stderr
     # Second use: nothing to do, nothing said.
+    again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert "installing" not in again.stderr
+
+
+def test_the_same_version_from_other_sources_is_replaced(tmp_path):
+    """Two checkouts of one version share R's library: the R half follows the sources, not the number."""
+    version = _install.shipped_version()
+    lib = _outdated_library(tmp_path, version=version, source="000000000000")
+    code = "import harmonybridge._rbridge as rb; rb.require('harmonybridge')"
+    env = _clean_env(R_LIBS=str(lib))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert f"(the installed one is {version} (source 000000000000)" in proc.stderr
+    text = (lib / "harmonybridge" / "DESCRIPTION").read_text()
+    assert f"{_install.FIELD}: {_install.fingerprint(_install.source_dir())}" in text
     again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert "installing" not in again.stderr
 

@@ -9,7 +9,18 @@ from ._crosscheck import CrossCheckReport, cross_check
 from ._harmony import harmony_integrate, run_harmony
 from ._metrics import compare_clusterings
 from ._params import HarmonyParams
-from .convert import ConversionLog, assays, from_seurat, read, read_rds, to_seurat, write, write_rds
+from .convert import (
+    ConversionLog,
+    assays,
+    from_mudata,
+    from_seurat,
+    read,
+    read_rds,
+    to_mudata,
+    to_seurat,
+    write,
+    write_rds,
+)
 from .engines._seurat import SeuratPathUnavailable, seurat_defaults
 from .markers import compare_markers, markers
 from .session import SeuratSession, call_seurat
@@ -28,6 +39,7 @@ __all__ = [
     "HarmonyBridgeWarning",
     "HarmonyParams",
     "__version__",
+    "from_mudata",
     "from_seurat",
     "harmony_integrate",
     "read",
@@ -40,6 +52,7 @@ __all__ = [
     "transfer_labels",
     "SeuratPathUnavailable",
     "seurat_defaults",
+    "to_mudata",
     "to_seurat",
     "write",
     "write_rds",

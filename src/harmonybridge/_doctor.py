@@ -79,15 +79,16 @@ R_PACKAGES = {
         "in R: install.packages('harmony'); offline, from a CRAN-like folder or mirror: "
         "HARMONYBRIDGE_R_REPOS=/path/to/cran make setup (needed for backend='r' only)"
     ),
-    "harmonybridge": "make setup (installs r/ with R CMD INSTALL r)",
+    "harmonybridge": "make setup (installs r/: python -m harmonybridge._rbridge._install)",
 }
 
 
 def r_half_version(installed: str) -> Check:
-    """Whether R's harmonybridge is the version this Python package ships (it is updated on first use)."""
-    from harmonybridge._rbridge._install import shipped_version, source_dir
+    """Whether R's harmonybridge is the one this Python package ships, version and sources (it is
+    updated on first use)."""
+    from harmonybridge._rbridge._install import shipped_stamp
 
-    shipped = shipped_version()
+    shipped = shipped_stamp()
     if shipped is None:
         return Check("R half matches", None, False, "this harmonybridge ships no R sources (harmonybridge/_r or r/)")
     if installed == shipped:
@@ -97,8 +98,16 @@ def r_half_version(installed: str) -> Check:
         "R half matches",
         shipped,
         False,
-        f"{now}, this package ships {shipped}: it is installed on first use, or now: R CMD INSTALL {source_dir()}",
+        f"{now}, this package ships {shipped}: it is installed on first use, or now: "
+        "python -m harmonybridge._rbridge._install",
     )
+
+
+def _installed_r_half() -> str:
+    from harmonybridge._rbridge._install import INSTALLED_STAMP, PACKAGE
+
+    code, out = _rscript(f"cat(({INSTALLED_STAMP})('{PACKAGE}'))")
+    return out.strip() if code == 0 and out.strip() else "NA"
 
 
 def harmony_build() -> Check:
@@ -147,7 +156,7 @@ def run_checks() -> list[Check]:
             checks.append(
                 Check(f"R {pkg}", None if v == "NA" else v, v != "NA", "" if v != "NA" else f"not installed; {fix}")
             )
-        checks.append(r_half_version(found.get("harmonybridge", "NA")))
+        checks.append(r_half_version(_installed_r_half() if found.get("harmonybridge", "NA") != "NA" else "NA"))
         if found.get("harmony", "NA") != "NA":
             checks.append(harmony_build())
         code, out = _rscript("cat(extSoftVersion()[['BLAS']])")

@@ -96,27 +96,25 @@ def require(package: str) -> Any:
         return ro.r["asNamespace"](package)
 
 
-_INSTALLED_VERSION = """function(pkg) {
-  v <- suppressWarnings(utils::packageDescription(pkg, fields = "Version"))
-  if (is.na(v)) "" else v
-}"""
-
-
 def installed_r_half() -> str | None:
-    """The installed R half's version (None when it is not installed), without loading it."""
+    """The installed R half's stamp, ``<version> (source <fingerprint>)`` (None when it is not
+    installed), without loading it."""
+    from ._install import INSTALLED_STAMP
+
     ro = robjects()
     with _LOCK, console():
-        found = str(ro.r(_INSTALLED_VERSION)("harmonybridge")[0])
+        found = str(ro.r(INSTALLED_STAMP)("harmonybridge")[0])
     return found or None
 
 
 @functools.cache
 def ensure_r_half() -> None:
     """Install or update the R half from the sources shipped with this package when the installed
-    one is missing or of another version (see :mod:`._install`); once per session."""
+    one is missing, of another version or built from other sources (see :mod:`._install`); once
+    per session."""
     from . import _install
 
-    want = _install.shipped_version()
+    want = _install.shipped_stamp()
     found = installed_r_half()
     if want is None or found == want or os.environ.get("HARMONYBRIDGE_R_AUTOINSTALL") == "0":
         return

@@ -4,7 +4,9 @@ Public API (re-exported by :mod:`harmonybridge`):
 
 - :func:`to_seurat` ``(adata, *, assay="RNA", assay_version=None, raw="assay", return_log=False)``
 - :func:`from_seurat` ``(obj, *, assay=None, join_layers=True, return_log=False)``
-- :func:`write_rds` / :func:`read_rds`: the same through an ``.rds`` file (written atomically);
+- :func:`write_rds` / :func:`read_rds`: the same through an ``.rds`` file (written atomically;
+  ``read_rds(path, mudata=True)`` gives a MuData, one modality per assay);
+- :func:`to_mudata` / :func:`from_mudata`: a converted object's assays as MuData modalities and back;
   :func:`read` / :func:`write` pick ``.h5ad`` or ``.rds`` by extension.
 - :class:`ConversionLog`: every rename, drop or cast of one conversion. Each function returns it
   beside its result when called with ``return_log=True``; whatever was renamed, dropped or cast
@@ -46,13 +48,15 @@ Layout: :mod:`._log` (the log), :mod:`._names` (names), :mod:`._record` (the typ
 :mod:`._frames` / :mod:`._matrices` / :mod:`._uns` (values, both directions), :mod:`._py2r`
 (AnnData -> Seurat, one helper per slot), :mod:`._r2py` (Seurat -> AnnData, one helper per slot),
 :mod:`._extras` (Seurat's slots beyond the name map: identities, variable features, R-only
-slots carried serialized, other assays, counts in X), :mod:`._files` (files). Only
+slots carried serialized, other assays, counts in X), :mod:`._mudata` (every assay as a MuData
+modality and back), :mod:`._files` (files). Only
 :mod:`harmonybridge._rbridge` touches rpy2.
 """
 
 from ._extras import assays
 from ._files import read, read_rds, read_seurat, write, write_rds, write_seurat
 from ._log import ConversionLog, LogEntry
+from ._mudata import from_mudata, to_mudata
 from ._names import NAME_MAP, REDUCTIONS
 from ._py2r import to_seurat
 from ._r2py import from_seurat
@@ -66,10 +70,12 @@ __all__ = [
     "LogEntry",
     "Record",
     "assays",
+    "from_mudata",
     "from_seurat",
     "read",
     "read_rds",
     "read_seurat",
+    "to_mudata",
     "to_seurat",
     "write",
     "write_rds",

@@ -13,6 +13,7 @@ from anndata import AnnData
 
 from harmonybridge import _check, _io, _rbridge
 
+from . import _mudata
 from ._py2r import to_seurat
 from ._r2py import from_seurat
 
@@ -39,15 +40,25 @@ def write_rds(
 
 
 def read_rds(
-    path: str | os.PathLike, *, assay: str | None = None, join_layers: bool = True, return_log: bool = False
+    path: str | os.PathLike,
+    *,
+    assay: str | None = None,
+    join_layers: bool = True,
+    mudata: bool = False,
+    return_log: bool = False,
 ) -> Any:
     """Read an ``.rds`` holding a Seurat object (or an ``.RData``/``.rda`` holding exactly one) as an AnnData
-    (see :func:`from_seurat`).
+    (see :func:`from_seurat`), or with ``mudata=True`` as a MuData with one modality per assay
+    (see :func:`to_mudata`; needs ``pip install mudata``).
 
-    Returns the AnnData, or ``(adata, ConversionLog)`` with ``return_log=True``.
+    Returns the AnnData (or MuData), or ``(result, ConversionLog)`` with ``return_log=True``.
     """
+    if mudata:
+        _mudata.check_installed()
     obj = read_seurat(path)
-    return from_seurat(obj, assay=assay, join_layers=join_layers, return_log=return_log)
+    adata, log = from_seurat(obj, assay=assay, join_layers=join_layers, return_log=True)
+    out = _mudata.to_mudata(adata) if mudata else adata
+    return (out, log) if return_log else out
 
 
 #: What R says when an .rds/.RData file is cut short or is not one.
@@ -136,7 +147,15 @@ def read(path: str | os.PathLike, *, make_unique: bool = False) -> AnnData:
 
 
 def write(adata: AnnData, path: str | os.PathLike) -> Any:
-    """Write ``.h5ad`` or ``.rds`` (a Seurat object) by extension, atomically."""
+    """Write ``.h5ad`` or ``.rds`` (a Seurat object) by extension, atomically; a MuData (see
+    :func:`to_mudata`) as ``.h5mu`` or ``.rds``."""
+    if _mudata.is_mudata(adata):
+        path = _io.check_output(path, (".h5mu", ".rds"))
+        if path.suffix.lower() == ".h5mu":
+            with _io.atomic_path(path) as tmp:
+                adata.write(tmp)
+            return path
+        return write_rds(adata, path)
     path = _io.check_output(path)
     if path.suffix.lower() == ".rds":
         return write_rds(adata, path)

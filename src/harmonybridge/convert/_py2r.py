@@ -17,7 +17,7 @@ from anndata import AnnData
 
 from harmonybridge import _rbridge
 
-from . import _extras
+from . import _extras, _mudata
 from ._frames import r_frame
 from ._log import ConversionLog
 from ._matrices import check_nnz, matrix_spec, r_bytes, r_matrix
@@ -298,7 +298,7 @@ def to_seurat(
     Parameters
     ----------
     adata
-        The AnnData; it is not modified.
+        The AnnData (or a MuData of :func:`to_mudata`: one modality per assay); it is not modified.
     assay
         Name of the Seurat assay that holds ``X`` (as ``data``) and ``layers["counts"]`` (as ``counts``);
         default: the assay the cells came from (``uns['seurat']['assay']``, set by :func:`from_seurat`), else RNA.
@@ -327,6 +327,8 @@ def to_seurat(
     name map; what Seurat cannot hold as is is recorded in ``Misc(obj, "harmonybridge")`` so that
     :func:`from_seurat` restores it. Renames and drops raise one :class:`ConversionWarning`.
     """
+    if _mudata.is_mudata(adata):  # one modality per assay (to_mudata's layout)
+        adata = _mudata.from_mudata(adata, assay)
     if assay is None:  # the assay the cells came from (a Seurat object's default), else RNA
         seurat_uns = adata.uns.get(_extras.SEURAT_UNS)
         assay = str(seurat_uns.get(_extras.ASSAY, "RNA")) if isinstance(seurat_uns, dict) else "RNA"
