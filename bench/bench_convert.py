@@ -1,9 +1,12 @@
 """Benchmark: harmonybridge's AnnData <-> Seurat converters against anndata2ri.
 
-    .venv/bin/python bench/bench_convert.py [--cells 100000] [--genes 2000] [--nnz 20000000] [--repeats 3]
+    .venv/bin/python bench/bench_convert.py [--cells 100000] [--genes 2000] [--nnz 20000000] [--repeats 3] [--counts]
 
 Data: seeded synthetic counts (CSR float32), obs columns (a categorical, an integer, a float,
-a string) and a 50-column X_pca. Four sides, each in its own subprocess so that memory is its own:
+a string) and a 50-column X_pca. With ``--counts``, the usual scanpy object: X log-normalized
+and the counts in ``layers["counts"]`` (two matrices of one non-zero pattern; anndata2ri's side
+then runs ``as.Seurat(sce, counts = "counts", data = "X")``). Four sides, each in its own
+subprocess so that memory is its own:
 
 - ``hb to``:      harmonybridge.to_seurat(adata)
 - ``a2r to``:     anndata2ri py2rpy(adata) -> SingleCellExperiment, then Seurat::as.Seurat(sce, data = "X")
@@ -30,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 
-def make_adata(n_cells: int, n_genes: int, nnz: int, seed: int = 0):
+def make_adata(n_cells: int, n_genes: int, nnz: int, seed: int = 0, counts: bool = False):
     import pandas as pd
     import scipy.sparse as sp
     from anndata import AnnData
@@ -56,7 +59,16 @@ def make_adata(n_cells: int, n_genes: int, nnz: int, seed: int = 0):
     var = pd.DataFrame(index=[f"gene{i}" for i in range(n_genes)])
     adata = AnnData(X=X, obs=obs, var=var)
     adata.obsm["X_pca"] = rng.normal(size=(n_cells, 50)).astype(np.float32)
+    if counts:  # normalize_total + log1p, as scanpy's pipeline leaves it
+        adata.layers["counts"] = X.copy()
+        scale = 1e4 / np.maximum(per_cell_sum(X), 1)
+        adata.X = X.multiply(scale[:, None]).tocsr().astype(np.float32)
+        np.log1p(adata.X.data, out=adata.X.data)
     return adata
+
+
+def per_cell_sum(X) -> np.ndarray:
+    return np.asarray(X.sum(axis=1)).ravel()
 
 
 def _status(field: str) -> float:
@@ -74,7 +86,7 @@ def _reset_peak() -> bool:
         return False
 
 
-def run_side(side: str, n_cells: int, n_genes: int, nnz: int) -> dict:
+def run_side(side: str, n_cells: int, n_genes: int, nnz: int, counts: bool = False) -> dict:
     import anndata2ri
     import rpy2.robjects as ro
     from rpy2.robjects.conversion import localconverter
@@ -86,7 +98,8 @@ def run_side(side: str, n_cells: int, n_genes: int, nnz: int) -> dict:
     _rbridge.require("Seurat")
     _rbridge.hb()
     ro.r("suppressPackageStartupMessages(library(SingleCellExperiment))")
-    as_seurat = ro.r("function(s) suppressWarnings(Seurat::as.Seurat(s, counts = NULL, data = 'X'))")
+    counts_arg = "'counts'" if counts else "NULL"
+    as_seurat = ro.r(f"function(s) suppressWarnings(Seurat::as.Seurat(s, counts = {counts_arg}, data = 'X'))")
     as_sce = ro.r("function(o) suppressWarnings(Seurat::as.SingleCellExperiment(o))")
 
     def a2r_to(a):
@@ -100,9 +113,9 @@ def run_side(side: str, n_cells: int, n_genes: int, nnz: int) -> dict:
             return ro.conversion.get_conversion().rpy2py(sce)
 
     fn = {"hb to": to_seurat, "hb from": from_seurat, "a2r to": a2r_to, "a2r from": a2r_from}[side]
-    tiny = make_adata(200, 50, 2000, seed=1)
+    tiny = make_adata(200, 50, 2000, seed=1, counts=counts)
     fn(to_seurat(tiny) if "from" in side else tiny)  # warm up: R packages, methods, caches
-    adata = make_adata(n_cells, n_genes, nnz)
+    adata = make_adata(n_cells, n_genes, nnz, counts=counts)
     nnz_real = adata.X.nnz
     matrix_mib = (adata.X.data.nbytes + adata.X.indices.nbytes + adata.X.indptr.nbytes) / 2**20
     arg = to_seurat(adata) if "from" in side else adata
@@ -126,14 +139,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--genes", type=int, default=2_000)
     p.add_argument("--nnz", type=int, default=20_000_000)
     p.add_argument("--repeats", type=int, default=3, help="runs per side (fresh process each); medians are reported")
+    p.add_argument(
+        "--counts", action="store_true", help="X log-normalized plus layers['counts'] (scanpy's usual object)"
+    )
     p.add_argument("--side", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.side:
-        print(json.dumps(run_side(args.side, args.cells, args.genes, args.nnz)))
+        print(json.dumps(run_side(args.side, args.cells, args.genes, args.nnz, args.counts)))
         return 0
     print(
         f"{args.cells:,} cells x {args.genes:,} genes, about {args.nnz:,} non-zeros (CSR float32, seeded), "
-        "4 obs columns, X_pca (50 PCs); Python " + sys.version.split()[0]
+        "4 obs columns, X_pca (50 PCs)"
+        + ("; X log-normalized + layers['counts'] (one pattern)" if args.counts else "")
+        + "; Python "
+        + sys.version.split()[0]
     )
     sides = ("hb to", "a2r to", "hb from", "a2r from")
     runs: dict[str, list[dict]] = {side: [] for side in sides}
@@ -150,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                 str(args.genes),
                 "--nnz",
                 str(args.nnz),
+                *(["--counts"] if args.counts else []),
             ]
             done = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if done.returncode != 0:

@@ -692,3 +692,39 @@ def test_real_data_roundtrip(name, tmp_path):
         path = write_rds(a, tmp_path / "x.rds")
     assert any("Seurat turns" in str(w.message) for w in caught) == bool(renamed)
     assert_exact(a, read_rds(path))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_x_and_counts_of_one_pattern_share_it_in_r(version):
+    """A normalized object's X and counts have one non-zero pattern: R holds it once, values exact."""
+    rng = np.random.default_rng(3)
+    counts = sp.random(300, 80, density=0.2, format="csr", random_state=3, dtype=np.float32)
+    counts.data = rng.integers(1, 20, counts.nnz).astype(np.float32)
+    X = counts.copy()
+    X.data = np.log1p(X.data * 3.0).astype(np.float32)
+    other = counts.copy()
+    other.indices = other.indices.copy()  # equal pattern, another array: shared as well
+    shifted = sp.random(300, 80, density=0.2, format="csr", random_state=4, dtype=np.float32)  # another pattern
+    adata = AnnData(X=X, layers={"counts": counts, "again": other, "shifted": shifted})
+    adata.obs_names = [f"c{i}" for i in range(300)]
+    adata.var_names = [f"g{i}" for i in range(80)]
+    layers = {"counts": counts} if version == "v4" else dict(adata.layers)
+    adata = AnnData(X=X, obs=adata.obs, var=adata.var, layers=layers)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConversionWarning)
+        obj = to_seurat(adata, assay_version=version, x_layer="data")
+    r = rb.robjects().r
+    addr = r(
+        "function(o, l) { m <- if (utils::packageVersion('SeuratObject') >= '5.0.0') "
+        "SeuratObject::LayerData(o, layer = l) else SeuratObject::GetAssayData(o, slot = l)\n"
+        "utils::capture.output(print(.Internal(address(m@i)))) }"  # where R holds the pattern
+    )
+    back = from_seurat(obj)
+    if version == "v5":
+        assert str(addr(obj, "counts")[0]) == str(addr(obj, "data")[0]) == str(addr(obj, "again")[0])
+        assert str(addr(obj, "shifted")[0]) != str(addr(obj, "data")[0])
+        assert (back.layers["shifted"] != shifted).nnz == 0
+    else:
+        assert str(addr(obj, "counts")[0]) == str(addr(obj, "data")[0])
+    assert back.X.dtype == np.float32 and (back.X != X).nnz == 0
+    assert (back.layers["counts"] != counts).nnz == 0

@@ -103,3 +103,41 @@ def test_a_first_call_without_arguments_starts_r():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().endswith("Seurat")
+
+
+def test_call_arguments_reach_r_without_a_copy():
+    """rpy2 binds a copy of each value into an environment; call() binds the value itself, so a
+    large matrix is not copied again in R and two arguments can share one vector."""
+    import rpy2.rinterface as ri
+
+    from harmonybridge._rbridge._calls import RFunction
+
+    v = _rbridge.r_int(np.arange(1_000_000))
+    env = ri.baseenv["new.env"]()
+    ri.evalr("f <- function(a, b) c(utils::capture.output(print(.Internal(address(a)))),"
+             " utils::capture.output(print(.Internal(address(b)))))", envir=env)  # fmt: skip
+    a, b = (str(x) for x in _rbridge.call(RFunction("base", "f", where=env), v, v, what="addresses"))
+    mine = str(ri.evalr("utils::capture.output(print(.Internal(address(x))))", envir=_env_with(v))[0])
+    assert a == b, "the same vector passed twice arrived as two copies"
+    assert a == mine
+    # and R still copies before a change in place: the caller's vector is unchanged
+    _rbridge.call(RFunction("base", "g", where=_defined("g <- function(x) { x[1] <- -1L; x }")), v, what="change")
+    assert int(v[0]) == 0
+
+
+def _env_with(value):
+    import rpy2.rinterface as ri
+
+    from harmonybridge._rbridge._calls import _bind
+
+    env = ri.baseenv["new.env"]()
+    _bind(env, "x", value)
+    return env
+
+
+def _defined(code: str):
+    import rpy2.rinterface as ri
+
+    env = ri.baseenv["new.env"]()
+    ri.evalr(code, envir=env)
+    return env

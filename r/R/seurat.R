@@ -80,6 +80,12 @@ hb_data_frame <- function(columns, row_names) {
   if (is.null(value)) stop("no matrix given for layer '", layer, "'", call. = FALSE)
   if (inherits(a, "StdAssay")) {
     .so("LayerData<-")(a, layer = layer, value = value)
+  } else if (!.so("IsMatrixEmpty")(value) && identical(dimnames(value), dimnames(a))) {
+    # SetAssayData would check the names, then subset new.data[features, cells]: with the names
+    # already in the assay's order that is a full copy of the same matrix (0.5 s at 20M non-zeros)
+    # and the copy no longer shares X's pattern. Same result, without the copy (testthat: identical).
+    methods::slot(a, layer) <- value
+    a
   } else {
     do.call(.so("SetAssayData"), c(list(a), .hb_layer_arg(layer), list(new.data = value)))
   }

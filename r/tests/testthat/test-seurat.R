@@ -167,3 +167,23 @@ test_that("hb_read_rds refuses files without a Seurat object", {
   saveRDS(list(a = 1), path)
   expect_error(hb_read_rds(path), "not a Seurat object")
 })
+
+test_that("a layer in the assay's own order is set without SetAssayData's copy, with the same result", {
+  skip_if_no_seurat_object()
+  so <- function(name) getExportedValue("SeuratObject", name)
+  dn <- list(paste0("g", 1:6), paste0("c", 1:9))
+  counts <- Matrix::rsparsematrix(6L, 9L, 0.5, rand.x = function(n) as.numeric(sample.int(9L, n, TRUE)))
+  dimnames(counts) <- dn
+  data <- counts
+  data@x <- log1p(data@x)
+  addr <- function(v) utils::capture.output(print(.Internal(address(v))))
+  a <- so("CreateAssayObject")(data = data)
+  ours <- .hb_set_layer(a, "counts", counts)
+  theirs <- if (hb_seurat_object_v5()) so("LayerData<-")(a, layer = "counts", value = counts) else
+    so("SetAssayData")(a, slot = "counts", new.data = counts)
+  expect_identical(ours, theirs)
+  expect_identical(addr(.hb_get_layer(ours, "counts")@i), addr(counts@i))  # not copied
+  # another order: SetAssayData's own path puts it in the assay's order
+  shuffled <- counts[c(2, 1, 3:6), ]
+  expect_identical(.hb_set_layer(a, "counts", shuffled), .hb_set_layer(a, "counts", counts))
+})

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -44,12 +47,45 @@ def matrix_spec(m: Any, what: str) -> dict[str, Any]:
     return {"format": fmt, "dtype": str(dt), "sparse_class": type(m).__name__ if sp.issparse(m) else ""}
 
 
+#: The R ``i``/``p`` vectors already made in this conversion: (indices, indptr, r_i, r_p).
+_SHARED: contextvars.ContextVar[list | None] = contextvars.ContextVar("hb_shared_structure", default=None)
+
+
+@contextlib.contextmanager
+def shared_structure() -> Iterator[None]:
+    """Within the block, sparse matrices with the same non-zero pattern (X and ``layers['counts']``
+    of a normalized object) share one R ``i`` and one R ``p`` vector: the pattern crosses once."""
+    token = _SHARED.set([])
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a is b or (a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b))
+
+
+def _structure(m: Any) -> tuple[Any, Any]:
+    """R ``i`` and ``p`` for a canonical CSR matrix, reused from an earlier matrix of the same pattern."""
+    seen = _SHARED.get()
+    if seen is not None:
+        for indices, indptr, r_i, r_p in seen:
+            if _same(m.indptr, indptr) and _same(m.indices, indices):
+                return r_i, r_p
+    r_i, r_p = _rbridge.r_int(m.indices), _rbridge.r_int(m.indptr)
+    if seen is not None:
+        seen.append((m.indices, m.indptr, r_i, r_p))
+    return r_i, r_p
+
+
 def r_matrix(m: Any, features: Any, cells: Any, what: str) -> Any:
     """A cells x genes matrix as an R genes x cells dgCMatrix (sparse) or matrix (dense).
 
     CSR cells x genes has the arrays of CSC genes x cells, so ``i``, ``p`` and ``x`` are
     copied once into R vectors (``x`` cast to double in the same copy) and wrapped with
-    ``new("dgCMatrix")``: no dense step, no COO or dgR detour.
+    ``new("dgCMatrix")``: no dense step, no COO or dgR detour. Inside :func:`shared_structure`,
+    a pattern already sent is not sent again.
     """
     n_cells, n_genes = m.shape
     if sp.issparse(m):
@@ -58,8 +94,7 @@ def r_matrix(m: Any, features: Any, cells: Any, what: str) -> Any:
         if not m.has_canonical_format:
             m = m.copy()
             m.sum_duplicates()
-        i = _rbridge.r_int(m.indices)
-        p = _rbridge.r_int(m.indptr)
+        i, p = _structure(m)
         x = _rbridge.r_double(m.data)
         return _rbridge.call(
             "hb_dgc", i, p, x, n_genes, n_cells, features, cells, what=f"building {what} as a dgCMatrix"

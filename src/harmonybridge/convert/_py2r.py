@@ -20,7 +20,7 @@ from harmonybridge import _rbridge
 from . import _extras, _mudata
 from ._frames import r_frame
 from ._log import ConversionLog
-from ._matrices import check_nnz, matrix_spec, r_bytes, r_matrix
+from ._matrices import check_nnz, matrix_spec, r_bytes, r_matrix, shared_structure
 from ._names import SLOT_OF, check_names, feature_map, log_features, make_name, reduction_plan, unique_names
 from ._record import Record
 from ._uns import r_uns
@@ -366,40 +366,41 @@ def to_seurat(
         assay, version, features, _rbridge.r_strings(obs_names.tolist()), _rbridge.r_strings(features), rec, log
     )
 
-    data = _process_X(adata, t)
-    counts, scale, layers = _process_layers(layers_in, t)
-    scale, uns = _process_scale_data(adata, layers_in, scale, t)
-    xp = _extras.plan(adata, uns, assay, layers_in, idents=idents, x_layer=x_layer, log=log)
-    if xp.x_counts:
-        counts, data = data, None
-    obs_r, var_r = _process_obs_var(adata, plan, t, xp)
-    extra = _process_raw(adata, raw, t)
-    reductions = _process_reductions(adata, plan, t)
-    graphs = _process_graphs(adata, t)
-    extra_assays, extra_reductions, extra_graphs, graph_assays = _extras.r_other_assays(xp, t.cells_r, log)
-    extra.update(extra_assays)
-    reductions += extra_reductions
-    graphs.update(extra_graphs)
-    slots = _extras.r_slot_args(xp, adata, features, rec, log)
-    misc = rec.to_misc(r_uns(xp.uns, "", log))
-    obj = _rbridge.call(
-        "hb_to_seurat",
-        assay,
-        data,
-        counts=counts,
-        scale_data=scale,
-        layers=_rbridge.r_list(layers),
-        var=var_r,
-        obs=obs_r,
-        reductions=_rbridge.r_list(reductions),
-        graphs=_rbridge.r_list(graphs),
-        extra_assays=_rbridge.r_list(extra),
-        misc=misc,
-        version=version,
-        project=project,
-        graph_assays=_rbridge.r_list({k: _rbridge.r_strings([v]) for k, v in graph_assays.items()}) or None,
-        **slots,
-        what="building the Seurat object",
-    )
+    with shared_structure():  # X and counts of one pattern share their R i and p
+        data = _process_X(adata, t)
+        counts, scale, layers = _process_layers(layers_in, t)
+        scale, uns = _process_scale_data(adata, layers_in, scale, t)
+        xp = _extras.plan(adata, uns, assay, layers_in, idents=idents, x_layer=x_layer, log=log)
+        if xp.x_counts:
+            counts, data = data, None
+        obs_r, var_r = _process_obs_var(adata, plan, t, xp)
+        extra = _process_raw(adata, raw, t)
+        reductions = _process_reductions(adata, plan, t)
+        graphs = _process_graphs(adata, t)
+        extra_assays, extra_reductions, extra_graphs, graph_assays = _extras.r_other_assays(xp, t.cells_r, log)
+        extra.update(extra_assays)
+        reductions += extra_reductions
+        graphs.update(extra_graphs)
+        slots = _extras.r_slot_args(xp, adata, features, rec, log)
+        misc = rec.to_misc(r_uns(xp.uns, "", log))
+        obj = _rbridge.call(
+            "hb_to_seurat",
+            assay,
+            data,
+            counts=counts,
+            scale_data=scale,
+            layers=_rbridge.r_list(layers),
+            var=var_r,
+            obs=obs_r,
+            reductions=_rbridge.r_list(reductions),
+            graphs=_rbridge.r_list(graphs),
+            extra_assays=_rbridge.r_list(extra),
+            misc=misc,
+            version=version,
+            project=project,
+            graph_assays=_rbridge.r_list({k: _rbridge.r_strings([v]) for k, v in graph_assays.items()}) or None,
+            **slots,
+            what="building the Seurat object",
+        )
     log.warn_if_lossy()
     return (obj, log) if return_log else obj
