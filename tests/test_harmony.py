@@ -256,8 +256,12 @@ def test_errors_leave_adata_unchanged(small, make, kwargs, error, match):
 def test_continuous_looking_key_warns(small):
     adata = small.copy()
     adata.obs["depth"] = np.arange(adata.n_obs, dtype=float)
-    with pytest.warns(hb.HarmonyBridgeWarning, match=r"adata.obs\['depth'\] is numeric with 300 distinct values"):
+    with pytest.warns(
+        hb.HarmonyBridgeWarning, match=r"adata.obs\['depth'\] is numeric with 300 distinct values"
+    ) as got:
         hb.run_harmony(adata, "depth", nclust=5, max_iter=1)
+    # the warning names the user's line (this file), as Python's own warnings do, not harmonybridge's
+    assert {w.filename for w in got if issubclass(w.category, hb.HarmonyBridgeWarning)} == {__file__}
 
 
 def test_numeric_batch_with_few_levels_does_not_warn(small):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import scanpy as sc
 import scipy.sparse as sp
 from helpers import DATA, needs_data, needs_r
 
@@ -135,6 +136,19 @@ def test_errors_name_the_function_and_leave_adata_unchanged(adata):
     with pytest.raises(KeyError, match="counts='raw' is not a layer of adata"):
         hb.SeuratSession(adata, counts="raw")
     _unchanged(adata, snap)
+
+    # log-normalized X and no counts: NormalizeData is refused in the session's terms, not Seurat's
+    normalized = adata.copy()
+    sc.pp.normalize_total(normalized)
+    sc.pp.log1p(normalized)
+    with hb.SeuratSession(normalized) as s:
+        for step in ("NormalizeData", "SCTransform"):
+            with pytest.raises(ValueError, match=f"Seurat::{step} starts from raw counts, but this session has none"):
+                s.call(step)
+        s.FindVariableFeatures(nfeatures=100, verbose=False)  # the steps after normalization run
+    assert "highly_variable" in normalized.var
+    with pytest.raises(ValueError, match="SCTransform starts from raw counts"), hb.SeuratSession(normalized) as s:
+        s.SCTransform(verbose=False)
 
 
 def test_sctransform_gives_an_assay_of_its_own(adata):

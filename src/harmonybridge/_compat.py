@@ -21,7 +21,7 @@ class ConversionWarning(HarmonyBridgeWarning):
 def warn(message: str, category: type[Warning] = HarmonyBridgeWarning) -> None:
     """Warn, attributing the warning to the first frame outside harmonybridge."""
     frame = sys._getframe(1)
-    level = 1
+    level = 2  # 1 would name the line in this function, 2 its caller
     while frame is not None and frame.f_code.co_filename.startswith(_PKG_DIR):
         frame = frame.f_back
         level += 1

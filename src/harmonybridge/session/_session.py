@@ -188,6 +188,7 @@ class SeuratSession:
         fn = self.function(name)
         named = _r_kwargs(fn, kwargs, r_args)
         self._check_assays(fn, named)
+        self._check_counts(fn, named)
         value, shown = _invoke(fn, [self._obj, *args], named)
         self.calls.append(f"{fn.qualified}({shown})"[:300])
         if rs.is_seurat(value):
@@ -205,6 +206,17 @@ class SeuratSession:
             if missing:
                 msg = f"{fn.qualified}: assay {missing[0]!r} is not in the session's Seurat object; assays: {present}"
                 raise KeyError(msg)
+
+    def _check_counts(self, fn: rs.SeuratFunction, named: dict[str, Any]) -> None:
+        """NormalizeData and SCTransform start from counts: say so before Seurat's own error."""
+        if fn.name not in _FROM_COUNTS or self._counts is not None or named.get("assay", self.assay) != self.assay:
+            return
+        msg = (
+            f"{fn.qualified} starts from raw counts, but this session has none: adata.X went in as "
+            f"Seurat's data (it is not integer counts) and adata.layers has no 'counts'. Give the counts "
+            f"(SeuratSession(adata, counts='<layer>')), or leave {fn.name} out: X is already normalized"
+        )
+        raise ValueError(msg)
 
     # ---- results ---------------------------------------------------------------------------
 
@@ -240,6 +252,10 @@ class SeuratSession:
 
     def __repr__(self) -> str:
         return f"SeuratSession({self._adata.n_obs} cells, assay {self.assay!r}, {len(self.calls)} call(s))"
+
+
+#: Seurat functions that read the assay's counts.
+_FROM_COUNTS = ("NormalizeData", "SCTransform")
 
 
 def _r_kwargs(fn: rs.SeuratFunction, kwargs: dict[str, Any], r_args: dict[str, Any] | None) -> dict[str, Any]:
