@@ -67,9 +67,6 @@ CrossCheckHarmony <- function(object, group.by.vars, label = NULL, seeds = 3, re
   meta <- lapply(meta, .hb_py_factor)
   meta$cell <- rownames(embedding)
   opts <- .hb_options(.options)
-  if (!isTRUE(all.equal(opts$batch.prop.cutoff, .hb_harmony_option_defaults$batch.prop.cutoff))) {
-    .hb_abort("{.arg .options}: the cross-check runs with the default {.arg batch.prop.cutoff} (1e-5) only.")
-  }
   harmony_meta <- as.data.frame(batches$meta, stringsAsFactors = FALSE)
   data_t <- t(embedding)
   runs <- 0L
@@ -107,7 +104,7 @@ CrossCheckHarmony <- function(object, group.by.vars, label = NULL, seeds = 3, re
   out <- .hb_py_call("CrossCheckHarmony()", module$cross_check(
     .hb_py_matrix(embedding), meta, as.list(batches$vars_use), run_in_r,
     label = label, n_seeds = as.integer(seeds), args = args,
-    options = opts[setdiff(names(opts), "batch.prop.cutoff")], seed = as.integer(seed), html = !is.null(report)
+    options = opts, seed = as.integer(seed), html = !is.null(report)
   ))
   if (runs != as.integer(seeds)) {
     .hb_abort("CrossCheckHarmony(): R harmony ran {runs} time{?s}, expected {as.integer(seeds)}.")

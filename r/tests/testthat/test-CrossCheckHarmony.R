@@ -41,5 +41,15 @@ test_that("CrossCheckHarmony refuses bad arguments before running anything", {
   expect_error(CrossCheckHarmony(obj, "batch", label = "celltype"), "\"celltype\" is not a column", fixed = TRUE)
   expect_error(CrossCheckHarmony(obj, "batch", report = "/nonexistent/dir/r.html"), "The folder of `report` does not exist", fixed = TRUE)
   expect_error(CrossCheckHarmony(list(), "batch"), "must be a Seurat object")
-  expect_error(CrossCheckHarmony(obj, "batch", .options = list(batch.prop.cutoff = 0.1)), "default `batch.prop.cutoff`", fixed = TRUE)
+})
+
+test_that("CrossCheckHarmony passes batch.prop.cutoff to both engines", {
+  skip_if_no_harmonybridge_python()
+  skip_if_not_installed("harmony")
+  obj <- make_seurat()
+  check <- CrossCheckHarmony(obj, "batch", seeds = 2, .options = harmony::harmony_options(batch.prop.cutoff = 0.2), verbose = FALSE)
+  found <- regmatches(check$json, gregexpr('"batch_prop_cutoff": [^,\n}]+', check$json))[[1]]
+  expect_length(found, 2L)  # the parameters each engine ran with
+  expect_identical(unique(found), '"batch_prop_cutoff": 0.2')
+  expect_identical(check$verdict, "agree")
 })
