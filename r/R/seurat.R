@@ -235,7 +235,7 @@ hb_to_seurat <- function(assay, data, counts = NULL, scale_data = NULL, layers =
                                  variable_features = part("variable_features"))
   }
   if (isTRUE(calc_n)) {
-    n <- getFromNamespace("CalcN", "SeuratObject")(obj[[assay]])
+    n <- utils::getFromNamespace("CalcN", "SeuratObject")(obj[[assay]])
     if (!is.null(n)) {
       obj[[paste0("nCount_", assay)]] <- n$nCount
       obj[[paste0("nFeature_", assay)]] <- n$nFeature
