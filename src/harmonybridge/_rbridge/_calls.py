@@ -49,7 +49,8 @@ def _bind(env: Any, name: str, value: Any) -> None:
     from rpy2.rinterface_lib import conversion, memorymanagement, openrlib
 
     with memorymanagement.rmemory() as rmemory:  # rpy2's own steps, less the Rf_duplicate
-        symbol = rmemory.protect(openrlib.rlib.Rf_install(conversion._str_to_cchar(name)))
+        cname = openrlib.ffi.new("char[]", name.encode("utf-8"))  # (rpy2's own helper changed in 3.6)
+        symbol = rmemory.protect(openrlib.rlib.Rf_install(cname))
         cdata = rmemory.protect(conversion._get_cdata(value))
         openrlib.rlib.Rf_defineVar(symbol, cdata, env.__sexp__._cdata)
 
