@@ -145,8 +145,9 @@ def test_errors_name_the_function_and_leave_adata_unchanged(adata):
         for step in ("NormalizeData", "SCTransform"):
             with pytest.raises(ValueError, match=f"Seurat::{step} starts from raw counts, but this session has none"):
                 s.call(step)
-        s.FindVariableFeatures(nfeatures=100, verbose=False)  # the steps after normalization run
-    assert "highly_variable" in normalized.var
+        s.ScaleData(features=list(normalized.var_names[:200]), verbose=False)  # later steps run on X
+        s.RunPCA(features=list(normalized.var_names[:200]), npcs=5, verbose=False)
+    assert normalized.obsm["X_pca"].shape == (normalized.n_obs, 5)
     with pytest.raises(ValueError, match="SCTransform starts from raw counts"), hb.SeuratSession(normalized) as s:
         s.SCTransform(verbose=False)
 

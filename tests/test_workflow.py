@@ -35,10 +35,13 @@ def test_demo_data_is_shipped_with_the_package():
 
 def test_demo_data_is_in_the_wheel():
     """hatch's wheel target takes every file under src/harmonybridge that git does not ignore."""
+    import shutil
     import subprocess
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout (the Seurat-5 root gets the working tree only)")
     for rel in ("src/harmonybridge/data/symphony_pbmcs_1200_counts.h5ad", "src/harmonybridge/data/README.md"):
         ignored = subprocess.run(["git", "check-ignore", "-q", rel], cwd=root, check=False).returncode == 0
         assert not ignored, rel
@@ -49,7 +52,8 @@ def test_preprocess_keeps_one_copy_of_each_matrix_and_scales_before_pca():
     before = raw.copy()
     adata = wf.preprocess(raw, "donor", min_genes=50)
     assert raw.obs.equals(before.obs) and "X_pca" not in raw.obsm and (raw.X != before.X).nnz == 0  # input untouched
-    assert adata.raw is None and list(adata.layers) == ["counts"]  # no raw.X identical to X
+    layers = [k for k in adata.layers if k is not None]  # anndata >= 0.13 also lists X under None
+    assert adata.raw is None and layers == ["counts"]  # no raw.X identical to X
     assert sp.issparse(adata.X) and sp.issparse(adata.layers["counts"])
     np.testing.assert_allclose(
         adata.X[:5].toarray(),

@@ -144,7 +144,16 @@ hb_make_assay <- function(data, counts = NULL, scale_data = NULL, layers = list(
       a[[col]] <- v
     }
   }
-  if (length(variable_features)) .so("VariableFeatures<-")(a, value = variable_features) -> a
+  if (length(variable_features)) {
+    .so("VariableFeatures<-")(a, value = variable_features) -> a
+    if (inherits(a, "StdAssay") && length(variable_features) == 1L) {
+      # SeuratObject 5.0.2 recycles a single feature's name down var.features (every feature then
+      # reads as variable, NA first): the column as the setter writes it for two or more
+      vf <- stats::setNames(rep(NA_character_, nrow(a)), rownames(a))
+      vf[variable_features] <- variable_features
+      a[["var.features"]] <- vf
+    }
+  }
   a
 }
 

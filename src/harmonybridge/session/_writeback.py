@@ -59,8 +59,11 @@ def collect(s: Any, log: ConversionLog) -> dict[str, Any]:
         else:
             log.add("dropped", s.assay, f"layer {layer}", reason="not readable as cells x features")
     for col in d["var"]:
-        up["var"][col] = main.var[col]
-        log.add("moved", f"{s.assay} feature metadata", col, f"var[{col!r}]")
+        if col in main.var:
+            up["var"][col] = main.var[col]
+            log.add("moved", f"{s.assay} feature metadata", col, f"var[{col!r}]")
+        else:  # Seurat 5's var.features/var.features.rank: read as VariableFeatures
+            log.add("moved", f"{s.assay} feature metadata", col, "var['highly_variable'] (VariableFeatures)")
     if d["var_features"]:
         vf = rs.variable_features(s.obj, s.assay)
         up["highly_variable"] = feature_of.isin(vf)
