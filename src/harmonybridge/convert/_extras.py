@@ -117,7 +117,8 @@ def read_carry(obj: Any, log: ConversionLog) -> dict[str, np.ndarray]:
     return out
 
 
-def _fields(sub: AnnData) -> dict[str, Any]:
+def assay_fields(sub: AnnData) -> dict[str, Any]:
+    """An assay's AnnData as the fields stored in ``uns['seurat']['assays'][name]`` (uns copied)."""
     out: dict[str, Any] = {"X": sub.X, "var": sub.var}
     for name in ("layers", "obsm", "varm", "obsp"):
         out[name] = {k: v for k, v in getattr(sub, name).items() if k is not None}
@@ -160,7 +161,7 @@ def read_other_assays(
         )
         sub_log = ConversionLog(f"assay {name}")
         sub = assemble(parts, sub_log)
-        fields = _fields(sub)
+        fields = assay_fields(sub)
         stdevs = _read_loadings_stdev(parts, sub, fields)
         for e in sub_log.entries:
             if e.action == "dropped" and (e.where == "assay" or (e.where == "reduction loadings" and e.old in stdevs)):

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 from anndata import AnnData
 
-from ._extras import ASSAY, ASSAYS, SEURAT_UNS, assays
+from ._extras import ASSAY, ASSAYS, SEURAT_UNS, assay_fields, assays
 
 #: What a modality keeps of its assay beyond the AnnData fields (restored by :func:`from_mudata`).
 ASSAY_UNS = "harmonybridge_assay"
@@ -88,13 +88,8 @@ def from_mudata(mdata: Any, assay: str | None = None) -> AnnData:
     for name in names:
         if name == assay:
             continue
-        sub = mdata.mod[name]
-        fields: dict[str, Any] = {"X": sub.X, "var": sub.var}
-        for slot in ("layers", "obsm", "varm", "obsp"):
-            fields[slot] = dict(getattr(sub, slot).items())
-        uns = dict(sub.uns)
-        fields.update(uns.pop(ASSAY_UNS, None) or {})
-        fields["uns"] = uns
+        fields = assay_fields(mdata.mod[name])  # as read_rds stores another assay
+        fields.update(fields["uns"].pop(ASSAY_UNS, None) or {})
         others[name] = fields
     seurat = adata.uns.get(SEURAT_UNS)
     seurat = dict(seurat) if isinstance(seurat, dict) else {}
