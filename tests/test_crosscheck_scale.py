@@ -19,22 +19,27 @@ pytestmark = [needs_r("harmony"), pytest.mark.slow]
 
 @pytest.fixture
 def searches(monkeypatch):
-    """Every neighbour search made: NeighborGraph.search calls, and what each sc.pp.neighbors call was given."""
+    """Every neighbour search made (NeighborGraph.search and scanpy's own), and every graph built from one."""
     import scanpy as sc
 
-    seen = {"search": [], "scanpy": []}
-    search, neighbors = _neighbors.NeighborGraph.search.__func__, sc.pp.neighbors
+    seen = {"search": [], "scanpy": [], "graph": []}
+    search, neighbors, graph = _neighbors.NeighborGraph.search.__func__, sc.pp.neighbors, _neighbors.umap_connectivities
 
     def counting_search(cls, X, k=15):
         seen["search"].append(X.shape[0])
         return search(cls, X, k)
 
     def counting_neighbors(*args, **kwargs):
-        seen["scanpy"].append(type(kwargs.get("transformer")).__name__)
+        seen["scanpy"].append(args)
         return neighbors(*args, **kwargs)
+
+    def counting_graph(indices, distances):
+        seen["graph"].append(indices.shape)
+        return graph(indices, distances)
 
     monkeypatch.setattr(_neighbors.NeighborGraph, "search", classmethod(counting_search))
     monkeypatch.setattr(sc.pp, "neighbors", counting_neighbors)
+    monkeypatch.setattr(_neighbors, "umap_connectivities", counting_graph)
     return seen
 
 
@@ -43,9 +48,9 @@ def test_one_neighbour_search_per_embedding_reused_by_leiden_and_umap(searches):
     report = hb.cross_check(adata, "batch", label_key="cell_type", n_seeds=2, figures=True)
     # 2 engines x 2 seeds, and the uncorrected embedding (its clusters vs the labels)
     assert searches["search"] == [900] * 5
-    # scanpy built its graph from those neighbours every time (Leiden on each, UMAP on two): no search of its own
-    assert searches["scanpy"] and set(searches["scanpy"]) == {"_Precomputed"}
-    assert len(searches["scanpy"]) == 5
+    # one graph from each search (itself + 14 others), shared by Leiden and the two UMAPs: scanpy searches nothing
+    assert searches["graph"] == [(900, 15)] * 5
+    assert searches["scanpy"] == []
     assert report.sampling_note() == "" and report.meta["graph_cells"] == 900
     assert {"umaps"} <= set(report.figure_data) and report.figure_data["umaps"]["python"].shape == (900, 2)
 
