@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import DATA, needs_data
+from helpers import DATA, needs_data, synthetic
 
 from harmonybridge import _metrics, compare_clusterings
 
@@ -17,9 +17,48 @@ def test_lisi_matches_r_lisi_package():
     X = pd.read_csv(DATA / "lisi_x.tsv.gz", sep="\t").to_numpy()
     meta = pd.read_csv(DATA / "lisi_metadata.tsv.gz", sep="\t")
     expected = pd.read_csv(DATA / "lisi_lisi.tsv.gz", sep="\t", index_col=0)[["label1", "label2"]].to_numpy()
-    ours = compute_lisi(X, meta, ["label1", "label2"])
+    np.testing.assert_allclose(compute_lisi(X, meta, ["label1", "label2"]), expected, atol=5e-3)  # harmonypy's
+    ours = np.column_stack([_metrics.lisi(X, meta[c]) for c in ("label1", "label2")])
     np.testing.assert_allclose(ours, expected, atol=5e-3)
     assert _metrics.median_lisi(X, meta["label1"]) == pytest.approx(np.median(expected[:, 0]), abs=5e-3)
+
+
+def test_lisi_is_harmonypys_on_partly_mixed_cells():
+    from harmonypy import compute_lisi
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(2000, 10))
+    frame = pd.DataFrame(
+        {
+            "mixed": rng.choice(["a", "b", "c"], 2000),  # LISI near 3
+            "by_side": np.where(X[:, 0] + rng.normal(scale=0.5, size=2000) > 0, "left", "right"),  # 1 to 2
+        }
+    )
+    expected = compute_lisi(X, frame, ["mixed", "by_side"])
+    assert np.ptp(expected[:, 1]) > 0.5 and np.median(expected[:, 0]) > 2.5  # values that tell weights apart
+    ours = np.column_stack([_metrics.lisi(X, frame[c]) for c in frame.columns])
+    np.testing.assert_allclose(ours, expected, atol=1e-9)
+    assert _metrics.median_lisis(X, dict(frame.items())) == pytest.approx(
+        dict(zip(frame, np.median(expected, 0), strict=True))
+    )
+    np.testing.assert_allclose(
+        _metrics.lisi(X, frame["by_side"], perplexity=10), compute_lisi(X, frame, ["by_side"], 10)[:, 0], atol=1e-9
+    )
+
+
+def test_silhouette_is_scikit_learns_with_its_sample():
+    from sklearn.metrics import silhouette_score
+
+    adata = synthetic(n_cells=1500, n_pcs=10)  # float32, which scikit-learn keeps: equal to 1e-6
+    X, types = adata.obsm["X_pca"], adata.obs["cell_type"].to_numpy()
+    assert _metrics.silhouette(X, types) == pytest.approx(silhouette_score(X, types), abs=1e-6)
+    sampled = _metrics.silhouette(X, types, max_cells=600, random_state=3)
+    assert sampled == pytest.approx(silhouette_score(X, types, sample_size=600, random_state=3), abs=1e-6)
+    lone = types.copy()
+    lone[0] = "only me"  # a label of one cell counts 0, as in scikit-learn
+    assert _metrics.silhouette(X, lone) == pytest.approx(silhouette_score(X, lone), abs=1e-6)
+    with pytest.raises(ValueError, match="silhouette needs 2 to n_cells - 1 labels, got 1"):
+        _metrics.silhouette(X, np.zeros(len(X)))
 
 
 def test_lisi_on_a_sample_above_max_cells():
