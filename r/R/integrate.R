@@ -6,6 +6,14 @@
 #' object of the same cells with the embedding as reduction "pca" and a two-feature placeholder
 #' assay split by batch (its data layers give the groups, as in any split Seurat 5 object),
 #' then calls IntegrateLayers itself.
+#'
+#' Seurat 5.0 to 5.2's HarmonyIntegration calls harmony::HarmonyMatrix(), which harmony 2.0
+#' removed: on that pair IntegrateLayers(method = HarmonyIntegration) fails for everyone.
+#' Seurat's own fix (satijalab/seurat pull request 9789) calls harmony::RunHarmony() instead,
+#' with tau, block.size, max.iter.cluster, epsilon.cluster and epsilon.harmony through
+#' harmony_options(). Where the installed Seurat has the old call, the engine runs the installed
+#' HarmonyIntegration with that one call redirected the same way (hb_harmony_integration());
+#' every other line, and its defaults, stay the installed Seurat's, and the path says so.
 
 # HarmonyIntegration's harmony arguments, in harmonybridge's names.
 .hb_integration_args <- c(
@@ -30,7 +38,7 @@ hb_harmony_calls <- function(fun) {
 hb_seurat_harmony_path <- function() {
   version <- function(p) if (requireNamespace(p, quietly = TRUE)) as.character(utils::packageVersion(p)) else NA_character_
   versions <- c(Seurat = version("Seurat"), SeuratObject = version("SeuratObject"), harmony = version("harmony"))
-  out <- list(ok = FALSE, reason = "", versions = versions, defaults = list(), fixed = list())
+  out <- list(ok = FALSE, reason = "", note = "", versions = versions, defaults = list(), fixed = list())
   if (is.na(versions[["Seurat"]]) || is.na(versions[["SeuratObject"]])) {
     out$reason <- "the seurat engine runs Seurat 5's IntegrateLayers(method = HarmonyIntegration); Seurat is not installed (in R: install.packages('Seurat'))"
     return(out)
@@ -58,7 +66,7 @@ hb_seurat_harmony_path <- function() {
     alpha = eval(hopts$alpha), batch_prop_cutoff = eval(hopts$batch.prop.cutoff),
     ncores = eval(formals(utils::getFromNamespace("RunHarmony.default", "harmony"))$ncores)
   )
-  missing <- setdiff(hb_harmony_calls(fun), getNamespaceExports("harmony"))
+  missing <- setdiff(hb_harmony_calls(fun), c(getNamespaceExports("harmony"), names(.hb_harmony_redirects)))
   if (length(missing)) {
     out$reason <- sprintf(paste(
       "Seurat %s's HarmonyIntegration calls harmony::%s, which R harmony %s does not have, so",
@@ -68,7 +76,73 @@ hb_seurat_harmony_path <- function() {
     ), versions[["Seurat"]], missing[[1]], versions[["harmony"]], missing[[1]], missing[[1]])
     return(out)
   }
+  redirected <- intersect(hb_harmony_calls(fun), setdiff(names(.hb_harmony_redirects), getNamespaceExports("harmony")))
+  if (length(redirected)) {
+    out$note <- sprintf(paste(
+      "Seurat %s's HarmonyIntegration calls harmony::%s, which R harmony %s does not have (IntegrateLayers fails",
+      "there as installed); the engine runs it with that call redirected to harmony::RunHarmony as Seurat's fix",
+      "does (satijalab/seurat PR 9789: tau, block.size, max.iter.cluster, epsilon.cluster and epsilon.harmony",
+      "through harmony_options); every other line and default is the installed Seurat's"
+    ), versions[["Seurat"]], redirected[[1]], versions[["harmony"]])
+  }
   out$ok <- TRUE
+  out
+}
+
+#' harmony::HarmonyMatrix() as Seurat 5.0-5.2's HarmonyIntegration calls it, run by RunHarmony the way
+#' Seurat's fix calls it: max.iter.harmony becomes max_iter, the k-means and convergence settings go
+#' through harmony_options(). do_pca/npcs are what HarmonyIntegration passes to say "no PCA here".
+hb_harmony_matrix <- function(data_mat, meta_data, vars_use, theta, lambda, sigma, nclust, tau, block.size,
+                              max.iter.harmony, max.iter.cluster, epsilon.cluster, epsilon.harmony,
+                              return_object = FALSE, verbose = TRUE, do_pca = FALSE, npcs = 0L, ...) {
+  if (!isFALSE(do_pca) || length(list(...))) {
+    stop("hb_harmony_matrix: only HarmonyIntegration's call (do_pca = FALSE, no further arguments) is supported",
+         call. = FALSE)
+  }
+  harmony::RunHarmony(
+    data_mat = data_mat, meta_data = meta_data, vars_use = vars_use, theta = theta, lambda = lambda,
+    sigma = sigma, nclust = nclust, max_iter = max.iter.harmony, return_object = return_object, verbose = verbose,
+    .options = harmony::harmony_options(
+      tau = tau, block.size = block.size, max.iter.cluster = max.iter.cluster,
+      epsilon.cluster = epsilon.cluster, epsilon.harmony = epsilon.harmony
+    )
+  )
+}
+
+# harmony functions that older Seurat releases call and harmony 2 removed -> what runs in their place
+.hb_harmony_redirects <- list(HarmonyMatrix = quote(hb_harmony_matrix))
+
+#' `expr` with every call of harmony::<from> made a call of `to` (a symbol), the rest untouched.
+hb_redirect_calls <- function(expr, from, to) {
+  if (!is.call(expr)) return(expr)
+  if (identical(expr, call("::", quote(harmony), as.name(from)))) return(to)
+  parts <- as.list(expr)
+  for (i in seq_along(parts)) {
+    # an empty argument (x[, 1]) is the missing symbol: leave it as it is
+    if (!(is.name(parts[[i]]) && !nzchar(as.character(parts[[i]])))) {
+      parts[[i]] <- hb_redirect_calls(parts[[i]], from, to)
+    }
+  }
+  as.call(parts)
+}
+
+#' The installed Seurat's HarmonyIntegration, runnable with the installed harmony: calls of harmony
+#' functions that harmony 2 removed (.hb_harmony_redirects) go to their replacements; unchanged otherwise.
+hb_harmony_integration <- function() {
+  fun <- getExportedValue("Seurat", "HarmonyIntegration")
+  gone <- intersect(hb_harmony_calls(fun), setdiff(names(.hb_harmony_redirects), getNamespaceExports("harmony")))
+  if (!length(gone)) return(fun)
+  env <- new.env(parent = environment(fun))
+  redirected <- body(fun)
+  for (name in gone) {
+    target <- .hb_harmony_redirects[[name]]
+    assign(as.character(target), get(as.character(target), mode = "function"), envir = env)
+    redirected <- hb_redirect_calls(redirected, name, target)
+  }
+  out <- fun
+  body(out) <- redirected
+  environment(out) <- env
+  attributes(out) <- attributes(fun)[setdiff(names(attributes(fun)), "srcref")]
   out
 }
 
@@ -82,7 +156,7 @@ hb_seurat_integrate <- function(embedding, batch, params = list(), seed = 0L, ve
   if (is.null(method)) {
     status <- hb_seurat_harmony_path()
     if (!status$ok) stop(status$reason, call. = FALSE)
-    method <- getExportedValue("Seurat", "HarmonyIntegration")
+    method <- hb_harmony_integration()
   }
   if (!is.matrix(embedding) || ncol(embedding) != length(batch)) {
     stop("embedding must be a components x cells matrix with one column per batch value", call. = FALSE)

@@ -162,6 +162,7 @@ class CrossCheckReport:
             f" {v.get('harmony_precision', 'unknown')} precision, from {v.get('harmony_library', '?')})"
             + (f", Seurat {v.get('Seurat')}" if "seurat" in self.engines else ""),
             f"  {overrides_text(m.get('overrides', {}))}",
+            *([f"  Seurat path: {m['seurat_path']}"] if m.get("seurat_path") else []),
             *(f"  WARNING: {w}" for w in self.warnings),
         ]
         if self.sampling_note():
@@ -392,6 +393,7 @@ def cross_check(
             "score_cells": min(SCORE_CELLS, adata.n_obs),
             "sample_seed": 0,
             "overrides": applied,
+            **({"seurat_path": seurat_path.note} if seurat_path is not None and seurat_path.note else {}),
         },
         convergence={
             engine: first[engine].record["objective"].tolist()

@@ -95,8 +95,8 @@ def umap_connectivities(indices: np.ndarray, distances: np.ndarray):
     dist = np.ascontiguousarray(distances, dtype=np.float32)
     sigma, rho = _smooth_knn_dist(dist, float(m))
     excess = dist - rho[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        vals = np.exp(-(excess / sigma[:, None])).astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):  # sigma 0: those weights are set to 1 below
+        vals = np.exp(-(np.maximum(excess, np.float32(0)) / sigma[:, None])).astype(np.float32)
     vals[(excess <= 0) | (sigma[:, None] == 0)] = 1.0
     vals[indices == np.arange(n)[:, None]] = 0.0
     rows = np.repeat(np.arange(n, dtype=np.int32), m)

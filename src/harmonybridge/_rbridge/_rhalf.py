@@ -169,7 +169,8 @@ def seurat_cluster(
 
 def seurat_harmony_path() -> dict[str, Any]:
     """``hb_seurat_harmony_path``: whether this R can run IntegrateLayers(method = HarmonyIntegration),
-    why not, the versions, HarmonyIntegration's defaults and what the path cannot set (harmonybridge's names)."""
+    why not, how it runs where the installed Seurat calls a harmony function harmony 2 removed (``note``),
+    the versions, HarmonyIntegration's defaults and what the path cannot set (harmonybridge's names)."""
 
     def values(lst: Any) -> dict[str, Any]:
         out = {}
@@ -183,6 +184,7 @@ def seurat_harmony_path() -> dict[str, Any]:
     return {
         "ok": bool(get(st, "ok")[0]),
         "reason": str(get(st, "reason")[0]),
+        "note": str(get(st, "note")[0]),
         "versions": {k: str(v) for k, v in zip(names(versions), versions, strict=True) if str(v) != "NA"},
         "defaults": values(get(st, "defaults")),
         "fixed": values(get(st, "fixed")),

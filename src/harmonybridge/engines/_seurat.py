@@ -5,6 +5,12 @@ It passes its own defaults to harmony (Seurat issue 8467: ``max.iter.cluster`` 2
 ``alpha``, ``batch_prop_cutoff`` or ``ncores`` (harmony's own defaults apply). This engine
 runs that path on a Seurat 5 object of the same cells and embedding (``r/R/integrate.R``),
 either with Seurat's defaults (``params=None``) or with harmonybridge's parameters.
+
+Seurat 5.0 to 5.2's HarmonyIntegration calls ``harmony::HarmonyMatrix``, which harmony 2.0
+removed, so ``IntegrateLayers`` fails as installed. There the engine runs the installed
+HarmonyIntegration with that one call redirected to ``harmony::RunHarmony`` the way Seurat's
+own fix calls it (satijalab/seurat PR 9789); :attr:`SeuratPath.note` says so, and the
+cross-check's report repeats it.
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ class SeuratPath:
 
     ok: bool
     reason: str
+    #: how the path runs when it is not exactly as installed (the redirected HarmonyMatrix call), else ""
+    note: str
     versions: dict[str, str]
     defaults: dict[str, Any]
     fixed: dict[str, Any]
@@ -74,7 +82,7 @@ def seurat_path() -> SeuratPath:
         for name in ("nclust", "max_iter", "max_iter_kmeans", "ncores"):
             if isinstance(values.get(name), float):
                 values[name] = int(values[name])
-    return SeuratPath(st["ok"], st["reason"], st["versions"], defaults, fixed)
+    return SeuratPath(st["ok"], st["reason"], st["note"], st["versions"], defaults, fixed)
 
 
 def _differences_from_harmonybridge(path: SeuratPath) -> str:
@@ -164,5 +172,5 @@ def run_seurat(
         objective_kmeans=np.zeros(0),
         seconds=seconds,
         params=effective.resolve(n_cells, 1),
-        extra={"defaults": "seurat" if params is None else "harmonybridge"},
+        extra={"defaults": "seurat" if params is None else "harmonybridge", "path_note": path.note},
     )

@@ -85,6 +85,7 @@ def crosscheck_html(report: Any) -> str:
     names = ", ".join(labels[e] for e in engines)
     note = report.sampling_note()
     sampled = f'<p class="note">{html.escape(note)}.</p>' if note else ""
+    seurat_path = f'<p class="note">Seurat path: {html.escape(m["seurat_path"])}.</p>' if m.get("seurat_path") else ""
     a, b = (labels[e].split(" (")[0] for e in engines[:2])
     labels = f", labels <b>{html.escape(m['label_key'])}</b>" if m["label_key"] else ""
     return f"""<!doctype html><html><head><meta charset="utf-8">
@@ -101,7 +102,7 @@ img{{max-width:100%}} .note{{color:#555;font-size:90%}}
 <p>{m["n_cells"]} cells x {m["n_pcs"]} PCs ({html.escape(m["basis"])}),
 batch <b>{html.escape(str(m["batch_key"]))}</b>{labels};
 {m["n_seeds"]} seeds per engine ({", ".join(map(str, report.params["seeds"]))}).</p>
-<p>Engines: {html.escape(names)}.</p>{sampled}
+<p>Engines: {html.escape(names)}.</p>{sampled}{seurat_path}
 <p class="note">Rule: for each pair of engines and each metric, the gap between them (median over all seed pairs;
 gap = 1 - similarity, or the distance) must be at most {m["margin"]} x the worst gap between two seeds of either
 engine, plus a small floor (the "limit" column). Exact equality is impossible: the engines' random number generators
