@@ -41,18 +41,15 @@ def test_seurat4_says_the_path_needs_seurat5_before_any_work(caplog):
 
 
 @seurat5
-def test_seurat5_path_is_checked_before_any_work(caplog):
-    """Runs where the path works; where it cannot (Seurat 5.2 with harmony 2.0) the error names why,
-    and the parameters Seurat would pass, before any engine has run."""
+def test_seurat5_path_runs_and_says_how():
+    """On Seurat 5 the path runs. Where the installed HarmonyIntegration calls harmony::HarmonyMatrix, which
+    harmony 2 removed (Seurat 5.0-5.2), it runs with that call redirected as Seurat's fix does, and says so."""
     path = _path()
+    assert path.ok, path.reason
     assert path.defaults["max_iter_kmeans"] == 20 and path.fixed["batch_prop_cutoff"] == 1e-5
-    if path.ok:
-        pytest.skip("cannot apply: this Seurat's HarmonyIntegration runs (tested below)")
-    with caplog.at_level("INFO", logger="harmonybridge"), pytest.raises(hb.SeuratPathUnavailable) as err:
-        hb.cross_check(synthetic(), "batch", engines=("python", "seurat"))
-    assert "IntegrateLayers(method = HarmonyIntegration) fails on this R" in str(err.value)
-    assert "max_iter_kmeans=20" in str(err.value) and "r_params=hb.seurat_defaults()" in str(err.value)
-    assert not any("engine, seed" in r.getMessage() for r in caplog.records)
+    if path.note:
+        assert "calls harmony::HarmonyMatrix, which R harmony" in path.note
+        assert "redirected to harmony::RunHarmony as Seurat's fix does" in path.note
 
 
 @seurat5
@@ -66,14 +63,17 @@ def test_seurat_defaults_are_the_installed_seurats():
 
 @seurat5
 def test_three_engines_every_pair_and_the_parameters_that_differ(pbmc3500):
-    if not _path().ok:
-        pytest.skip(f"cannot apply: this stack's Seurat path cannot run: {_path().reason[:120]}")
     same = hb.cross_check(pbmc3500, "donor", engines=("python", "r", "seurat"), seurat_params={}, figures=False)
     assert set(same.tables) == {"python vs r", "python vs seurat", "r vs seurat"}
     assert same.passed, repr(same)
     assert same.param_differences["r vs seurat"].keys() <= {"ncores"}
     own = hb.cross_check(pbmc3500, "donor", engines=("r", "seurat"), figures=False)
     assert own.param_differences["r vs seurat"]["max_iter_kmeans"] == [4, 20]
+    # how the Seurat path ran is in the report wherever it is read
+    note = _path().note
+    assert own.meta.get("seurat_path", "") == note
+    if note:
+        assert f"Seurat path: {note}" in repr(own) and "Seurat path: " in own.to_html()
 
 
 def test_engines_are_checked():

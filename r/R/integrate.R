@@ -76,7 +76,7 @@ hb_seurat_harmony_path <- function() {
     ), versions[["Seurat"]], missing[[1]], versions[["harmony"]], missing[[1]], missing[[1]])
     return(out)
   }
-  redirected <- intersect(hb_harmony_calls(fun), setdiff(names(.hb_harmony_redirects), getNamespaceExports("harmony")))
+  redirected <- hb_harmony_gone(fun)
   if (length(redirected)) {
     out$note <- sprintf(paste(
       "Seurat %s's HarmonyIntegration calls harmony::%s, which R harmony %s does not have (IntegrateLayers fails",
@@ -112,6 +112,11 @@ hb_harmony_matrix <- function(data_mat, meta_data, vars_use, theta, lambda, sigm
 # harmony functions that older Seurat releases call and harmony 2 removed -> what runs in their place
 .hb_harmony_redirects <- list(HarmonyMatrix = quote(hb_harmony_matrix))
 
+#' The harmony functions `fun` calls that this harmony no longer has and that have a redirect.
+hb_harmony_gone <- function(fun) {
+  intersect(hb_harmony_calls(fun), setdiff(names(.hb_harmony_redirects), getNamespaceExports("harmony")))
+}
+
 #' `expr` with every call of harmony::<from> made a call of `to` (a symbol), the rest untouched.
 hb_redirect_calls <- function(expr, from, to) {
   if (!is.call(expr)) return(expr)
@@ -130,7 +135,7 @@ hb_redirect_calls <- function(expr, from, to) {
 #' functions that harmony 2 removed (.hb_harmony_redirects) go to their replacements; unchanged otherwise.
 hb_harmony_integration <- function() {
   fun <- getExportedValue("Seurat", "HarmonyIntegration")
-  gone <- intersect(hb_harmony_calls(fun), setdiff(names(.hb_harmony_redirects), getNamespaceExports("harmony")))
+  gone <- hb_harmony_gone(fun)
   if (!length(gone)) return(fun)
   env <- new.env(parent = environment(fun))
   redirected <- body(fun)

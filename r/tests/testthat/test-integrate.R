@@ -15,6 +15,42 @@ test_that("hb_harmony_calls finds harmony::name calls in a function body", {
   expect_identical(hb_harmony_calls(function(x) stats::sd(x)), character(0))
 })
 
+test_that("hb_redirect_calls replaces harmony::name calls only, empty arguments and all", {
+  f <- function(x) {
+    y <- x[, 1]
+    z <- harmony::HarmonyMatrix(data_mat = x[1, ], verbose = FALSE)
+    list(harmony::HarmonyMatrix, harmony::RunHarmony, other::HarmonyMatrix)
+  }
+  g <- f
+  body(g) <- hb_redirect_calls(body(f), "HarmonyMatrix", quote(hb_harmony_matrix))
+  expect_identical(hb_harmony_calls(g), "RunHarmony")
+  expect_identical(body(g)[[3]], quote(z <- hb_harmony_matrix(data_mat = x[1, ], verbose = FALSE)))
+  expect_identical(body(g)[[2]], body(f)[[2]])  # x[, 1] kept, with its empty argument
+  expect_identical(body(g)[[4]], quote(list(hb_harmony_matrix, harmony::RunHarmony, other::HarmonyMatrix)))
+})
+
+test_that("hb_harmony_matrix runs RunHarmony the way Seurat's fix calls it", {
+  skip_if_not_installed("harmony")
+  set.seed(3)
+  emb <- matrix(stats::rnorm(300 * 5), 300, 5, dimnames = list(paste0("c", 1:300), paste0("PC_", 1:5)))
+  groups <- data.frame(group = rep(c("a", "b", "c"), 100))
+  args <- list(theta = NULL, lambda = NULL, sigma = 0.1, nclust = NULL, tau = 0, block.size = 0.05,
+               max.iter.harmony = 10L, max.iter.cluster = 20L, epsilon.cluster = 1e-5, epsilon.harmony = 1e-4)
+  set.seed(7)
+  ours <- do.call(hb_harmony_matrix, c(list(data_mat = emb, meta_data = groups, vars_use = "group", do_pca = FALSE,
+                                            npcs = 0L, return_object = FALSE, verbose = FALSE), args))
+  set.seed(7)
+  fix <- harmony::RunHarmony(
+    data_mat = emb, meta_data = groups, vars_use = "group", theta = NULL, lambda = NULL, sigma = 0.1, nclust = NULL,
+    max_iter = 10L, return_object = FALSE, verbose = FALSE,
+    .options = harmony::harmony_options(tau = 0, block.size = 0.05, max.iter.cluster = 20L, epsilon.cluster = 1e-5,
+                                        epsilon.harmony = 1e-4)
+  )
+  expect_identical(ours, fix)
+  expect_error(do.call(hb_harmony_matrix, c(list(data_mat = emb, meta_data = groups, vars_use = "group",
+                                                 do_pca = TRUE), args)), "only HarmonyIntegration's call")
+})
+
 test_that("on Seurat 4 the path says plainly that it needs Seurat 5", {
   skip_if_not_installed("Seurat")
   if (utils::packageVersion("Seurat") >= "5.0.0") skip("cannot apply: this is a Seurat 5 stack")
@@ -44,14 +80,44 @@ test_that("the path's verdict is what IntegrateLayers(method = HarmonyIntegratio
                             new.reduction = "harmony", verbose = FALSE),
     error = function(e) e
   )
-  if (st$ok) {
-    expect_s4_class(res, "Seurat")
-  } else {
+  expect_true(st$ok)
+  missing <- setdiff(hb_harmony_calls(Seurat::HarmonyIntegration), getNamespaceExports("harmony"))
+  if (length(missing)) {
+    # Seurat 5.0-5.2 with harmony 2: the installed call fails for everyone; the engine redirects it, and says so
+    expect_identical(missing, "HarmonyMatrix")
     expect_s3_class(res, "error")
-    missing <- setdiff(hb_harmony_calls(Seurat::HarmonyIntegration), getNamespaceExports("harmony"))
-    expect_true(length(missing) > 0)
-    expect_match(conditionMessage(res), sprintf("'%s' is not an exported object", missing[[1]]), fixed = TRUE)
-    expect_match(st$reason, sprintf("calls harmony::%s", missing[[1]]), fixed = TRUE)
+    expect_match(conditionMessage(res), "'HarmonyMatrix' is not an exported object", fixed = TRUE)
+    expect_match(st$note, "calls harmony::HarmonyMatrix, which R harmony .* does not have")
+    expect_match(st$note, "redirected to harmony::RunHarmony as Seurat's fix does", fixed = TRUE)
+    method <- hb_harmony_integration()
+    expect_identical(hb_harmony_calls(method), "RunHarmony")
+    expect_identical(formals(method), formals(Seurat::HarmonyIntegration))  # Seurat's own defaults
+    expect_identical(attr(method, "Seurat.method"), attr(Seurat::HarmonyIntegration, "Seurat.method"))
+    set.seed(11)
+    res <- Seurat::IntegrateLayers(obj, method = method, orig.reduction = "pca", new.reduction = "harmony",
+                                   verbose = FALSE)
+  } else {
+    expect_identical(st$note, "")
+    expect_identical(hb_harmony_integration(), Seurat::HarmonyIntegration)
+  }
+  expect_s4_class(res, "Seurat")
+  h <- SeuratObject::Embeddings(res, "harmony")
+  expect_identical(dim(h), c(300L, 10L))
+  expect_identical(rownames(h), colnames(obj))
+  # what it ran is harmony on the PCs with Seurat's defaults, grouped by the layers
+  if (length(missing)) {
+    f <- formals(Seurat::HarmonyIntegration)
+    set.seed(11)
+    direct <- harmony::RunHarmony(
+      data_mat = SeuratObject::Embeddings(obj, "pca"), meta_data = data.frame(group = paste0("data.", rep(c("a", "b", "c"), 100))),
+      vars_use = "group", theta = eval(f$theta), lambda = eval(f$lambda), sigma = eval(f$sigma), nclust = eval(f$nclust),
+      max_iter = eval(f$max.iter.harmony), return_object = FALSE, verbose = FALSE,
+      .options = harmony::harmony_options(
+        tau = eval(f$tau), block.size = eval(f$block.size), max.iter.cluster = eval(f$max.iter.cluster),
+        epsilon.cluster = eval(f$epsilon.cluster), epsilon.harmony = eval(f$epsilon.harmony)
+      )
+    )
+    expect_equal(unname(h), unname(direct), tolerance = 1e-6)
   }
 })
 
