@@ -172,5 +172,5 @@ def run_seurat(
         objective_kmeans=np.zeros(0),
         seconds=seconds,
         params=effective.resolve(n_cells, 1),
-        extra={"defaults": "seurat" if params is None else "harmonybridge", "path_note": path.note},
+        extra={"defaults": "seurat" if params is None else "harmonybridge"},
     )
