@@ -11,8 +11,8 @@ The exact search costs cells^2, so above ``max_cells`` the graph is built on a s
 cells (:func:`sample_cells`), the same sample for every embedding compared.
 
 The graph's weights are UMAP's fuzzy simplicial set, the connectivities ``sc.pp.neighbors``
-computes, written here with numpy (:func:`umap_connectivities`, the same float32 steps as
-umap-learn's). umap-learn's own version costs every process about 16 s before its first use
+computes, written here with numpy (:func:`umap_connectivities`, umap-learn's float32 steps;
+equal to its result to 1e-5). umap-learn's own version costs every process about 16 s before its first use
 (importing umap, then compiling it with numba), more than Leiden itself on 20,000 cells; only
 the figures' UMAP layout still needs umap-learn.
 """
@@ -43,8 +43,9 @@ def _smooth_knn_dist(dist: np.ndarray, k: float, n_iter: int = 64) -> tuple[np.n
     """umap-learn's ``smooth_knn_dist`` (local_connectivity 1, bandwidth 1) for every cell at once.
 
     ``dist`` is cells x neighbours, float32, ascending, the cell itself first (distance 0). Returns
-    sigma and rho per cell, float32. Each cell's binary search stops where umap-learn's stops, and its
-    sums run over the neighbours in the same order, in float32 as there.
+    sigma and rho per cell, float32. The same steps as umap-learn's: its constants, its float32 sums
+    over the neighbours in their order, compared with a float64 target. Its compiled code rounds a
+    little differently, so a few cells' sigma differs in the 6th digit (weights equal to 1e-5; tested).
     """
     f32 = np.float32
     n = dist.shape[0]
@@ -62,7 +63,7 @@ def _smooth_knn_dist(dist: np.ndarray, k: float, n_iter: int = 64) -> tuple[np.n
         if rows.size == 0:
             break
         d, m = shifted[rows], mid[rows][:, None]
-        # exp in float64, then rounded: the correctly rounded float32 that umap-learn's expf gives
+        # exp in float64, then rounded to float32 (umap-learn's weights are float32)
         terms = np.where(d > 0, np.exp(-(np.maximum(d, f32(0)) / m).astype(np.float64)), 1.0).astype(f32)
         psum = np.zeros(rows.size, f32)
         for j in range(terms.shape[1]):  # in neighbour order, as umap-learn adds them
