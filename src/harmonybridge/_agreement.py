@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import _metrics
+
 N_NEIGHBORS = 15
 #: between-engine gap may be this many times the worst within-engine gap ...
 MARGIN = 1.5
@@ -33,6 +35,20 @@ METRIC_NAMES = {
 }
 #: how the tables name each engine
 SHORT = {"python": "python", "r": "R", "seurat": "Seurat"}
+
+
+def pair_metrics(a: Any, b: Any) -> dict[str, float]:
+    """The metrics of METRIC_NAMES between two runs (each with ``embedding``, ``knn`` and ``clusters``)."""
+    r = _metrics.per_pc_pearson(a.embedding, b.embedding)
+    cl = _metrics.compare_clusterings(a.clusters, b.clusters)
+    return {
+        "pc_r_min": float(r.min()),
+        "pc_r_median": float(np.median(r)),
+        "rel_l2": _metrics.relative_l2(a.embedding, b.embedding),
+        "knn_overlap": _metrics.knn_overlap(a.knn, b.knn),
+        "ari": cl["ari"],
+        "nmi": cl["nmi"],
+    }
 
 
 def pair_name(a: str, b: str) -> str:

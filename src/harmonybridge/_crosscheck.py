@@ -33,6 +33,7 @@ from ._agreement import (
     N_NEIGHBORS,
     agreement_table,
     check_engines,
+    pair_metrics,
     pair_name,
     param_differences,
     plain_value,
@@ -65,19 +66,6 @@ class _Run:
     @property
     def knn(self) -> np.ndarray:
         return self.graph.indices
-
-
-def _pair_metrics(a: _Run, b: _Run) -> dict[str, float]:
-    r = _metrics.per_pc_pearson(a.embedding, b.embedding)
-    cl = _metrics.compare_clusterings(a.clusters, b.clusters)
-    return {
-        "pc_r_min": float(r.min()),
-        "pc_r_median": float(np.median(r)),
-        "rel_l2": _metrics.relative_l2(a.embedding, b.embedding),
-        "knn_overlap": _metrics.knn_overlap(a.knn, b.knn),
-        "ari": cl["ari"],
-        "nmi": cl["nmi"],
-    }
 
 
 @dataclass
@@ -318,11 +306,11 @@ def cross_check(
     t0 = time.perf_counter()
     pairs: dict[str, list[dict[str, float]]] = {}
     for engine in engines:
-        pairs[f"within_{engine}"] = [_pair_metrics(a, b) for a, b in itertools.combinations(runs[engine], 2)]
+        pairs[f"within_{engine}"] = [pair_metrics(a, b) for a, b in itertools.combinations(runs[engine], 2)]
     tables = {}
     for a, b in itertools.combinations(engines, 2):
         name = pair_name(a, b)
-        pairs[name] = [_pair_metrics(x, y) for x, y in itertools.product(runs[a], runs[b])]
+        pairs[name] = [pair_metrics(x, y) for x, y in itertools.product(runs[a], runs[b])]
         tables[name] = agreement_table(a, b, pairs[name], pairs[f"within_{a}"], pairs[f"within_{b}"])
     timings["pair_metrics"] = time.perf_counter() - t0
     table = next(iter(tables.values()))
