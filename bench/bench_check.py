@@ -15,6 +15,9 @@ Usage::
 
     python bench/bench_check.py            # 100,000 cells x 30 PCs, 4 batches, 8 cell types
     python bench/bench_check.py --quick    # 5,000 cells: a smoke run
+    python bench/bench_check.py --cli --cells 1000000 --seeds 2 --no-sample-check
+        # the command itself: writes the cells to a .h5ad, runs ``harmonybridge check`` on it in a
+        # child process, and reports its wall time, peak memory and the shares from report.json
 
 Progress goes to stderr, results to stdout.
 """
@@ -23,11 +26,14 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import logging
 import os
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 
@@ -166,6 +172,53 @@ def sample_vs_full(max_cells: int) -> list[str]:
     return lines
 
 
+# --- the command line ------------------------------------------------------------------
+
+
+def bench_cli(args: argparse.Namespace) -> int:
+    """``harmonybridge check`` on a written .h5ad, in a child process: wall time, peak RSS, shares."""
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("harmonybridge")
+    with tempfile.TemporaryDirectory(prefix="bench_check_") as d:
+        src, report_dir = Path(d) / "cells.h5ad", Path(d) / "report"
+        progress(f"generating {args.cells:,} cells x {args.pcs} PCs and writing {src}")
+        make_adata(args.cells, args.pcs, args.batches, args.seed).write_h5ad(src)
+        cmd = [
+            str(exe), "check", str(src), "--batch", "batch", "--label", "cell_type", "--report", str(report_dir),
+            "--seeds", str(args.seeds), "--seed", str(args.seed), "--ncores", str(args.ncores),
+        ]  # fmt: skip
+        progress("running: " + " ".join(cmd))
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)  # its progress lines go to our stderr
+        wall = time.perf_counter() - t0
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        if proc.returncode not in (0, 1):  # 1 is "disagree", still a finished check
+            print(proc.stdout)
+            raise SystemExit(f"harmonybridge check failed with exit {proc.returncode}")
+        report = json.loads((report_dir / "report.json").read_text())
+        size = src.stat().st_size / 2**20
+    timings = report["timings_seconds"]
+    total = timings["total"]
+    engines = sum(v for k, v in timings.items() if k.startswith("harmony_"))
+    print(
+        f"== harmonybridge check: {args.cells:,} cells x {args.pcs} PCs, {args.batches} batches, "
+        f"--seeds {args.seeds}, --ncores {args.ncores}, .h5ad {size:.0f} MB =="
+    )
+    print(f"{'part (report.json timings)':<28}{'seconds':>10}{'share of wall':>15}")
+    for k, v in timings.items():
+        if k != "total":
+            print(f"{k:<28}{v:>10.1f}{v / wall * 100:>14.1f}%")
+    print(f"{'cross_check total':<28}{total:>10.1f}{total / wall * 100:>14.1f}%")
+    rest = wall - total
+    print(f"{'(start, read, R, write)':<28}{rest:>10.1f}{rest / wall * 100:>14.1f}%")
+    print(f"{'command wall time':<28}{wall:>10.1f}{100:>14.1f}%")
+    print(f"peak RSS of the command (ru_maxrss of the child, embedded R included): {peak:.0f} MB")
+    print(f"verdict: engines {report['verdict'].upper()} (exit {proc.returncode})")
+    print(f"whole command / engines alone: {wall:.1f} / {engines:.1f} s = {wall / engines:.2f} x")
+    return 0
+
+
 # --- main ------------------------------------------------------------------------------
 
 
@@ -187,9 +240,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip comparing the sampled graph metrics with the same metrics on every cell",
     )
+    p.add_argument(
+        "--cli",
+        action="store_true",
+        help="time the command `harmonybridge check` on the cells written to a .h5ad, in a child process",
+    )
     args = p.parse_args(argv)
     if args.cells is None:
         args.cells = 5_000 if args.quick else 100_000
+    if args.cli:
+        from harmonybridge._params import available_cores
+
+        args.ncores = args.ncores or available_cores()
+        return bench_cli(args)
 
     import harmonybridge
     from harmonybridge import _crosscheck, _rbridge

@@ -65,16 +65,20 @@ def test_leiden_and_umap_run_on_the_shared_graph(X):
     theirs = _scanpy_search(X)
     sc.tl.leiden(theirs, resolution=1.0, flavor="igraph", n_iterations=2, directed=False, random_state=0)
     assert np.array_equal(g.leiden(), theirs.obs["leiden"].to_numpy())
-    # UMAP magnifies the weights' last-digit differences, so compare it as a layout: ours is as close
-    # to scanpy's as scanpy's own UMAP under another seed, with the same cell-type separation
-    sc.tl.umap(theirs, random_state=0)
-    ours, ref = g.umap(), theirs.obsm["X_umap"]
-    other_seed = theirs.copy()
-    sc.tl.umap(other_seed, random_state=1)
-    close = knn_overlap(knn_indices(ours), knn_indices(ref))
-    assert close >= 0.9 * knn_overlap(knn_indices(other_seed.obsm["X_umap"]), knn_indices(ref))
+    # UMAP magnifies the weights' last-digit differences, so compare it as a layout, against the
+    # spread of scanpy's own UMAP under other seeds (its silhouette moves by ~0.1 from seed to seed
+    # on these cells): ours keeps neighbours as well as another seed does, and separates the cell
+    # types within the range scanpy's seeds give
     types = synthetic(n_cells=1500, n_pcs=10).obs["cell_type"]
-    assert abs(silhouette_score(ours, types) - silhouette_score(ref, types)) < 0.05
+    layouts = []
+    for seed in range(3):
+        sc.tl.umap(theirs, random_state=seed)
+        layouts.append(theirs.obsm["X_umap"].copy())
+    ours, ref = g.umap(), layouts[0]
+    close = knn_overlap(knn_indices(ours), knn_indices(ref))
+    assert close >= 0.9 * min(knn_overlap(knn_indices(other), knn_indices(ref)) for other in layouts[1:])
+    theirs_sil = [silhouette_score(layout, types) for layout in layouts]
+    assert min(theirs_sil) - 0.03 <= silhouette_score(ours, types) <= max(theirs_sil) + 0.03, theirs_sil
 
 
 def test_sample_cells_is_seeded_sorted_and_only_above_the_size():
