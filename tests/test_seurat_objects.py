@@ -17,6 +17,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pytest
 from anndata import AnnData
 from helpers import DATA, DATA_MISSING, R_SCRIPTS, SEURAT_COUNTS, needs_r, rscript
@@ -202,6 +203,12 @@ def test_other_assays_as_anndata(seurat_objects):
     assert "X_apca" not in adata.obsm and "X_pca" in adata.obsm
 
 
+SAME_AS_CALCN = """function(o) {
+  n <- SeuratObject:::CalcN(o[["RNA"]])
+  identical(unname(o$nCount_RNA), unname(n$nCount)) && identical(unname(o$nFeature_RNA), unname(n$nFeature))
+}"""
+
+
 def _r_vector(code: str, obj) -> list:
     return list(_rbridge.robjects().r(code)(obj))
 
@@ -224,6 +231,7 @@ def test_x_layer_says_which_layer_holds_what():
     assert _r_vector(counts_sum, auto) == [adata.X.sum()]
     assert "nCount_RNA" in _r_vector("function(o) colnames(o[[]])", auto)
     assert "nCount_RNA" not in _r_vector("function(o) colnames(o[[]])", as_data)
+    assert _r_vector(SAME_AS_CALCN, auto) == [True]
     back = hb.from_seurat(auto)  # exact: the counts layer and computed columns were not in the AnnData
     assert [k for k in back.layers if k is not None] == [] and list(back.obs.columns) == list(adata.obs.columns)
     np.testing.assert_array_equal(back.X.toarray(), adata.X.toarray())
@@ -232,6 +240,30 @@ def test_x_layer_says_which_layer_holds_what():
         hb.to_seurat(adata, x_layer="counts")
     with pytest.raises(ValueError, match=r"x_layer must be 'auto', 'data' or 'counts', not 'raw'"):
         hb.to_seurat(adata, x_layer="raw")
+
+
+@pytest.mark.parametrize("kind", ["csr", "csc", "dense", "csr with a stored zero"])
+def test_cell_totals_are_calcns_ncount_and_nfeature(kind):
+    """nCount_/nFeature_ computed from X in Python, for every matrix kind, as SeuratObject's CalcN gives them."""
+    from helpers import synthetic
+
+    from harmonybridge.convert._extras import _row_sums, cell_totals
+
+    X = synthetic(n_cells=60, n_genes=25).X.tocsr()
+    if kind == "csr with a stored zero":
+        X.data[[0, 5, 9]] = 0  # stored but zero: not a feature of its cell
+    m = {"csc": X.tocsc(), "dense": X.toarray()}.get(kind, X)
+    n_count, n_feature = cell_totals(m)
+    assert n_count.dtype == np.float64 and n_feature.dtype == np.int32
+    np.testing.assert_array_equal(n_count, X.toarray().sum(axis=1))
+    np.testing.assert_array_equal(n_feature, (X.toarray() > 0).sum(axis=1))
+    # CSR sums run over blocks of rows; blocks of about 7 values cut the 60 rows into many
+    np.testing.assert_array_equal(_row_sums(X.data, X.indptr, np.float64, block=7), n_count)
+    adata = AnnData(X=m, obs=pd.DataFrame(index=[f"c{i}" for i in range(60)]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConversionWarning)
+        obj = hb.to_seurat(adata)
+    assert _r_vector(SAME_AS_CALCN, obj) == [True]
 
 
 def test_idents_from_any_obs_column():

@@ -215,7 +215,8 @@ hb_new_seurat <- function(a, assay = "RNA", project = "SeuratProject") {
 #'   dgCMatrix, `graph_assays` the assay of each (default `assay`); `extra_assays` a named list
 #'   of lists with `data` (or NULL and `counts`), and optionally `counts`, `scale_data`,
 #'   `layers`, `var`, `variable_features`, `version`; `idents` a factor (one per cell) set as
-#'   Idents; `calc_n` computes nCount_/nFeature_ from counts as CreateSeuratObject does;
+#'   Idents; `calc_n` TRUE computes nCount_/nFeature_ from counts as CreateSeuratObject does (CalcN),
+#'   or is a list of the two vectors (`nCount` double, `nFeature` integer) computed by the caller;
 #'   `carry` what hb_seurat_carry() took, put back last; `misc` stored as
 #'   `Misc(object, "harmonybridge")`.
 #' @noRd
@@ -243,13 +244,15 @@ hb_to_seurat <- function(assay, data, counts = NULL, scale_data = NULL, layers =
                                  part("var"), part("version") %||% version, key = .hb_key(tolower(name)),
                                  variable_features = part("variable_features"))
   }
-  if (isTRUE(calc_n)) {
-    n <- utils::getFromNamespace("CalcN", "SeuratObject")(obj[[assay]])
-    if (!is.null(n)) {
-      obj[[paste0("nCount_", assay)]] <- n$nCount
-      obj[[paste0("nFeature_", assay)]] <- n$nFeature
-      made <- setdiff(made, paste0(c("nCount_", "nFeature_"), assay))
-    }
+  n <- if (isTRUE(calc_n)) {
+    utils::getFromNamespace("CalcN", "SeuratObject")(obj[[assay]])
+  } else if (is.list(calc_n)) {  # the same values, computed by the caller (harmonybridge's Python half)
+    lapply(calc_n[c("nCount", "nFeature")], function(v) stats::setNames(v, colnames(obj)))
+  }
+  if (!is.null(n)) {
+    obj[[paste0("nCount_", assay)]] <- n$nCount
+    obj[[paste0("nFeature_", assay)]] <- n$nFeature
+    made <- setdiff(made, paste0(c("nCount_", "nFeature_"), assay))
   }
   if (!is.null(obs) && ncol(obs) > 0L) {
     for (col in names(obs)) {

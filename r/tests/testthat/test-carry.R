@@ -94,6 +94,9 @@ test_that("hb_to_seurat from counts alone: the layers and nCount_/nFeature_ Crea
       expect_identical(.hb_get_layer(ours[["RNA"]], l), .hb_get_layer(ref[["RNA"]], l), label = paste(version, l))
     }
     expect_identical(ours[[c("nCount_RNA", "nFeature_RNA")]], ref[[c("nCount_RNA", "nFeature_RNA")]])
+    # the values given by the caller (as the Python half computes them) make the same object
+    given <- list(nCount = unname(Matrix::colSums(counts)), nFeature = unname(as.integer(Matrix::colSums(counts > 0))))
+    expect_identical(hb_to_seurat("RNA", NULL, counts = counts, calc_n = given, version = version), ours)
   }
 })
 
