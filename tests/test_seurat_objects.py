@@ -247,7 +247,7 @@ def test_cell_totals_are_calcns_ncount_and_nfeature(kind):
     """nCount_/nFeature_ computed from X in Python, for every matrix kind, as SeuratObject's CalcN gives them."""
     from helpers import synthetic
 
-    from harmonybridge.convert._extras import _row_sums, cell_totals
+    from harmonybridge.convert._matrices import _row_sums, cell_totals
 
     X = synthetic(n_cells=60, n_genes=25).X.tocsr()
     if kind == "csr with a stored zero":

@@ -31,6 +31,7 @@ from anndata import AnnData
 from harmonybridge import _rbridge
 
 from ._log import ConversionLog
+from ._matrices import is_counts, r_cell_totals
 
 SEURAT_UNS = "seurat"
 CARRY = "r"
@@ -213,50 +214,6 @@ class Plan:
     versions: dict[str, str] = field(default_factory=dict)
 
 
-def is_counts(m: Any) -> bool:
-    """Integer-valued and non-negative (what counts look like)."""
-    values = m.data if sp.issparse(m) else np.asarray(m)
-    if values.dtype.kind in "iu":
-        return bool(values.size == 0 or values.min() >= 0)
-    if values.dtype.kind != "f" or values.size == 0:
-        return False
-    return bool(np.all(values >= 0) and np.all(np.mod(values, 1) == 0))
-
-
-def _row_sums(values: np.ndarray, indptr: np.ndarray, dtype: Any, block: int = 1 << 21) -> np.ndarray:
-    """Sums of a CSR matrix's rows in ``dtype`` (exact for integer counts): cumulative sums cut at
-    ``indptr``, over blocks of rows of about ``block`` values, so no copy of the whole matrix is made."""
-    bounds = np.asarray(indptr, dtype=np.int64)
-    n = len(bounds) - 1
-    out = np.empty(n, dtype=dtype)
-    step = max(1, int(n * block // max(int(bounds[-1]), 1)))
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        cut = bounds[start : stop + 1] - bounds[start]
-        cs = np.zeros(int(cut[-1]) + 1, dtype=dtype)
-        np.cumsum(values[bounds[start] : bounds[stop]], dtype=dtype, out=cs[1:])
-        out[start:stop] = cs[cut[1:]] - cs[cut[:-1]]
-    return out
-
-
-def cell_totals(m: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Per cell (row): the sum of the counts (float64) and how many are > 0 (int32), what SeuratObject's
-    CalcN gives as nCount_ and nFeature_ (colSums(counts) and colSums(counts > 0)), without R
-    allocating a logical copy of the matrix."""
-    if sp.issparse(m) and m.format in ("csr", "csc"):
-        values = m.data
-        positive = values > 0
-        if m.format == "csr":  # rows are cells
-            n_count = _row_sums(values, m.indptr, np.float64)
-            n_feature = np.diff(m.indptr) if positive.all() else _row_sums(positive, m.indptr, np.int64)
-        else:
-            n_count = np.bincount(m.indices, weights=values, minlength=m.shape[0])
-            n_feature = np.bincount(m.indices[positive], minlength=m.shape[0])
-        return n_count.astype(np.float64), n_feature.astype(np.int32)
-    dense = m.toarray() if sp.issparse(m) else np.asarray(m)
-    return dense.sum(axis=1, dtype=np.float64), (dense > 0).sum(axis=1).astype(np.int32)
-
-
 def plan(
     adata: AnnData,
     uns: dict[str, Any],
@@ -415,11 +372,6 @@ def r_other_assays(
     return extra, reductions, graphs, graph_assays
 
 
-def _n_vectors(X: Any) -> tuple[Any, Any]:
-    n_count, n_feature = cell_totals(X)
-    return _rbridge.r_double(n_count), _rbridge.r_int(n_feature)
-
-
 def r_slot_args(xp: Plan, adata: AnnData, features: list[str], rec: Any, log: ConversionLog) -> dict[str, Any]:
     """hb_to_seurat's arguments for Seurat's own slots; records in ``rec`` what from_seurat needs to undo them."""
     from ._frames import r_column
@@ -448,7 +400,7 @@ def r_slot_args(xp: Plan, adata: AnnData, features: list[str], rec: Any, log: Co
         else _rbridge.r_strings([features[i] for i in xp.variable_features]),
         "idents": idents,
         # nCount_/nFeature_ as CalcN computes them, from X here (R's counts > 0 is a copy of the matrix)
-        "calc_n": _rbridge.r_list(dict(zip(("nCount", "nFeature"), _n_vectors(adata.X), strict=True)))
+        "calc_n": _rbridge.r_list(dict(zip(("nCount", "nFeature"), r_cell_totals(adata.X), strict=True)))
         if xp.calc_n
         else False,
         "carry": None if xp.carry is None else _rbridge.r_list({k: _rbridge.r_raw(v) for k, v in xp.carry.items()}),
