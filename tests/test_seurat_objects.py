@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from anndata import AnnData
 from helpers import DATA, DATA_MISSING, R_SCRIPTS, SEURAT_COUNTS, needs_r, rscript
 
@@ -242,7 +243,22 @@ def test_x_layer_says_which_layer_holds_what():
         hb.to_seurat(adata, x_layer="raw")
 
 
-@pytest.mark.parametrize("kind", ["csr", "csc", "dense", "csr with a stored zero"])
+def _with_a_duplicate_entry(X):
+    """X (canonical CSR counts) with one count split in two stored entries of the same gene."""
+    k = int(np.flatnonzero(X.data >= 2)[0])
+    row = int(np.searchsorted(X.indptr, k, side="right") - 1)
+    data, indices, indptr = np.insert(X.data, k, 1), np.insert(X.indices, k, X.indices[k]), X.indptr.copy()
+    data[k + 1] -= 1
+    indptr[row + 1 :] += 1
+    m = sp.csr_matrix((data, indices, indptr), shape=X.shape)
+    assert not m.has_canonical_format and m.nnz == X.nnz + 1
+    return m
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["csr", "csc", "dense", "csr with a stored zero", "csr with a duplicate entry", "csc with a duplicate entry"],
+)
 def test_cell_totals_are_calcns_ncount_and_nfeature(kind):
     """nCount_/nFeature_ computed from X in Python, for every matrix kind, as SeuratObject's CalcN gives them."""
     from helpers import synthetic
@@ -253,6 +269,9 @@ def test_cell_totals_are_calcns_ncount_and_nfeature(kind):
     if kind == "csr with a stored zero":
         X.data[[0, 5, 9]] = 0  # stored but zero: not a feature of its cell
     m = {"csc": X.tocsc(), "dense": X.toarray()}.get(kind, X)
+    if "duplicate" in kind:  # what R receives has them summed (r_matrix), so CalcN counts the gene once
+        m = _with_a_duplicate_entry(X)
+        m = m.tocsc() if kind.startswith("csc") else m
     n_count, n_feature = cell_totals(m)
     assert n_count.dtype == np.float64 and n_feature.dtype == np.int32
     np.testing.assert_array_equal(n_count, X.toarray().sum(axis=1))

@@ -79,6 +79,15 @@ def _structure(m: Any) -> tuple[Any, Any]:
     return r_i, r_p
 
 
+def _canonical(m: Any) -> Any:
+    """``m`` (CSR or CSC), or a copy with duplicate entries summed and indices sorted, as R receives it."""
+    if m.has_canonical_format:
+        return m
+    m = m.copy()
+    m.sum_duplicates()
+    return m
+
+
 def r_matrix(m: Any, features: Any, cells: Any, what: str) -> Any:
     """A cells x genes matrix as an R genes x cells dgCMatrix (sparse) or matrix (dense).
 
@@ -89,11 +98,7 @@ def r_matrix(m: Any, features: Any, cells: Any, what: str) -> Any:
     """
     n_cells, n_genes = m.shape
     if sp.issparse(m):
-        if m.format != "csr":
-            m = sp.csr_matrix(m)
-        if not m.has_canonical_format:
-            m = m.copy()
-            m.sum_duplicates()
+        m = _canonical(sp.csr_matrix(m) if m.format != "csr" else m)
         i, p = _structure(m)
         x = _rbridge.r_double(m.data)
         return _rbridge.call(
@@ -163,6 +168,7 @@ def cell_totals(m: Any) -> tuple[np.ndarray, np.ndarray]:
     CalcN gives as nCount_ and nFeature_ (colSums(counts) and colSums(counts > 0)), without R
     allocating a logical copy of the matrix."""
     if sp.issparse(m) and m.format in ("csr", "csc"):
+        m = _canonical(m)  # a gene stored twice in a cell is one feature of it, as in R
         values = m.data
         positive = values > 0
         if m.format == "csr":  # rows are cells
