@@ -106,7 +106,9 @@ def _wrap(owner, attr: str, label: str, keep: bool = False) -> None:
 def instrument() -> None:
     import scanpy as sc
 
-    from harmonybridge import _crosscheck, _metrics, _neighbors
+    from harmonybridge.crosscheck import _runs as _crosscheck
+    from harmonybridge.metrics import _neighbors
+    from harmonybridge.metrics import _scores as _metrics
 
     for attr in ("median_lisis", "silhouette", "compare_clusterings", "per_pc_pearson", "relative_l2", "knn_overlap"):
         _wrap(_metrics, attr, f"_metrics.{attr}")
@@ -134,9 +136,9 @@ def instrument() -> None:
 
 def sample_vs_full(max_cells: int) -> list[str]:
     """The graph metrics on the seeded sample the cross-check used vs on every cell, on its own embeddings."""
-    from harmonybridge import _metrics
-    from harmonybridge._crosscheck import FLOORS, N_NEIGHBORS
-    from harmonybridge._neighbors import NeighborGraph, sample_cells
+    from harmonybridge.crosscheck._runs import FLOORS, N_NEIGHBORS
+    from harmonybridge.metrics import _scores as _metrics
+    from harmonybridge.metrics._neighbors import NeighborGraph, sample_cells
 
     runs = {}
     for (_adata, _keys, _basis, engine, params, _verbose), res in KEEP["harmony engine run"]:
@@ -249,14 +251,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.cells is None:
         args.cells = 5_000 if args.quick else 100_000
     if args.cli:
-        from harmonybridge._params import available_cores
+        from harmonybridge.harmony.params import available_cores
 
         args.ncores = args.ncores or available_cores()
         return bench_cli(args)
 
     import harmonybridge
-    from harmonybridge import _crosscheck, _rbridge
-    from harmonybridge._params import available_cores
+    from harmonybridge import _rbridge
+    from harmonybridge.crosscheck import _runs as _crosscheck
+    from harmonybridge.harmony.params import available_cores
 
     if args.ncores is None:
         args.ncores = available_cores()

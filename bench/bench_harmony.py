@@ -179,10 +179,10 @@ def profile_steps(data: Path, args: argparse.Namespace) -> dict[str, float]:
     import anndata as ad
     import pandas as pd
 
-    from harmonybridge import _check
-    from harmonybridge._harmony import store_result
-    from harmonybridge._params import HarmonyParams
-    from harmonybridge.engines import EngineResult
+    from harmonybridge._core import checks as _check
+    from harmonybridge.harmony._anndata import store_result
+    from harmonybridge.harmony.engines import EngineResult
+    from harmonybridge.harmony.params import HarmonyParams
 
     Z = np.load(data / "Z.npy")
     labels = batch_labels(np.load(data / "batch.npy"))
@@ -494,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     if args.ncores is None:
-        from harmonybridge._params import available_cores
+        from harmonybridge.harmony.params import available_cores
 
         args.ncores = available_cores()
     if args.worker:
@@ -531,7 +531,7 @@ def _version(name: str) -> str:
 
 
 def _hb_default() -> int:
-    from harmonybridge._params import available_cores
+    from harmonybridge.harmony.params import available_cores
 
     return available_cores()
 

@@ -412,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--save", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.ncores is None:
-        from harmonybridge._params import available_cores
+        from harmonybridge.harmony.params import available_cores
 
         args.ncores = available_cores()
     if args.worker == "hb":

@@ -18,7 +18,7 @@ import scanpy as sc
 
 import harmonybridge as hb
 from harmonybridge import report
-from harmonybridge._metrics import median_lisi
+from harmonybridge.metrics._scores import median_lisi
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ifnb_2800_counts.h5ad"
 parser = argparse.ArgumentParser()

@@ -90,7 +90,7 @@ def test_no_private_names_of_other_modules():
             for n in names:
                 target = _target(base, n)
                 private_name = n.startswith("_") and target == base  # a private function or constant
-                if private_name and not base.startswith(home) and base != "harmonybridge._compat":
+                if private_name and not base.startswith(home) and base != "harmonybridge._core.warnings":
                     offenders.append(f"{mod}: {base}.{n}")
     assert offenders == []
 

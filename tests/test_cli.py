@@ -12,7 +12,7 @@ import pytest
 from helpers import synthetic
 
 import harmonybridge as hb
-from harmonybridge import _io
+from harmonybridge._core import files as _io
 from harmonybridge.cli import main
 
 EXE = [sys.executable, "-m", "harmonybridge.cli"]
@@ -176,7 +176,7 @@ def test_a_file_in_the_way_is_refused_the_same_way_by_every_command(small_h5ad, 
 
 
 def test_os_errors_are_shown_without_errno(tmp_path):
-    from harmonybridge._console import error_text
+    from harmonybridge.cli._console import error_text
 
     try:
         (tmp_path / "no" / "such").open()
@@ -208,7 +208,7 @@ def test_help_prints_each_default_once():
 
 
 def test_run_on_counts_computes_the_pca_as_check_does(tmp_path, caplog):
-    from harmonybridge._workflow import demo_path
+    from harmonybridge.workflow._pipeline import demo_path
 
     out = tmp_path / "o.h5ad"
     with caplog.at_level("INFO", logger="harmonybridge"):
@@ -294,10 +294,10 @@ def test_doctor_lists_every_component(capsys):
 
 
 def test_rpy2_mismatch_is_explained():
-    from harmonybridge._doctor import rpy2_status
+    from harmonybridge.cli._doctor import rpy2_status
 
     found = rpy2_status("4.2.2")
-    from harmonybridge._compat import pkg_version, version_tuple
+    from harmonybridge._core.warnings import pkg_version, version_tuple
 
     if version_tuple(pkg_version("rpy2") or "0") >= (3, 6):
         assert not found.ok and "R_getVar" in found.note

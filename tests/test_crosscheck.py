@@ -17,8 +17,8 @@ from helpers import DATA, DATA_MISSING, load_pcs, needs_r, synthetic
 
 import harmonybridge as hb
 from harmonybridge import HarmonyBridgeWarning
-from harmonybridge._agreement import VACUOUS
 from harmonybridge.cli import main
+from harmonybridge.crosscheck._agreement import VACUOUS
 
 pytestmark = [needs_r("harmony"), pytest.mark.slow]
 

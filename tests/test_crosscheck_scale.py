@@ -12,7 +12,7 @@ import pytest
 from helpers import needs_r, synthetic
 
 import harmonybridge as hb
-from harmonybridge import _neighbors
+from harmonybridge.metrics import _neighbors
 
 pytestmark = [needs_r("harmony"), pytest.mark.slow]
 
@@ -111,7 +111,7 @@ def test_max_cells_is_checked():
 
 
 def test_median_lisis_is_median_lisi_per_column():
-    from harmonybridge import _metrics
+    from harmonybridge.metrics import _scores as _metrics
 
     a = synthetic(n_cells=600)
     X = a.obsm["X_pca"]

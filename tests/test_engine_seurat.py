@@ -15,7 +15,7 @@ pytestmark = needs_r("harmony")
 
 @functools.cache
 def _path():
-    from harmonybridge.engines._seurat import seurat_path
+    from harmonybridge.harmony.engines._seurat import seurat_path
 
     return seurat_path()
 

@@ -1,4 +1,4 @@
-"""The Python side of the R package's entry points (src/harmonybridge/_from_r.py), without R.
+"""The Python side of the R package's entry points (src/harmonybridge/rpackage.py), without R.
 
 R's own tests (r/tests/testthat/test-RunHarmonyPy.R, test-CrossCheckHarmony.R) run them through
 reticulate; these check the byte transport and the parameter names on their own.
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harmonybridge import _from_r
-from harmonybridge._params import HarmonyParams
+from harmonybridge import rpackage as _from_r
+from harmonybridge.harmony.params import HarmonyParams
 
 
 def test_matrix_bytes_round_trip_in_r_order():
@@ -64,7 +64,7 @@ def test_run_harmonypy_equals_the_python_engine():
     out = _from_r.run_harmonypy({"data": np.asfortranarray(Z).T.tobytes(), "nrow": 300, "ncol": 6}, meta, "batch",
                                 {"ncores": 1}, seed=3)  # fmt: skip
     got = np.frombuffer(out["embedding"], dtype=np.float64).reshape(6, 300).T
-    from harmonybridge.engines import run_python
+    from harmonybridge.harmony.engines import run_python
 
     params = HarmonyParams(ncores=1, random_state=3).resolve(300, 1)
     ref = run_python(Z, pd.DataFrame({"batch": labels}), ["batch"], params, verbose=False)

@@ -10,7 +10,7 @@ from anndata import AnnData
 from helpers import synthetic
 
 import harmonybridge as hb
-from harmonybridge.engines import check_harmonypy_version
+from harmonybridge.harmony.engines import check_harmonypy_version
 
 
 def snapshot(adata: AnnData) -> dict:

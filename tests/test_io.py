@@ -10,7 +10,7 @@ import pytest
 from helpers import needs_r, synthetic
 
 import harmonybridge as hb
-from harmonybridge import _io
+from harmonybridge._core import files as _io
 from harmonybridge.cli import main
 
 

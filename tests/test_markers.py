@@ -8,7 +8,7 @@ import pytest
 from helpers import DATA, needs_data, needs_r
 
 import harmonybridge as hb
-from harmonybridge.markers import COLUMNS
+from harmonybridge.tools._markers import COLUMNS
 
 pytestmark = needs_data("ifnb_2800_counts.h5ad")
 KNOWN = {

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from helpers import DATA, needs_data, synthetic
 
-from harmonybridge import _metrics, compare_clusterings
+from harmonybridge import compare_clusterings
+from harmonybridge.metrics import _scores as _metrics
 
 
 @needs_data("lisi_x.tsv.gz", "lisi_metadata.tsv.gz", "lisi_lisi.tsv.gz")

@@ -9,8 +9,8 @@ from helpers import synthetic
 from sklearn.metrics import silhouette_score
 from sklearn.neighbors import NearestNeighbors
 
-from harmonybridge._metrics import knn_indices, knn_overlap
-from harmonybridge._neighbors import NeighborGraph, sample_cells, umap_connectivities
+from harmonybridge.metrics._neighbors import NeighborGraph, sample_cells, umap_connectivities
+from harmonybridge.metrics._scores import knn_indices, knn_overlap
 
 
 @pytest.fixture(scope="module")

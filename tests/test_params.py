@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from harmonybridge import HarmonyParams
-from harmonybridge._params import HARMONYPY_ARGS, R_ARGS, R_OPTIONS
+from harmonybridge.harmony.params import HARMONYPY_ARGS, R_ARGS, R_OPTIONS
 
 
 def test_every_parameter_reaches_both_engines():
@@ -170,7 +170,7 @@ def test_cli_flags_are_harmony_params(command):
 
 def test_r_engine_passes_to_r_names():
     """The R engine's arguments are HarmonyParams.to_r()'s, flattened: nothing re-spelled, nothing dropped."""
-    from harmonybridge.engines._r import r_arguments
+    from harmonybridge.harmony.engines._r import r_arguments
 
     params = HarmonyParams(theta=1.0, block_size=0.1, random_state=7, ncores=1).resolve(300, 1)
     r = params.to_r()

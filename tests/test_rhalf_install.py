@@ -12,8 +12,8 @@ from pathlib import Path
 
 from helpers import needs_r
 
-from harmonybridge._doctor import r_half_version
 from harmonybridge._rbridge import _install
+from harmonybridge.cli._doctor import r_half_version
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = needs_r("SeuratObject")

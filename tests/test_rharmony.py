@@ -164,7 +164,7 @@ def test_record_names_the_r_harmony_build(small):
 
 
 def test_doctor_reports_the_same_build(small):
-    from harmonybridge._doctor import harmony_build
+    from harmonybridge.cli._doctor import harmony_build
 
     adata = small.copy()
     hb.run_harmony(adata, "batch", backend="r")

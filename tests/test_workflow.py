@@ -15,9 +15,9 @@ from helpers import DATA, needs_data
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 import harmonybridge as hb
-from harmonybridge import _workflow as wf
-from harmonybridge._metrics import lisi
 from harmonybridge.cli import main
+from harmonybridge.metrics._scores import lisi
+from harmonybridge.workflow import _pipeline as wf
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,10 @@ def test_demo_data_is_in_the_wheel():
     root = Path(__file__).resolve().parents[1]
     if shutil.which("git") is None or not (root / ".git").exists():
         pytest.skip("not a git checkout (the Seurat-5 root gets the working tree only)")
-    for rel in ("src/harmonybridge/data/symphony_pbmcs_1200_counts.h5ad", "src/harmonybridge/data/README.md"):
+    for rel in (
+        "src/harmonybridge/workflow/data/symphony_pbmcs_1200_counts.h5ad",
+        "src/harmonybridge/workflow/data/README.md",
+    ):
         ignored = subprocess.run(["git", "check-ignore", "-q", rel], cwd=root, check=False).returncode == 0
         assert not ignored, rel
 

@@ -38,7 +38,7 @@
   invisible(TRUE)
 }
 
-# Matrices and factors cross to Python as bytes (see src/harmonybridge/_from_r.py): exact,
+# Matrices and factors cross to Python as bytes (see src/harmonybridge/rpackage.py): exact,
 # one copy, and independent of the NumPy ABI that reticulate was built against.
 .hb_py_matrix <- function(m) list(data = writeBin(as.vector(m), raw()), nrow = nrow(m), ncol = ncol(m))
 .hb_py_factor <- function(f) list(codes = writeBin(as.integer(f) - 1L, raw()), levels = levels(f))

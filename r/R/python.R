@@ -70,7 +70,7 @@ harmonybridge_python <- function(python = NULL) {
   invisible(structure(.hb_py$python, harmonybridge = .hb_py$version))
 }
 
-# The harmonybridge._from_r module, imported once per session.
+# The harmonybridge.rpackage module, imported once per session.
 .hb_python_module <- function(python = NULL) {
   hb_require("reticulate", "Running harmonybridge's Python engine from R")
   request <- .hb_python_request(python)
@@ -100,7 +100,7 @@ harmonybridge_python <- function(python = NULL) {
   } else {
     source <- "reticulate's own choice"
   }
-  ok <- tryCatch(reticulate::py_module_available("harmonybridge._from_r"), error = function(e) {
+  ok <- tryCatch(reticulate::py_module_available("harmonybridge.rpackage"), error = function(e) {
     .hb_abort(c(
       "R could not start Python ({source}): {conditionMessage(e)}",
       .hb_python_fix()
@@ -109,11 +109,11 @@ harmonybridge_python <- function(python = NULL) {
   python <- tryCatch(reticulate::py_config()$python, error = function(e) "unknown")
   if (!isTRUE(ok)) {
     .hb_abort(c(
-      "The Python R uses ({.path {python}}, from {source}) has no harmonybridge Python package (or one without {.pkg harmonybridge._from_r}).",
+      "The Python R uses ({.path {python}}, from {source}) has no harmonybridge Python package (or one without {.pkg harmonybridge.rpackage}).",
       .hb_python_fix(python)
     ))
   }
-  module <- reticulate::import("harmonybridge._from_r", convert = TRUE)
+  module <- reticulate::import("harmonybridge.rpackage", convert = TRUE)
   .hb_py$module <- module
   .hb_py$python <- python
   .hb_py$version <- tryCatch(

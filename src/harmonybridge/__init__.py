@@ -3,12 +3,16 @@
 ``import harmonybridge`` never starts R; the R parts start it when first called.
 """
 
-from ._cluster import cluster
-from ._compat import ConversionWarning, HarmonyBridgeWarning
-from ._crosscheck import CrossCheckReport, cross_check
-from ._harmony import harmony_integrate, run_harmony
-from ._metrics import compare_clusterings
-from ._params import HarmonyParams
+from harmonybridge._core.warnings import ConversionWarning, HarmonyBridgeWarning
+from harmonybridge.crosscheck._runs import CrossCheckReport, cross_check
+from harmonybridge.harmony._anndata import harmony_integrate, run_harmony
+from harmonybridge.harmony.engines._seurat import SeuratPathUnavailable, seurat_defaults
+from harmonybridge.harmony.params import HarmonyParams
+from harmonybridge.metrics._scores import compare_clusterings
+from harmonybridge.tools._cluster import cluster
+from harmonybridge.tools._markers import compare_markers, markers
+from harmonybridge.tools._transfer import transfer_labels
+
 from .convert import (
     ConversionLog,
     assays,
@@ -21,10 +25,7 @@ from .convert import (
     write,
     write_rds,
 )
-from .engines._seurat import SeuratPathUnavailable, seurat_defaults
-from .markers import compare_markers, markers
 from .session import SeuratSession, call_seurat
-from .transfer import transfer_labels
 
 __version__ = "0.1.0"
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from harmonybridge._compat import pkg_version
+from harmonybridge._core.warnings import pkg_version
 
 logger = logging.getLogger("harmonybridge.R")
 _LOCK = threading.RLock()  # R is single-threaded

@@ -11,7 +11,9 @@ from typing import Any, Literal
 
 from anndata import AnnData
 
-from harmonybridge import _check, _io, _rbridge
+from harmonybridge import _rbridge
+from harmonybridge._core import checks as _check
+from harmonybridge._core import files as _io
 
 from . import _mudata
 from ._py2r import to_seurat

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harmonybridge._compat import ConversionWarning, warn
+from harmonybridge._core.warnings import ConversionWarning, warn
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from harmonybridge import _metrics
-from harmonybridge._io import atomic_path
+from harmonybridge._core.files import atomic_path
+from harmonybridge.metrics import _scores as _metrics
 
 
 def _save(fig, path: Path) -> Path:
@@ -283,7 +283,7 @@ def markers_dotplot(
 ) -> Path | None:
     """Marker genes per cluster as a dot plot (mean expression scaled per gene, share of cells expressing).
 
-    ``markers`` is a list of genes, or ``{cluster: genes}`` (e.g. :func:`~harmonybridge._workflow.top_markers`),
+    ``markers`` is a list of genes, or ``{cluster: genes}`` (e.g. :func:`~harmonybridge.workflow._pipeline.top_markers`),
     drawn with a bracket per cluster. Genes absent from the data are left out; None if none is present.
     """
     import matplotlib.pyplot as plt

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from anndata import AnnData
 
-from harmonybridge._compat import ConversionWarning, warn
+from harmonybridge._core.warnings import ConversionWarning, warn
 from harmonybridge._rbridge import seurat_calls as rs
 from harmonybridge.convert import ConversionLog, to_seurat
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from harmonybridge._compat import ConversionWarning
+from harmonybridge._core.warnings import ConversionWarning
 from harmonybridge._rbridge import seurat_calls as rs
 from harmonybridge.convert import ConversionLog, from_seurat
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from ._compat import pkg_version, version_tuple
+from harmonybridge._core.warnings import pkg_version, version_tuple
 
 
 @dataclass

@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from . import _check, _rbridge
-from ._params import HarmonyParams
+from harmonybridge import _rbridge
+from harmonybridge._core import checks as _check
+
 from .engines import run_engine
+from .params import HarmonyParams
 
 
 def reduction_name(obsm_key: str) -> str:

@@ -25,7 +25,15 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from . import _check, _metrics, _rbridge
+from harmonybridge import _rbridge
+from harmonybridge._core import checks as _check
+from harmonybridge._core.warnings import pkg_version, warn
+from harmonybridge.harmony.engines import EngineResult, run_engine
+from harmonybridge.harmony.params import HarmonyParams
+from harmonybridge.metrics import _scores as _metrics
+from harmonybridge.metrics._neighbors import NeighborGraph, sample_cells
+from harmonybridge.report import crosscheck_html, overrides_text, text_table
+
 from ._agreement import (
     ENGINE_LABELS,
     FLOORS,
@@ -39,11 +47,6 @@ from ._agreement import (
     plain_value,
     spread_warnings,
 )
-from ._compat import pkg_version, warn
-from ._neighbors import NeighborGraph, sample_cells
-from ._params import HarmonyParams
-from .engines import EngineResult, run_engine
-from .report import crosscheck_html, overrides_text, text_table
 
 logger = logging.getLogger("harmonybridge")
 
@@ -204,7 +207,7 @@ def cross_check(
 
     ``r_engine`` replaces the R engine (R harmony through rpy2): it gets one seed's resolved
     parameters and returns that run. The R package passes one that runs ``RunHarmony`` in the
-    calling R process (rpy2 cannot start R inside R; see ``harmonybridge._from_r``).
+    calling R process (rpy2 cannot start R inside R; see ``harmonybridge.rpackage``).
     """
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
@@ -231,7 +234,7 @@ def cross_check(
         _rbridge.require("harmony")  # fail before any work when an R engine cannot run
     seurat_path = None
     if "seurat" in engines:
-        from .engines._seurat import require_seurat_path
+        from harmonybridge.harmony.engines._seurat import require_seurat_path
 
         if len(keys) != 1:
             msg = f"the seurat engine corrects one batch column (the layers of a split Seurat 5 assay), got {keys}"
@@ -261,7 +264,7 @@ def cross_check(
             p = engine_params[engine].replace(random_state=first_seed + i)
             step("%s engine, seed %d (%d of %d)", engine, p.random_state, i + 1, n_seeds)
             if engine == "seurat":
-                from .engines._seurat import run_seurat
+                from harmonybridge.harmony.engines._seurat import run_seurat
 
                 res = run_seurat(
                     _check.embedding(adata, basis),

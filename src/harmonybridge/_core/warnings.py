@@ -7,7 +7,7 @@ import warnings
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-_PKG_DIR = str(Path(__file__).parent)
+_PKG_DIR = str(Path(__file__).parents[1])  # the harmonybridge package
 
 
 class HarmonyBridgeWarning(UserWarning):

@@ -17,9 +17,9 @@ import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
 
-from . import _check
-from ._harmony import run_harmony
-from ._metrics import lisi
+from harmonybridge._core import checks as _check
+from harmonybridge.harmony._anndata import run_harmony
+from harmonybridge.metrics._scores import lisi
 
 logger = logging.getLogger("harmonybridge")
 
@@ -46,7 +46,7 @@ def demo_path() -> Path:
     """The shipped demo file (1,200 PBMCs from three 10x chemistries, GPL-3; see ``data/README.md``)."""
     from importlib.resources import files
 
-    return Path(str(files("harmonybridge").joinpath("data", DEMO_FILE)))
+    return Path(str(files("harmonybridge.workflow").joinpath("data", DEMO_FILE)))
 
 
 def load_demo() -> AnnData:

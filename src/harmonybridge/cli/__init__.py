@@ -11,9 +11,10 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._compat import ConversionWarning, HarmonyBridgeWarning
+from harmonybridge._core.warnings import ConversionWarning, HarmonyBridgeWarning
+from harmonybridge.harmony.params import HarmonyParams
+
 from ._console import error_text, one_line_warnings
-from ._params import HarmonyParams
 
 logger = logging.getLogger("harmonybridge")
 
@@ -69,7 +70,8 @@ def _params_from(args: argparse.Namespace) -> dict:
 
 def _read_cells(src: str | Path, args: argparse.Namespace):
     """Read the input; repeated cell names are made unique (--make-unique) or refused before any work."""
-    from . import _check, convert
+    from harmonybridge import convert
+    from harmonybridge._core import checks as _check
 
     adata = convert.read(src, make_unique=args.make_unique)
     _check.unique_cells(adata.obs_names)
@@ -88,9 +90,10 @@ def _backend_keys(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import _io, convert
-    from ._harmony import run_harmony
-    from ._workflow import pca_if_missing
+    from harmonybridge import convert
+    from harmonybridge._core import files as _io
+    from harmonybridge.harmony._anndata import run_harmony
+    from harmonybridge.workflow._pipeline import pca_if_missing
 
     src = _io.check_input(args.input)
     default_suffix = ".rds" if src.suffix.lower() in (".rds", ".rdata", ".rda") else src.suffix
@@ -118,9 +121,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_seurat_file(args: argparse.Namespace, src: Path, out: Path, params: dict) -> int:
     """A Seurat .rds in, a Seurat .rds out: only the reductions cross, nothing is converted."""
-    from . import convert
-    from ._harmony import run_harmony
-    from ._harmony_seurat import reduction_name
+    from harmonybridge import convert
+    from harmonybridge.harmony._anndata import run_harmony
+    from harmonybridge.harmony._seurat import reduction_name
 
     t0 = time.perf_counter()
     logger.info("reading %s (%.0f MiB) with readRDS", src, src.stat().st_size / 2**20)
@@ -146,7 +149,9 @@ def _run_seurat_file(args: argparse.Namespace, src: Path, out: Path, params: dic
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from . import _demo, _io, _workflow
+    from harmonybridge._core import files as _io
+    from harmonybridge.workflow import _demo
+    from harmonybridge.workflow import _pipeline as _workflow
 
     # everything about the input is checked before the output folder is created (by the first write)
     if args.input:
@@ -192,9 +197,9 @@ def _overrides(pairs: list[str] | None) -> dict:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from . import _io
-    from ._crosscheck import cross_check
-    from ._workflow import pca_if_missing
+    from harmonybridge._core import files as _io
+    from harmonybridge.crosscheck._runs import cross_check
+    from harmonybridge.workflow._pipeline import pca_if_missing
 
     src = _io.check_input(args.input)
     params = _params_from(args)
@@ -243,7 +248,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from . import _io, convert
+    from harmonybridge import convert
+    from harmonybridge._core import files as _io
 
     src = _io.check_input(args.input)
     out = _io.check_output(args.output)
@@ -395,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
     os.environ.setdefault("MPLBACKEND", "Agg")
-    from ._check import Voice, speaking
+    from harmonybridge._core.checks import Voice, speaking
 
     with warnings.catch_warnings():
         warnings.showwarning = one_line_warnings(warnings.showwarning)

@@ -127,7 +127,7 @@ def transfer_labels(
 
 
 def _seurat(ref: AnnData, qry: AnnData, label_key: str, n_pcs: int) -> tuple[np.ndarray, np.ndarray]:
-    from .session import SeuratSession, call_r
+    from harmonybridge.session import SeuratSession, call_r
 
     r = SeuratSession(ref, counts="X")
     q = SeuratSession(qry, counts="X")

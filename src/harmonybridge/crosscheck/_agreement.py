@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import _metrics
+from harmonybridge.metrics import _scores as _metrics
 
 N_NEIGHBORS = 15
 #: between-engine gap may be this many times the worst within-engine gap ...

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from harmonybridge._params import HarmonyParams
+from harmonybridge.harmony.params import HarmonyParams
 
 
 @dataclass

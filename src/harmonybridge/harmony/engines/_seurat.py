@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from harmonybridge import _rbridge
-from harmonybridge._params import HarmonyParams
+from harmonybridge.harmony.params import HarmonyParams
 
 from ._result import EngineResult
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from anndata import AnnData
 
-from harmonybridge import _check
-from harmonybridge._params import HarmonyParams
+from harmonybridge._core import checks as _check
+from harmonybridge.harmony.params import HarmonyParams
 
 from ._python import MIN_HARMONYPY, check_harmonypy_version, import_harmonypy, run_python
 from ._result import EngineResult

@@ -14,7 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
 
-from ._compat import pkg_version
+from harmonybridge._core.warnings import pkg_version
 
 #: the columns of a markers table
 COLUMNS = ["group", "gene", "rank", "logfc", "pval", "pval_adj", "pct_in", "pct_out", "score"]
@@ -116,7 +116,7 @@ def markers(
 def _versions(backend: str) -> dict[str, str]:
     if backend == "scanpy":
         return {"scanpy": pkg_version("scanpy") or ""}
-    from . import _rbridge
+    from harmonybridge import _rbridge
 
     return {p: _rbridge.package_version(p) for p in ("Seurat", "SeuratObject")}
 
@@ -145,7 +145,7 @@ def _scanpy(tmp: AnnData) -> pd.DataFrame:
 
 
 def _seurat(tmp: AnnData) -> pd.DataFrame:
-    from .session import SeuratSession
+    from harmonybridge.session import SeuratSession
 
     s = SeuratSession(tmp, counts=None)
     s.SetIdent(value="group")

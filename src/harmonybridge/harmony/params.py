@@ -57,7 +57,7 @@ _INT32_MAX = 2**31 - 1
 
 def _say(name: str, value: Any = None) -> str:
     """A parameter as the caller wrote it: ``--seed`` on the command line, ``random_state`` in Python."""
-    from ._check import voice
+    from harmonybridge._core.checks import voice
 
     if voice().kind == "cli":
         flag = "--seed" if name == "random_state" else "--" + name.replace("_", "-")

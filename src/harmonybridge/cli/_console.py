@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 
-from ._compat import HarmonyBridgeWarning
+from harmonybridge._core.warnings import HarmonyBridgeWarning
 
 
 def error_text(err: BaseException) -> str:

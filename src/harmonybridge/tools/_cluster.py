@@ -13,9 +13,10 @@ import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
 
-from . import _check, _rbridge
-from ._compat import pkg_version
-from ._metrics import compare_clusterings
+from harmonybridge import _rbridge
+from harmonybridge._core import checks as _check
+from harmonybridge._core.warnings import pkg_version
+from harmonybridge.metrics._scores import compare_clusterings
 
 logger = logging.getLogger("harmonybridge")
 

@@ -127,7 +127,7 @@ class NeighborGraph:
         """Exact kNN by brute force (scikit-learn, float32, every core), the cell itself excluded."""
         from sklearn.neighbors import NearestNeighbors
 
-        from ._check import cells_for_neighbors
+        from harmonybridge._core.checks import cells_for_neighbors
 
         X = np.ascontiguousarray(X, dtype=np.float32)
         cells_for_neighbors(X.shape[0], k, "nearest neighbours")
@@ -179,7 +179,7 @@ class NeighborGraph:
         return graph
 
     def leiden(self, *, resolution: float = 1.0, random_state: int = 0) -> np.ndarray:
-        """Leiden clusters (igraph flavour, as :func:`harmonybridge._cluster.leiden`) on this graph, as strings."""
+        """Leiden clusters (igraph flavour, as :func:`harmonybridge.tools._cluster.leiden`) on this graph, as strings."""
         import scanpy as sc
 
         graph = self.scanpy_graph()

@@ -14,7 +14,7 @@ refuses NumPy 2); bytes work with any pair, are exact, and cost one copy each wa
 
 Parameters arrive under R's names (``lambda``, ``max_iter``, and ``harmony_options()``'s
 ``block.size``, ``max.iter.cluster``, ...) and are translated by the tables in
-:mod:`harmonybridge._params`, which spell each name once.
+:mod:`harmonybridge.harmony.params`, which spell each name once.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._compat import pkg_version
-from ._params import R_ARGS, R_OPTIONS, HarmonyParams
-from .engines import EngineResult, import_harmonypy
+from harmonybridge._core.warnings import pkg_version
+from harmonybridge.harmony.engines import EngineResult, import_harmonypy
+from harmonybridge.harmony.params import R_ARGS, R_OPTIONS, HarmonyParams
 
 _INTEGERS = {"nclust", "max_iter", "ncores", "max_iter_kmeans", "random_state"}
 
@@ -199,7 +199,7 @@ def cross_check(
     """
     from anndata import AnnData
 
-    from ._crosscheck import cross_check as _cross_check
+    from harmonybridge.crosscheck._runs import cross_check as _cross_check
 
     keys = [vars_use] if isinstance(vars_use, str) else list(vars_use)
     columns = keys + ([label] if label is not None else [])

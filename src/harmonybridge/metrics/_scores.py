@@ -9,7 +9,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from ._check import cells_for_neighbors
+from harmonybridge._core.checks import cells_for_neighbors
+
 from ._neighbors import sample_cells
 
 

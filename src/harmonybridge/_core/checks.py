@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from ._compat import warn
+from .warnings import warn
 
 MIN_CELLS = 6
 #: A batch with fewer cells than this gets a warning: Harmony estimates its correction in every cluster

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from harmonybridge._compat import pkg_version, version_tuple
-from harmonybridge._params import HarmonyParams
+from harmonybridge._core.warnings import pkg_version, version_tuple
+from harmonybridge.harmony.params import HarmonyParams
 
 from ._result import EngineResult
 

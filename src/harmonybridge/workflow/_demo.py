@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import _check, _io, _workflow, convert, report
-from ._compat import warn
+from harmonybridge import convert, report
+from harmonybridge._core import checks as _check
+from harmonybridge._core import files as _io
+from harmonybridge._core.warnings import warn
+from harmonybridge.workflow import _pipeline as _workflow
 
 logger = logging.getLogger("harmonybridge")
 

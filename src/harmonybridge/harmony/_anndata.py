@@ -7,9 +7,10 @@ from typing import Any, Literal
 
 from anndata import AnnData
 
-from . import _check
-from ._params import HarmonyParams
+from harmonybridge._core import checks as _check
+
 from .engines import BACKENDS, EngineResult, run_engine
+from .params import HarmonyParams
 
 Backend = Literal["python", "r"]
 __all__ = ["BACKENDS", "harmony_integrate", "run_harmony", "store_result"]
@@ -102,7 +103,7 @@ def run_harmony(
     values = locals()  # the Harmony parameters of this signature are HarmonyParams' fields (tests/test_params.py)
     params = HarmonyParams(**{name: values[name] for name in HarmonyParams.names()})
     if _is_seurat(adata):
-        from ._harmony_seurat import reduction_name, run_harmony_seurat
+        from ._seurat import reduction_name, run_harmony_seurat
 
         return run_harmony_seurat(
             adata,

@@ -1,0 +1,1 @@
+"""What every layer uses: input checks, warnings aimed at the caller, files written atomically."""

@@ -1,0 +1,7 @@
+"""``python -m harmonybridge.cli``."""
+
+import sys
+
+from harmonybridge.cli import main
+
+sys.exit(main())

@@ -1,0 +1,10 @@
+"""Everything that runs Harmony: the scanpy-shaped entry points, the parameters and the engines.
+
+``run_harmony`` / ``harmony_integrate`` (AnnData or a Seurat object in), ``HarmonyParams`` (every
+Harmony parameter and every name table), ``engines`` (the engine registry and ``run_engine``).
+"""
+
+from ._anndata import harmony_integrate, run_harmony
+from .params import HarmonyParams
+
+__all__ = ["HarmonyParams", "harmony_integrate", "run_harmony"]
