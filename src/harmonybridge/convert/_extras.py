@@ -29,9 +29,10 @@ import scipy.sparse as sp
 from anndata import AnnData
 
 from harmonybridge import _rbridge
+from harmonybridge._core.counts import is_counts
 
 from ._log import ConversionLog
-from ._matrices import is_counts, r_cell_totals
+from ._matrices import r_cell_totals
 
 SEURAT_UNS = "seurat"
 CARRY = "r"

@@ -137,16 +137,6 @@ def py_matrix(rmat: Any, spec: dict[str, Any] | None, shape: tuple[int, int]) ->
     return py_matrix(plain, spec, shape)
 
 
-def is_counts(m: Any) -> bool:
-    """Integer-valued and non-negative (what counts look like)."""
-    values = m.data if sp.issparse(m) else np.asarray(m)
-    if values.dtype.kind in "iu":
-        return bool(values.size == 0 or values.min() >= 0)
-    if values.dtype.kind != "f" or values.size == 0:
-        return False
-    return bool(np.all(values >= 0) and np.all(np.mod(values, 1) == 0))
-
-
 def _row_sums(values: np.ndarray, indptr: np.ndarray, dtype: Any, block: int = 1 << 21) -> np.ndarray:
     """Sums of a CSR matrix's rows in ``dtype`` (exact for integer counts): cumulative sums cut at
     ``indptr``, over blocks of rows of about ``block`` values, so no copy of the whole matrix is made."""

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from anndata import AnnData
 
 
 def sample_cells(n_cells: int, max_cells: int | None, *, random_state: int = 0) -> np.ndarray | None:
@@ -109,6 +110,22 @@ def umap_connectivities(indices: np.ndarray, distances: np.ndarray):
     return union.tocsr()
 
 
+def leiden(adata: AnnData, *, resolution: float, random_state: int, key_added: str = "leiden") -> None:
+    """Leiden on ``adata``'s neighbour graph, the one way this package calls it (scanpy, igraph
+    flavour, two iterations, undirected): clusters in ``adata.obs[key_added]``, as strings."""
+    import scanpy as sc
+
+    sc.tl.leiden(
+        adata,
+        resolution=resolution,
+        key_added=key_added,
+        flavor="igraph",
+        n_iterations=2,
+        directed=False,
+        random_state=random_state,
+    )
+
+
 @dataclass
 class NeighborGraph:
     """Each cell's ``k`` nearest other cells (exact, nearest first) in one embedding.
@@ -179,13 +196,9 @@ class NeighborGraph:
         return graph
 
     def leiden(self, *, resolution: float = 1.0, random_state: int = 0) -> np.ndarray:
-        """Leiden clusters (igraph flavour, as :func:`harmonybridge.tools._cluster.leiden`) on this graph, as strings."""
-        import scanpy as sc
-
+        """Leiden clusters (:func:`leiden`) on this graph, as strings."""
         graph = self.scanpy_graph()
-        sc.tl.leiden(
-            graph, resolution=resolution, flavor="igraph", n_iterations=2, directed=False, random_state=random_state
-        )
+        leiden(graph, resolution=resolution, random_state=random_state)
         return graph.obs["leiden"].to_numpy()
 
     def umap(self, *, random_state: int = 0) -> np.ndarray:

@@ -283,7 +283,7 @@ def markers_dotplot(
 ) -> Path | None:
     """Marker genes per cluster as a dot plot (mean expression scaled per gene, share of cells expressing).
 
-    ``markers`` is a list of genes, or ``{cluster: genes}`` (e.g. :func:`~harmonybridge.workflow._pipeline.top_markers`),
+    ``markers`` is a list of genes, or ``{cluster: genes}`` (the demo workflow's ``top_markers``),
     drawn with a bracket per cluster. Genes absent from the data are left out; None if none is present.
     """
     import matplotlib.pyplot as plt

@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
-import numpy as np
-import scipy.sparse as sp
 from anndata import AnnData
 
+from harmonybridge._core.counts import is_counts
 from harmonybridge._core.warnings import ConversionWarning, warn
 from harmonybridge._rbridge import seurat_calls as rs
 from harmonybridge.convert import ConversionLog, to_seurat
@@ -20,13 +19,6 @@ logger = logging.getLogger("harmonybridge")
 
 class RWarning(UserWarning):
     """A warning R raised during a session call (the message names the function)."""
-
-
-def _is_counts(m: Any) -> bool:
-    """Whether a matrix holds non-negative integers (looked at on a sample of its values)."""
-    values = m.data if sp.issparse(m) else np.asarray(m).ravel()
-    values = values[:1_000_000]
-    return bool(values.size) and bool(np.all(values >= 0)) and bool(np.all(np.mod(values, 1) == 0))
 
 
 class SeuratSession:
@@ -104,7 +96,7 @@ class SeuratSession:
         if counts == "auto":
             if "counts" in adata.layers:
                 counts = "counts"
-            elif adata.X is not None and _is_counts(adata.X):
+            elif adata.X is not None and is_counts(adata.X):
                 counts = "X"
                 self.log.add("moved", "counts", "X", "Seurat counts (and data)", "X holds non-negative integers")
             else:

@@ -16,6 +16,7 @@ from anndata import AnnData
 from harmonybridge import _rbridge
 from harmonybridge._core import checks as _check
 from harmonybridge._core.warnings import pkg_version
+from harmonybridge.metrics._neighbors import leiden
 from harmonybridge.metrics._scores import compare_clusterings
 
 logger = logging.getLogger("harmonybridge")
@@ -31,22 +32,6 @@ def neighbor_graph(X: np.ndarray, *, n_neighbors: int, random_state: int = 0, na
     graph.obsm["X"] = np.asarray(X, dtype=np.float32)
     sc.pp.neighbors(graph, n_neighbors=n_neighbors, use_rep="X", random_state=random_state)
     return graph
-
-
-def leiden_on(graph, *, resolution: float, random_state: int) -> pd.Series:
-    """Leiden (igraph flavour) on a :func:`neighbor_graph`; the clusters as ``graph.obs['leiden']``."""
-    import scanpy as sc
-
-    sc.tl.leiden(
-        graph, resolution=resolution, flavor="igraph", n_iterations=2, directed=False, random_state=random_state
-    )
-    return graph.obs["leiden"]
-
-
-def leiden(X: np.ndarray, *, n_neighbors: int = 15, resolution: float = 1.0, random_state: int = 0) -> np.ndarray:
-    """Leiden clusters of X (scanpy neighbours + igraph Leiden), as strings."""
-    graph = neighbor_graph(X, n_neighbors=n_neighbors, random_state=random_state)
-    return leiden_on(graph, resolution=resolution, random_state=random_state).to_numpy()
 
 
 #: each ecosystem's own defaults, used when n_neighbors / resolution / dims are None. dims: scanpy's
@@ -95,7 +80,7 @@ def _scanpy(X: np.ndarray, names: pd.Index, n_neighbors: int, resolution: float,
     import scanpy as sc
 
     tmp = neighbor_graph(X, n_neighbors=n_neighbors, random_state=seed, names=names)
-    leiden_on(tmp, resolution=resolution, random_state=seed)
+    leiden(tmp, resolution=resolution, random_state=seed)
     if umap:
         sc.tl.umap(tmp, random_state=seed)
     return {
@@ -213,4 +198,4 @@ def cluster(
     return target if copy else None
 
 
-__all__ = ["cluster", "compare_clusterings", "leiden", "leiden_on", "neighbor_graph"]
+__all__ = ["cluster", "compare_clusterings", "neighbor_graph"]

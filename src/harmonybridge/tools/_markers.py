@@ -14,6 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
 
+from harmonybridge._core.counts import is_counts
 from harmonybridge._core.warnings import pkg_version
 
 #: the columns of a markers table
@@ -41,8 +42,7 @@ def _check(adata: AnnData, groupby: str, layer: str | None) -> tuple[Any, pd.Ser
         msg = f"layer {layer!r} is not in adata.layers; layers: {list(adata.layers)}"
         raise KeyError(msg)
     X = adata.X if layer is None else adata.layers[layer]
-    values = X.data if sp.issparse(X) else np.asarray(X).ravel()
-    if values.size and np.all(np.mod(values[:1_000_000], 1) == 0) and values.max() > 20:
+    if is_counts(X) and (X.max() if sp.issparse(X) else np.max(X)) > 20:
         where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
         msg = (
             f"{where} holds integer counts; markers compare log-normalised expression: "

@@ -25,8 +25,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from anndata import AnnData
+
+from harmonybridge._core.counts import is_counts
 
 logger = logging.getLogger("harmonybridge")
 
@@ -36,10 +37,8 @@ BACKENDS = ("seurat", "scanpy")
 def _counts(adata: AnnData, name: str) -> object:
     if "counts" in adata.layers:
         return adata.layers["counts"]
-    X = adata.X
-    values = X.data if sp.issparse(X) else np.asarray(X).ravel()
-    if values.size and np.all(values[:1_000_000] >= 0) and np.all(np.mod(values[:1_000_000], 1) == 0):
-        return X
+    if is_counts(adata.X):
+        return adata.X
     msg = f"{name} needs raw counts: put them in {name}.layers['counts'] (its X is not integer counts)"
     raise ValueError(msg)
 

@@ -18,8 +18,9 @@ import scipy.sparse as sp
 from anndata import AnnData
 
 from harmonybridge._core import checks as _check
+from harmonybridge._core.counts import is_counts
 from harmonybridge.harmony._anndata import run_harmony
-from harmonybridge.metrics._scores import lisi
+from harmonybridge.metrics import leiden, lisi
 
 logger = logging.getLogger("harmonybridge")
 
@@ -54,12 +55,6 @@ def load_demo() -> AnnData:
     import anndata as ad
 
     return ad.read_h5ad(demo_path())
-
-
-def is_counts(X: Any) -> bool:
-    values = X.data if sp.issparse(X) else np.asarray(X)
-    sample = values[:1_000_000]
-    return bool(sample.size == 0 or ((sample >= 0).all() and np.allclose(sample, np.round(sample))))
 
 
 def preprocess(
@@ -262,15 +257,7 @@ def integrate_and_cluster(
     step("neighbors, UMAP and Leiden, Harmony-corrected PCs")
     sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep="X_pca_harmony", random_state=random_state)
     sc.tl.umap(adata, random_state=random_state)
-    sc.tl.leiden(
-        adata,
-        resolution=resolution,
-        key_added="leiden",
-        flavor="igraph",
-        n_iterations=2,
-        directed=False,
-        random_state=random_state,
-    )
+    leiden(adata, resolution=resolution, random_state=random_state)
     step("marker genes per cluster (Wilcoxon)")
     sc.tl.rank_genes_groups(adata, "leiden", method="wilcoxon", use_raw=adata.raw is not None)
     step("LISI of batches and cell types, before and after")
