@@ -177,3 +177,45 @@ def test_r_engine_passes_to_r_names():
     flat = r_arguments(params)
     assert flat == {**r["args"], **r["options"], "seed": 7}
     assert flat["early_stop"] is True
+
+
+def test_engine_names_come_from_one_registry():
+    """run_harmony's Backend literal, the command's choices and the cross-check's names are the registry's."""
+    from typing import get_args
+
+    from harmonybridge.cli import build_parser
+    from harmonybridge.crosscheck._agreement import ENGINE_LABELS, SHORT
+    from harmonybridge.harmony.engines import BACKENDS, ENGINES, Backend
+
+    assert get_args(Backend) == BACKENDS == tuple(n for n, e in ENGINES.items() if e.backend)
+    assert set(ENGINE_LABELS) == set(SHORT) == set(ENGINES)
+    parser = build_parser()
+    choices = {
+        a.dest: a.choices
+        for sub in parser._subparsers._group_actions[0].choices.values()
+        for a in sub._actions
+        if a.dest in ("backend", "engines")
+    }
+    assert set(choices["engines"]) == set(ENGINES)
+
+
+def test_flags_and_help_are_the_parameter_tables():
+    from harmonybridge.harmony.params import HELP, INTEGRATION_ARGS, cli_flag
+
+    assert set(HELP) == set(HarmonyParams.names())
+    assert set(INTEGRATION_ARGS) <= set(HarmonyParams.names())
+    assert cli_flag("random_state") == "--seed" and cli_flag("max_iter_kmeans") == "--max-iter-kmeans"
+
+
+def test_reduction_names_one_rule():
+    from harmonybridge.convert import obsm_key, reduction_name
+
+    assert [reduction_name(k) for k in ("X_pca", "X_pca_harmony", "X_pca_harmony_r", "X_umap", "X_mofa", "mine")] == [
+        "pca",
+        "harmony",
+        "harmony_r",
+        "umap",
+        "mofa",
+        "mine",
+    ]
+    assert [obsm_key(n) for n in ("pca", "harmony", "tsne", "mofa")] == ["X_pca", "X_pca_harmony", "X_tsne", "X_mofa"]

@@ -12,39 +12,23 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harmonybridge._core.warnings import ConversionWarning, HarmonyBridgeWarning
-from harmonybridge.harmony.params import HarmonyParams
+from harmonybridge.harmony.engines import BACKENDS, ENGINES
+from harmonybridge.harmony.params import HELP, HarmonyParams, cli_flag
 
 from ._console import error_text, one_line_warnings
 
 logger = logging.getLogger("harmonybridge")
-
-_PARAM_HELP = {
-    "theta": "diversity penalty, one or one per batch covariate (default 2)",
-    "sigma": "soft k-means bandwidth",
-    "lamb": "ridge penalty, one or one per covariate (default: estimated from alpha)",
-    "nclust": "clusters (default min(cells/30, 100))",
-    "tau": "protection against over-correction of small batches",
-    "block_size": "share of cells updated per block",
-    "max_iter": "Harmony iterations at most",
-    "max_iter_kmeans": "k-means rounds per iteration",
-    "epsilon_cluster": "k-means convergence",
-    "epsilon_harmony": "Harmony convergence",
-    "alpha": "lambda estimation",
-    "batch_prop_cutoff": "in each cluster, correct only batches whose mean membership exceeds this",
-    "ncores": "threads (default: all CPUs)",
-    "random_state": "seed",
-}
 
 
 def _add_params(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("Harmony parameters (the same for both engines)")
     defaults = HarmonyParams()
     for name in HarmonyParams.names():
-        flag = "--seed" if name == "random_state" else "--" + name.replace("_", "-")
+        flag = cli_flag(name)
         kind, per_covariate = HarmonyParams.kind(name)
         nargs = "+" if per_covariate else None
         default = getattr(defaults, name)
-        text = _PARAM_HELP[name]  # a default of None (resolved per run) is explained in the text itself
+        text = HELP[name]  # a default of None (resolved per run) is explained in the text itself
         if "(default" not in text:
             text = f"{text} (default {default})"
         g.add_argument(flag, dest=name, type=kind, nargs=nargs, default=default, help=text)
@@ -122,8 +106,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run_seurat_file(args: argparse.Namespace, src: Path, out: Path, params: dict) -> int:
     """A Seurat .rds in, a Seurat .rds out: only the reductions cross, nothing is converted."""
     from harmonybridge import convert
+    from harmonybridge.convert import reduction_name
     from harmonybridge.harmony._anndata import run_harmony
-    from harmonybridge.harmony._seurat import reduction_name
 
     t0 = time.perf_counter()
     logger.info("reading %s (%.0f MiB) with readRDS", src, src.stat().st_size / 2**20)
@@ -283,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
         "input", help="input .h5ad (with X_pca, or raw counts: the PCA is computed as demo does), .rds or .RData"
     )
     p.add_argument("--batch", required=True, nargs="+", help="obs column(s) naming the batch")
-    p.add_argument("--backend", choices=["python", "r", "both"], default="python")
+    p.add_argument("--backend", choices=[*BACKENDS, "both"], default="python")
     p.add_argument("--basis", default="X_pca", help="obsm key of the embedding (default X_pca)")
     p.add_argument("--key-added", default="X_pca_harmony", help="obsm key for the result (default X_pca_harmony)")
     p.add_argument(
@@ -323,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="QC: cells need this many genes (default 200; 50 on the shipped data, which keeps 1,767 genes)",
     )
     p.add_argument("--rds", action="store_true", help="also write the result as a Seurat .rds")
-    p.add_argument("--backend", choices=["python", "r"], default="python")
+    p.add_argument("--backend", choices=list(BACKENDS), default="python")
     _add_make_unique(p)
     p.set_defaults(func=cmd_demo)
 
@@ -372,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--engines",
         nargs="+",
-        choices=["python", "r", "seurat"],
+        choices=list(ENGINES),
         default=["python", "r"],
         help="Harmony paths to compare (default python r; seurat: Seurat 5's IntegrateLayers with HarmonyIntegration)",
     )

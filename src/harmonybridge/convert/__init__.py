@@ -57,7 +57,7 @@ from ._extras import assays
 from ._files import read, read_rds, read_seurat, write, write_rds, write_seurat
 from ._log import ConversionLog, LogEntry
 from ._mudata import from_mudata, to_mudata
-from ._names import NAME_MAP, REDUCTIONS
+from ._names import NAME_MAP, OBSM_OF, REDUCTIONS, obsm_key, reduction_name, seurat_feature_name
 from ._py2r import to_seurat
 from ._r2py import from_seurat
 from ._record import MISC_SLOT, Record
@@ -65,7 +65,11 @@ from ._record import MISC_SLOT, Record
 __all__ = [
     "MISC_SLOT",
     "NAME_MAP",
+    "OBSM_OF",
     "REDUCTIONS",
+    "obsm_key",
+    "reduction_name",
+    "seurat_feature_name",
     "ConversionLog",
     "LogEntry",
     "Record",

@@ -29,7 +29,25 @@ OBSM_OF = {name: key for key, (name, _) in REDUCTIONS.items()}
 
 
 def seurat_feature_name(name: str) -> str:
+    """A feature name as Seurat writes it: ``_`` and ``|`` become ``-`` (the one place this rule is spelled)."""
     return name.replace("_", "-").replace("|", "-")
+
+
+def reduction_name(obsm_key: str) -> str:
+    """scanpy's obsm key -> Seurat's reduction name (before R's syntactic rewrite): the name map's keys
+    (``X_pca`` -> ``pca``, ``X_pca_harmony`` -> ``harmony``, ...), a suffixed Harmony key
+    (``X_pca_harmony_r`` -> ``harmony_r``), else ``X_`` dropped (``X_name`` -> ``name``)."""
+    if obsm_key in REDUCTIONS:
+        return REDUCTIONS[obsm_key][0]
+    if obsm_key.startswith("X_pca_harmony"):
+        return "harmony" + obsm_key[len("X_pca_harmony") :]
+    return obsm_key[2:] if obsm_key.startswith("X_") and len(obsm_key) > 2 else obsm_key
+
+
+def obsm_key(reduction: str) -> str:
+    """Seurat's reduction name -> scanpy's obsm key: the name map's (``pca`` -> ``X_pca``, ``harmony``
+    -> ``X_pca_harmony``, ...), else ``X_<name>``."""
+    return OBSM_OF.get(reduction) or f"X_{reduction}"
 
 
 _R_RESERVED = {
@@ -154,11 +172,8 @@ def reduction_plan(adata: AnnData, assay: str, log: ConversionLog) -> list[dict[
         if value.shape[1] == 0:
             log.add("dropped", "obsm", key, reason="no columns")
             continue
-        if key in REDUCTIONS:
-            name, rkey = REDUCTIONS[key]
-        else:
-            name = key[2:] if key.startswith("X_") and len(key) > 2 else key
-            rkey = f"{key_base(name)}_"
+        name = reduction_name(key)
+        rkey = REDUCTIONS[key][1] if key in REDUCTIONS else f"{key_base(name)}_"
         rname = make_name(name)
         if rname in used_names:
             msg = (

@@ -21,7 +21,7 @@ from . import _extras
 from ._frames import py_frame
 from ._log import ConversionLog
 from ._matrices import py_matrix
-from ._names import OBSM_OF, restore_features, restore_scale_features
+from ._names import obsm_key, restore_features, restore_scale_features
 from ._record import Record
 from ._uns import py_uns
 
@@ -202,7 +202,7 @@ def _read_reductions(s: _Source, adata: AnnData) -> np.ndarray | None:
     for i, name in enumerate(_rbridge.names(reds)):
         r = reds[i]
         spec = s.rec.obsm.get(name, {})
-        key = spec.get("key") or OBSM_OF.get(name) or f"X_{name}"
+        key = spec.get("key") or obsm_key(name)
         emb = _rbridge.get(r, "embeddings")
         edim = _rbridge.to_numpy(_rbridge.attr(emb, "dim"))
         if int(edim[0]) != n_obs:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harmonybridge.harmony.engines import ENGINES
 from harmonybridge.metrics import _scores as _metrics
 
 N_NEIGHBORS = 15
@@ -34,7 +35,7 @@ METRIC_NAMES = {
     "nmi": "NMI of Leiden clusters",
 }
 #: how the tables name each engine
-SHORT = {"python": "python", "r": "R", "seurat": "Seurat"}
+SHORT = {name: e.short for name, e in ENGINES.items()}
 
 
 def pair_metrics(a: Any, b: Any) -> dict[str, float]:
@@ -136,9 +137,8 @@ def spread_warnings(tables: dict[str, pd.DataFrame]) -> list[str]:
     ]
 
 
-#: engines the cross-check can run, and how the report names them
-ENGINES = ("python", "r", "seurat")
-ENGINE_LABELS = {"python": "Python (harmonypy)", "r": "R (harmony)", "seurat": "Seurat 5 (IntegrateLayers)"}
+#: how the report names each engine the cross-check can run (the registry's names)
+ENGINE_LABELS = {name: e.label for name, e in ENGINES.items()}
 
 
 def check_engines(engines: Sequence[str]) -> list[str]:

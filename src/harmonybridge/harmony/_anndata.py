@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from anndata import AnnData
 
 from harmonybridge._core import checks as _check
 
-from .engines import BACKENDS, EngineResult, run_engine
+from .engines import BACKENDS, Backend, EngineResult, run_engine
 from .params import HarmonyParams
 
-Backend = Literal["python", "r"]
 __all__ = ["BACKENDS", "harmony_integrate", "run_harmony", "store_result"]
 
 
@@ -103,7 +102,9 @@ def run_harmony(
     values = locals()  # the Harmony parameters of this signature are HarmonyParams' fields (tests/test_params.py)
     params = HarmonyParams(**{name: values[name] for name in HarmonyParams.names()})
     if _is_seurat(adata):
-        from ._seurat import reduction_name, run_harmony_seurat
+        from harmonybridge.convert import reduction_name
+
+        from ._seurat import run_harmony_seurat
 
         return run_harmony_seurat(
             adata,

@@ -16,13 +16,6 @@ from .engines import run_engine
 from .params import HarmonyParams
 
 
-def reduction_name(obsm_key: str) -> str:
-    """scanpy's obsm key -> Seurat's reduction name: X_pca -> pca, X_pca_harmony -> harmony, X_name -> name."""
-    if obsm_key.startswith("X_pca_harmony"):  # X_pca_harmony_r -> harmony_r
-        return "harmony" + obsm_key[len("X_pca_harmony") :]
-    return obsm_key[2:] if obsm_key.startswith("X_") else obsm_key
-
-
 def run_harmony_seurat(
     obj: Any,
     batch_keys: list[str],

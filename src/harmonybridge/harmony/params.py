@@ -52,6 +52,43 @@ HARMONYPY_ARGS = {
     "random_state": "random_state",
 }
 
+#: harmonybridge's name -> HarmonyIntegration's argument (the ones it passes on to harmony).
+INTEGRATION_ARGS = {
+    "theta": "theta",
+    "lamb": "lambda",
+    "sigma": "sigma",
+    "nclust": "nclust",
+    "tau": "tau",
+    "block_size": "block.size",
+    "max_iter": "max.iter.harmony",
+    "max_iter_kmeans": "max.iter.cluster",
+    "epsilon_cluster": "epsilon.cluster",
+    "epsilon_harmony": "epsilon.harmony",
+}
+#: Python name -> the command line's help text (a default of None is explained in the text).
+HELP = {
+    "theta": "diversity penalty, one or one per batch covariate (default 2)",
+    "sigma": "soft k-means bandwidth",
+    "lamb": "ridge penalty, one or one per covariate (default: estimated from alpha)",
+    "nclust": "clusters (default min(cells/30, 100))",
+    "tau": "protection against over-correction of small batches",
+    "block_size": "share of cells updated per block",
+    "max_iter": "Harmony iterations at most",
+    "max_iter_kmeans": "k-means rounds per iteration",
+    "epsilon_cluster": "k-means convergence",
+    "epsilon_harmony": "Harmony convergence",
+    "alpha": "lambda estimation",
+    "batch_prop_cutoff": "in each cluster, correct only batches whose mean membership exceeds this",
+    "ncores": "threads (default: all CPUs)",
+    "random_state": "seed",
+}
+
+
+def cli_flag(name: str) -> str:
+    """A parameter's command-line flag: ``--seed`` for random_state, else the name with ``-`` for ``_``."""
+    return "--seed" if name == "random_state" else "--" + name.replace("_", "-")
+
+
 _INT32_MAX = 2**31 - 1
 
 
@@ -60,7 +97,7 @@ def _say(name: str, value: Any = None) -> str:
     from harmonybridge._core.checks import voice
 
     if voice().kind == "cli":
-        flag = "--seed" if name == "random_state" else "--" + name.replace("_", "-")
+        flag = cli_flag(name)
         return flag if value is None else f"{flag} {value}"
     return name if value is None else f"{name}={value}"
 

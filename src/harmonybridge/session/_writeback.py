@@ -11,15 +11,10 @@ from anndata import AnnData
 
 from harmonybridge._core.warnings import ConversionWarning
 from harmonybridge._rbridge import seurat_calls as rs
-from harmonybridge.convert import ConversionLog, from_seurat
+from harmonybridge.convert import OBSM_OF, ConversionLog, from_seurat, obsm_key, seurat_feature_name
 
 #: reduction name -> obsm key (the name map of to_seurat / from_seurat)
-OBSM_KEYS = {"pca": "X_pca", "umap": "X_umap", "tsne": "X_tsne", "harmony": "X_pca_harmony"}
-
-
-def seurat_name(name: str) -> str:
-    """A feature name as Seurat writes it (``_`` and ``|`` become ``-``)."""
-    return name.replace("_", "-").replace("|", "-")
+OBSM_KEYS = OBSM_OF
 
 
 def collect(s: Any, log: ConversionLog) -> dict[str, Any]:
@@ -37,7 +32,7 @@ def collect(s: Any, log: ConversionLog) -> dict[str, Any]:
             "use s.obj directly"
         )
         raise ValueError(msg)
-    feature_of = pd.Index([seurat_name(v) for v in s._adata.var_names.astype(str)])
+    feature_of = pd.Index([seurat_feature_name(v) for v in s._adata.var_names.astype(str)])
     for col in d["meta"]:
         if col in main.obs:
             up["obs"][col] = main.obs[col]
@@ -76,7 +71,7 @@ def collect(s: Any, log: ConversionLog) -> dict[str, Any]:
             log.add("dropped", "reduction", name, reason=f"{len(red['cells'])} cells, not the AnnData's {len(names)}")
             continue
         order = np.argsort(pos)
-        key = OBSM_KEYS.get(name, f"X_{name}")
+        key = obsm_key(name)
         up["obsm"][key] = red["embeddings"][order]
         log.add("moved", "reduction", name, f"obsm[{key!r}]")
         if red["loadings"] is not None:

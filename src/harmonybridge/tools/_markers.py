@@ -145,6 +145,7 @@ def _scanpy(tmp: AnnData) -> pd.DataFrame:
 
 
 def _seurat(tmp: AnnData) -> pd.DataFrame:
+    from harmonybridge.convert import seurat_feature_name
     from harmonybridge.session import SeuratSession
 
     s = SeuratSession(tmp, counts=None)
@@ -152,7 +153,7 @@ def _seurat(tmp: AnnData) -> pd.DataFrame:
     df = s.FindAllMarkers(verbose=False)
     if df is None or len(df) == 0:
         return pd.DataFrame(columns=[*COLUMNS, "order"])
-    genes = pd.Index([g.replace("_", "-").replace("|", "-") for g in tmp.var_names.astype(str)])
+    genes = pd.Index([seurat_feature_name(g) for g in tmp.var_names.astype(str)])
     pos = genes.get_indexer(df["gene"].astype(str))
     names = np.where(pos >= 0, np.asarray(tmp.var_names.astype(str))[np.maximum(pos, 0)], df["gene"].astype(str))
     return pd.DataFrame(

@@ -7,6 +7,9 @@ resolves the parameters and runs one engine; everything that runs Harmony goes t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from anndata import AnnData
 
 from harmonybridge._core import checks as _check
@@ -15,10 +18,36 @@ from harmonybridge.harmony.params import HarmonyParams
 from ._python import MIN_HARMONYPY, check_harmonypy_version, import_harmonypy, run_python
 from ._result import EngineResult
 
-BACKENDS = ("python", "r")
+
+@dataclass(frozen=True)
+class Engine:
+    """One Harmony engine: its name (``backend=`` / ``engines=``), how reports and tables name it,
+    and whether ``run_harmony`` runs it (Seurat's IntegrateLayers runs in the cross-check only)."""
+
+    name: str
+    label: str
+    short: str
+    backend: bool
+
+
+#: The engine registry: every engine name the package, the command and the cross-check accept.
+ENGINES: dict[str, Engine] = {
+    e.name: e
+    for e in (
+        Engine("python", "Python (harmonypy)", "python", backend=True),
+        Engine("r", "R (harmony)", "R", backend=True),
+        Engine("seurat", "Seurat 5 (IntegrateLayers)", "Seurat", backend=False),
+    )
+}
+#: run_harmony's engines, for type checkers (a test keeps it equal to the registry's backends)
+Backend = Literal["python", "r"]
+BACKENDS: tuple[str, ...] = tuple(name for name, e in ENGINES.items() if e.backend)
 
 __all__ = [
     "BACKENDS",
+    "ENGINES",
+    "Backend",
+    "Engine",
     "MIN_HARMONYPY",
     "EngineResult",
     "check_harmonypy_version",

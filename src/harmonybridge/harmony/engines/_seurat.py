@@ -24,25 +24,12 @@ import numpy as np
 import pandas as pd
 
 from harmonybridge import _rbridge
-from harmonybridge.harmony.params import HarmonyParams
+from harmonybridge.harmony.params import INTEGRATION_ARGS, HarmonyParams
 
 from ._result import EngineResult
 
 logger = logging.getLogger("harmonybridge")
 
-#: harmonybridge's name -> HarmonyIntegration's argument (the ones it passes on to harmony).
-INTEGRATION_ARGS = {
-    "theta": "theta",
-    "lamb": "lambda",
-    "sigma": "sigma",
-    "nclust": "nclust",
-    "tau": "tau",
-    "block_size": "block.size",
-    "max_iter": "max.iter.harmony",
-    "max_iter_kmeans": "max.iter.cluster",
-    "epsilon_cluster": "epsilon.cluster",
-    "epsilon_harmony": "epsilon.harmony",
-}
 #: What HarmonyIntegration cannot pass: harmony's own defaults apply (read from the installed harmony).
 FIXED = ("alpha", "batch_prop_cutoff", "ncores")
 
