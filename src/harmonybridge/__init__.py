@@ -3,16 +3,7 @@
 ``import harmonybridge`` never starts R; the R parts start it when first called.
 """
 
-from harmonybridge._core.warnings import ConversionWarning, HarmonyBridgeWarning
-from harmonybridge.crosscheck._runs import CrossCheckReport, cross_check
-from harmonybridge.harmony._anndata import harmony_integrate, run_harmony
-from harmonybridge.harmony.engines._seurat import SeuratPathUnavailable, seurat_defaults
-from harmonybridge.harmony.params import HarmonyParams
-from harmonybridge.metrics._scores import compare_clusterings
-from harmonybridge.tools._cluster import cluster
-from harmonybridge.tools._markers import compare_markers, markers
-from harmonybridge.tools._transfer import transfer_labels
-
+from ._core.warnings import ConversionWarning, HarmonyBridgeWarning
 from .convert import (
     ConversionLog,
     assays,
@@ -25,7 +16,12 @@ from .convert import (
     write,
     write_rds,
 )
+from .crosscheck import CrossCheckReport, cross_check
+from .harmony import HarmonyParams, harmony_integrate, run_harmony
+from .harmony.engines import SeuratPathUnavailable, seurat_defaults
+from .metrics import compare_clusterings
 from .session import SeuratSession, call_seurat
+from .tools import cluster, compare_markers, markers, transfer_labels
 
 __version__ = "0.1.0"
 

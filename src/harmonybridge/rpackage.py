@@ -199,7 +199,7 @@ def cross_check(
     """
     from anndata import AnnData
 
-    from harmonybridge.crosscheck._runs import cross_check as _cross_check
+    from harmonybridge.crosscheck import cross_check as _cross_check
 
     keys = [vars_use] if isinstance(vars_use, str) else list(vars_use)
     columns = keys + ([label] if label is not None else [])

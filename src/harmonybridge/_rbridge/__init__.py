@@ -16,6 +16,8 @@ called by name with its arguments bound to names (:mod:`._calls`); R errors beco
 
 from . import _seurat as seurat_calls
 from ._calls import Namespace, RFunction, call, hb, namespace
+from ._install import INSTALLED_STAMP, shipped_stamp
+from ._install import PACKAGE as R_PACKAGE
 from ._lists import attr, get, is_null, is_r_object, names, null, r_list, rclass, rtype, set_attr, set_class
 from ._rhalf import (
     batch_frame,
@@ -63,6 +65,9 @@ from ._vectors import (
 )
 
 __all__ = [
+    "INSTALLED_STAMP",
+    "R_PACKAGE",
+    "shipped_stamp",
     "seurat_calls",
     "write_rds",
     "seurat_meta",

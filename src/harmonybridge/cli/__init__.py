@@ -76,8 +76,8 @@ def _backend_keys(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 def cmd_run(args: argparse.Namespace) -> int:
     from harmonybridge import convert
     from harmonybridge._core import files as _io
-    from harmonybridge.harmony._anndata import run_harmony
-    from harmonybridge.workflow._pipeline import pca_if_missing
+    from harmonybridge.harmony import run_harmony
+    from harmonybridge.workflow import pca_if_missing
 
     src = _io.check_input(args.input)
     default_suffix = ".rds" if src.suffix.lower() in (".rds", ".rdata", ".rda") else src.suffix
@@ -107,7 +107,7 @@ def _run_seurat_file(args: argparse.Namespace, src: Path, out: Path, params: dic
     """A Seurat .rds in, a Seurat .rds out: only the reductions cross, nothing is converted."""
     from harmonybridge import convert
     from harmonybridge.convert import reduction_name
-    from harmonybridge.harmony._anndata import run_harmony
+    from harmonybridge.harmony import run_harmony
 
     t0 = time.perf_counter()
     logger.info("reading %s (%.0f MiB) with readRDS", src, src.stat().st_size / 2**20)
@@ -133,9 +133,8 @@ def _run_seurat_file(args: argparse.Namespace, src: Path, out: Path, params: dic
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from harmonybridge import workflow
     from harmonybridge._core import files as _io
-    from harmonybridge.workflow import _demo
-    from harmonybridge.workflow import _pipeline as _workflow
 
     # everything about the input is checked before the output folder is created (by the first write)
     if args.input:
@@ -145,13 +144,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _io.check_input(args.input)
     elif args.batch:
         msg = (
-            f"--batch describes --input; the shipped data's batch is {_workflow.DEMO_BATCH!r} "
+            f"--batch describes --input; the shipped data's batch is {workflow.DEMO_BATCH!r} "
             "(give --input COUNTS to use your own)"
         )
         raise ValueError(msg)
     outdir = _io.check_folder(args.out)
     markers = [g.strip() for item in args.markers or [] for g in item.split(",") if g.strip()] or None
-    run = _demo.run_demo(
+    run = workflow.run_demo(
         outdir,
         counts=args.input,
         batch=args.batch,
@@ -182,8 +181,8 @@ def _overrides(pairs: list[str] | None) -> dict:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from harmonybridge._core import files as _io
-    from harmonybridge.crosscheck._runs import cross_check
-    from harmonybridge.workflow._pipeline import pca_if_missing
+    from harmonybridge.crosscheck import cross_check
+    from harmonybridge.workflow import pca_if_missing
 
     src = _io.check_input(args.input)
     params = _params_from(args)

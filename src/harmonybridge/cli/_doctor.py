@@ -86,7 +86,7 @@ R_PACKAGES = {
 def r_half_version(installed: str) -> Check:
     """Whether R's harmonybridge is the one this Python package ships, version and sources (it is
     updated on first use)."""
-    from harmonybridge._rbridge._install import shipped_stamp
+    from harmonybridge._rbridge import shipped_stamp
 
     shipped = shipped_stamp()
     if shipped is None:
@@ -104,7 +104,8 @@ def r_half_version(installed: str) -> Check:
 
 
 def _installed_r_half() -> str:
-    from harmonybridge._rbridge._install import INSTALLED_STAMP, PACKAGE
+    from harmonybridge._rbridge import INSTALLED_STAMP
+    from harmonybridge._rbridge import R_PACKAGE as PACKAGE
 
     code, out = _rscript(f"cat(({INSTALLED_STAMP})('{PACKAGE}'))")
     return out.strip() if code == 0 and out.strip() else "NA"

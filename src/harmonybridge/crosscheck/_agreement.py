@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harmonybridge import metrics as _metrics
 from harmonybridge.harmony.engines import ENGINES
-from harmonybridge.metrics import _scores as _metrics
 
 N_NEIGHBORS = 15
 #: between-engine gap may be this many times the worst within-engine gap ...

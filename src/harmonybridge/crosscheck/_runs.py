@@ -26,12 +26,12 @@ import pandas as pd
 from anndata import AnnData
 
 from harmonybridge import _rbridge
+from harmonybridge import metrics as _metrics
 from harmonybridge._core import checks as _check
 from harmonybridge._core.warnings import pkg_version, warn
 from harmonybridge.harmony.engines import EngineResult, run_engine
 from harmonybridge.harmony.params import HarmonyParams
-from harmonybridge.metrics import _scores as _metrics
-from harmonybridge.metrics._neighbors import NeighborGraph, sample_cells
+from harmonybridge.metrics import NeighborGraph, sample_cells
 from harmonybridge.report import crosscheck_html, overrides_text, text_table
 
 from ._agreement import (
@@ -234,7 +234,7 @@ def cross_check(
         _rbridge.require("harmony")  # fail before any work when an R engine cannot run
     seurat_path = None
     if "seurat" in engines:
-        from harmonybridge.harmony.engines._seurat import require_seurat_path
+        from harmonybridge.harmony.engines import require_seurat_path
 
         if len(keys) != 1:
             msg = f"the seurat engine corrects one batch column (the layers of a split Seurat 5 assay), got {keys}"
@@ -264,7 +264,7 @@ def cross_check(
             p = engine_params[engine].replace(random_state=first_seed + i)
             step("%s engine, seed %d (%d of %d)", engine, p.random_state, i + 1, n_seeds)
             if engine == "seurat":
-                from harmonybridge.harmony.engines._seurat import run_seurat
+                from harmonybridge.harmony.engines import run_seurat
 
                 res = run_seurat(
                     _check.embedding(adata, basis),

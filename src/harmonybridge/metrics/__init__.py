@@ -2,6 +2,29 @@
 ARI/NMI, silhouette, and the one neighbour graph they share."""
 
 from ._neighbors import NeighborGraph, leiden, sample_cells
-from ._scores import compare_clusterings, lisi, median_lisi, silhouette
+from ._scores import (
+    compare_clusterings,
+    knn_indices,
+    knn_overlap,
+    lisi,
+    median_lisi,
+    median_lisis,
+    per_pc_pearson,
+    relative_l2,
+    silhouette,
+)
 
-__all__ = ["NeighborGraph", "compare_clusterings", "leiden", "lisi", "median_lisi", "sample_cells", "silhouette"]
+__all__ = [
+    "NeighborGraph",
+    "compare_clusterings",
+    "knn_indices",
+    "knn_overlap",
+    "leiden",
+    "lisi",
+    "median_lisi",
+    "median_lisis",
+    "per_pc_pearson",
+    "relative_l2",
+    "sample_cells",
+    "silhouette",
+]

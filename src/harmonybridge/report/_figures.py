@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from harmonybridge import metrics as _metrics
 from harmonybridge._core.files import atomic_path
-from harmonybridge.metrics import _scores as _metrics
 
 
 def _save(fig, path: Path) -> Path:

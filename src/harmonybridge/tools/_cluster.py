@@ -16,8 +16,7 @@ from anndata import AnnData
 from harmonybridge import _rbridge
 from harmonybridge._core import checks as _check
 from harmonybridge._core.warnings import pkg_version
-from harmonybridge.metrics._neighbors import leiden
-from harmonybridge.metrics._scores import compare_clusterings
+from harmonybridge.metrics import compare_clusterings, leiden
 
 logger = logging.getLogger("harmonybridge")
 

@@ -19,7 +19,7 @@ from anndata import AnnData
 
 from harmonybridge._core import checks as _check
 from harmonybridge._core.counts import is_counts
-from harmonybridge.harmony._anndata import run_harmony
+from harmonybridge.harmony import run_harmony
 from harmonybridge.metrics import leiden, lisi
 
 logger = logging.getLogger("harmonybridge")

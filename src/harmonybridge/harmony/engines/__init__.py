@@ -17,6 +17,7 @@ from harmonybridge.harmony.params import HarmonyParams
 
 from ._python import MIN_HARMONYPY, check_harmonypy_version, import_harmonypy, run_python
 from ._result import EngineResult
+from ._seurat import SeuratPathUnavailable, require_seurat_path, run_seurat, seurat_defaults
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ __all__ = [
     "Backend",
     "Engine",
     "MIN_HARMONYPY",
+    "SeuratPathUnavailable",
+    "require_seurat_path",
+    "run_seurat",
+    "seurat_defaults",
     "EngineResult",
     "check_harmonypy_version",
     "import_harmonypy",
