@@ -189,6 +189,10 @@ def test_the_r_package_imports_no_private_python_module():
     assert found == set()
 
 
+def test_no_r_code_under_src():
+    assert sorted(str(p.relative_to(SRC)) for p in SRC.rglob("*.R")) == []
+
+
 def _layers() -> list[set[str]]:
     """The layer table of docs/architecture.md: ``| n | package, package |`` rows, top first."""
     text = (ROOT / "docs" / "architecture.md").read_text()

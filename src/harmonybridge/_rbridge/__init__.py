@@ -11,7 +11,8 @@ called by name with its arguments bound to names (:mod:`._calls`); R errors beco
 - :mod:`._lists`: R lists, attributes, NULL, classes.
 - :mod:`._rhalf`: the R half's functions as the rest of the package uses them (Python in, out).
 - :mod:`._seurat` (as ``seurat_calls``): any R function called by name on a Seurat session's
-  object (Python values in, pandas/NumPy out), with ``seurat.R``; used by :mod:`harmonybridge.session`.
+  object (Python values in, pandas/NumPy out), its R side the R half's ``r/R/session.R``; used by
+  :mod:`harmonybridge.session`.
 """
 
 from . import _seurat as seurat_calls

@@ -1,7 +1,7 @@
 """The rpy2 side of the Seurat session (:mod:`harmonybridge.session`), markers and label transfer.
 
 R functions are called by name on objects bound to symbols in a fresh R environment
-(``hbs_eval`` in ``_session.R``), never with an object inlined in the call: Seurat's
+(``hb_session_eval`` in the R half's ``r/R/session.R``), never with an object inlined in the call: Seurat's
 ``LogSeuratCommand`` deparses the call, which takes minutes on a real object otherwise.
 Python values become R values with :func:`py2r`; results come back with :func:`r2py`.
 """
@@ -10,34 +10,23 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from importlib.resources import files
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ._calls import RFunction, call
+from ._calls import call
 from ._session import RError, require, robjects
 from ._vectors import factor, float_matrix, matrix_to_numpy, to_numpy
 
 INT32_MAX = 2**31 - 1
 
 
-@functools.cache
-def _env() -> Any:
-    """A private R environment holding the functions of ``seurat.R`` (loaded once, never globalenv)."""
-    require("SeuratObject")
-    import rpy2.rinterface as ri
-
-    src = files("harmonybridge._rbridge").joinpath("seurat.R").read_text()
-    env = ri.baseenv["new.env"](parent=ri.baseenv)
-    call(ri.evalr, src, what="loading harmonybridge's seurat.R", envir=env)
-    return env
-
-
 def rcall(name: str, *args: Any, what: str) -> Any:
-    """Call a function of ``seurat.R``, arguments bound to names (R errors become :class:`RError`)."""
-    return call(RFunction("seurat.R", name, where=_env()), *args, what=what)
+    """Call the R half's ``hb_session_<name>`` (r/R/session.R), arguments bound to names (R errors
+    become :class:`RError`)."""
+    require("SeuratObject")
+    return call(f"hb_session_{name}", *args, what=what)
 
 
 def _ri() -> Any:
@@ -175,7 +164,7 @@ def r2py(value: Any) -> Any:
 
     if is_null(value):
         return None
-    if flag(rcall("hbs_is_data_frame", value, what="reading the result")):
+    if flag(rcall("is_data_frame", value, what="reading the result")):
         with localconverter(ro.default_converter + pandas2ri.converter) as cv:
             df = cv.rpy2py(value)
         return df
@@ -203,7 +192,7 @@ class SeuratFunction:
 def find_function(name: str, classes: list[str] | None = None) -> SeuratFunction | None:
     """``name`` in Seurat then SeuratObject ("Fn"), or in the package named ("pkg::Fn"); None if absent."""
     ri = _ri()
-    res = rcall("hbs_find", name, ri.StrSexpVector(classes or []), what=f"looking up R function {name!r}")
+    res = rcall("find", name, ri.StrSexpVector(classes or []), what=f"looking up R function {name!r}")
     if is_null(res):
         return None
     return SeuratFunction(
@@ -223,7 +212,7 @@ def evaluate(fn: SeuratFunction, args: list[tuple[str, Any]]) -> tuple[Any, list
     # Even the outermost call must be of symbols: SeuratObject's LogSeuratCommand runs
     # as.character() on sys.calls()[[1]], which would deparse an object inlined there.
     env = ri.baseenv["new.env"](parent=ri.baseenv)
-    env[".hbs_eval"], env[".hbs_fun"] = _env().find("hbs_eval"), fn.fun
+    env[".hbs_eval"], env[".hbs_fun"] = require("harmonybridge").find("hb_session_eval"), fn.fun
     env[".hbs_name"], env[".hbs_args"] = ri.StrSexpVector([fn.name]), lst
     res = call(ri.evalr_expr, _eval_call(), env, what=fn.qualified)
     return get(res, "value"), strings(get(res, "warnings"))
@@ -243,20 +232,20 @@ def _eval_call() -> Any:
 
 
 def is_seurat(x: Any) -> bool:
-    return is_r(x) and flag(rcall("hbs_is_seurat", x, what="checking the result"))
+    return is_r(x) and flag(rcall("is_seurat", x, what="checking the result"))
 
 
 def assays(obj: Any) -> list[str]:
-    return strings(rcall("hbs_assays", obj, what="listing assays"))
+    return strings(rcall("assays", obj, what="listing assays"))
 
 
 def default_assay(obj: Any) -> str:
-    return str(rcall("hbs_default_assay", obj, what="reading DefaultAssay")[0])
+    return str(rcall("default_assay", obj, what="reading DefaultAssay")[0])
 
 
 def diff(old: Any, new: Any, assay: str) -> dict[str, Any]:
     """What changed between two Seurat objects (names of meta.data columns, layers, ...)."""
-    res = rcall("hbs_diff", old, new, assay, what="comparing the session's object with the one it started from")
+    res = rcall("diff", old, new, assay, what="comparing the session's object with the one it started from")
     out: dict[str, Any] = {}
     for key in res.names:
         v = get(res, key)
@@ -266,11 +255,11 @@ def diff(old: Any, new: Any, assay: str) -> dict[str, Any]:
 
 
 def variable_features(obj: Any, assay: str) -> list[str]:
-    return strings(rcall("hbs_variable_features", obj, assay, what="reading VariableFeatures"))
+    return strings(rcall("variable_features", obj, assay, what="reading VariableFeatures"))
 
 
 def idents(obj: Any) -> tuple[pd.Categorical, list[str]]:
-    res = rcall("hbs_idents", obj, what="reading Idents")
+    res = rcall("idents", obj, what="reading Idents")
     f = get(res, "idents")
     codes = to_numpy(f, np.int64) - 1
     return pd.Categorical.from_codes(codes, categories=strings(f.do_slot("levels"))), strings(get(res, "same_as"))
@@ -279,7 +268,7 @@ def idents(obj: Any) -> tuple[pd.Categorical, list[str]]:
 def reduction(obj: Any, name: str) -> dict[str, Any]:
     """A reduction as NumPy: embeddings (cells x k), loadings (features x k) with their feature
     names, stdev, key and assay."""
-    res = rcall("hbs_reduction", obj, name, what=f"reading reduction {name!r}")
+    res = rcall("reduction", obj, name, what=f"reading reduction {name!r}")
     emb = get(res, "embeddings")
     out: dict[str, Any] = {
         "embeddings": matrix_to_numpy(emb).T.copy(),
@@ -301,7 +290,7 @@ def graph(obj: Any, name: str) -> tuple[Any, list[str]]:
     """A Seurat Graph as a SciPy CSR matrix and its cell names."""
     import scipy.sparse as sp
 
-    res = rcall("hbs_graph", obj, name, what=f"reading graph {name!r}")
+    res = rcall("graph", obj, name, what=f"reading graph {name!r}")
     g = get(res, "graph")
     n = int(to_numpy(g.do_slot("Dim"))[0])
     m = sp.csc_matrix(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ import pandas as pd
 
 from harmonybridge import metrics as _metrics
 from harmonybridge.harmony.engines import ENGINES
+from harmonybridge.metrics import NeighborGraph
 
 N_NEIGHBORS = 15
 #: between-engine gap may be this many times the worst within-engine gap ...
@@ -38,8 +40,26 @@ METRIC_NAMES = {
 SHORT = {name: e.short for name, e in ENGINES.items()}
 
 
-def pair_metrics(a: Any, b: Any) -> dict[str, float]:
-    """The metrics of METRIC_NAMES between two runs (each with ``embedding``, ``knn`` and ``clusters``)."""
+@dataclass
+class Run:
+    """One engine's run under one seed: its embedding and record, then its neighbour graph and
+    Leiden clusters (set by the cross-check once the graph is built)."""
+
+    engine: str
+    seed: int
+    embedding: np.ndarray
+    record: dict
+    graph: NeighborGraph | None = None
+    clusters: np.ndarray | None = None
+
+    @property
+    def knn(self) -> np.ndarray:
+        """Each cell's nearest other cells (the graph's indices)."""
+        return self.graph.indices
+
+
+def pair_metrics(a: Run, b: Run) -> dict[str, float]:
+    """The metrics of METRIC_NAMES between two runs (their embeddings, kNN and clusters)."""
     r = _metrics.per_pc_pearson(a.embedding, b.embedding)
     cl = _metrics.compare_clusterings(a.clusters, b.clusters)
     return {

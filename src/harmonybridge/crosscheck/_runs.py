@@ -39,6 +39,7 @@ from ._agreement import (
     FLOORS,
     MARGIN,
     N_NEIGHBORS,
+    Run,
     agreement_table,
     check_engines,
     pair_metrics,
@@ -55,20 +56,6 @@ logger = logging.getLogger("harmonybridge")
 GRAPH_CELLS = 20_000
 #: LISI and silhouette (cells^2 as well) on a seeded sample of this many cells
 SCORE_CELLS = 10_000
-
-
-@dataclass
-class _Run:
-    engine: str
-    seed: int
-    embedding: np.ndarray
-    record: dict
-    graph: NeighborGraph | None = None
-    clusters: np.ndarray | None = None
-
-    @property
-    def knn(self) -> np.ndarray:
-        return self.graph.indices
 
 
 @dataclass
@@ -256,7 +243,7 @@ def cross_check(
         }
         for engine in engines
     }
-    runs: dict[str, list[_Run]] = {}
+    runs: dict[str, list[Run]] = {}
     for engine in engines:
         t0 = time.perf_counter()
         runs[engine] = []
@@ -279,7 +266,7 @@ def cross_check(
                 res = r_engine(p.resolve(adata.n_obs, len(keys)))
             else:
                 res = run_engine(adata, keys, basis, engine, p, False)
-            runs[engine].append(_Run(engine, p.random_state, np.asarray(res.embedding, dtype=np.float64), res.record()))
+            runs[engine].append(Run(engine, p.random_state, np.asarray(res.embedding, dtype=np.float64), res.record()))
         timings[f"harmony_{engine}"] = time.perf_counter() - t0
     every = [run for engine in engines for run in runs[engine]]
     sample = sample_cells(adata.n_obs, max_cells, random_state=0)

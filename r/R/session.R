@@ -1,11 +1,12 @@
-# R side of harmonybridge's Seurat session (SeuratSession, call_seurat, markers, transfer_labels).
-# Loaded once by _rbridge_session.py into a private environment; nothing here touches globalenv.
+# R side of harmonybridge's Seurat session (SeuratSession, call_seurat, markers, transfer_labels),
+# called from Python by name (src/harmonybridge/_rbridge/_seurat.py); nothing here touches globalenv.
 # Every function takes R objects by argument; calls of Seurat functions are built from symbols
-# bound in a fresh environment (hbs_eval), never with an object inlined.
+# bound in a fresh environment (hb_session_eval), never with an object inlined.
 
 # The function `name` ("Fn" in Seurat or SeuratObject, or "pkg::Fn"), its package and the
 # names of its arguments (those of the generic and of its methods for `classes`).
-hbs_find <- function(name, classes = character(0)) {
+#' @noRd
+hb_session_find <- function(name, classes = character(0)) {
   if (grepl("::", name, fixed = TRUE)) {
     parts <- strsplit(name, ":::?")[[1L]]
     if (length(parts) != 2L || !nzchar(parts[1L]) || !nzchar(parts[2L])) {
@@ -39,7 +40,8 @@ hbs_find <- function(name, classes = character(0)) {
 # Evaluate `fname(<args>)` in a fresh environment where every argument is bound to a symbol:
 # `args` is a named list ("" = positional; positional ones are bound to `object`, `arg2`, ...).
 # R warnings are collected, not printed. Returns list(value, warnings).
-hbs_eval <- function(fun, fname, args) {
+#' @noRd
+hb_session_eval <- function(fun, fname, args) {
   env <- new.env(parent = baseenv())
   nms <- names(args)
   if (is.null(nms)) nms <- rep("", length(args))
@@ -63,29 +65,23 @@ hbs_eval <- function(fun, fname, args) {
   list(value = value, warnings = warnings)
 }
 
-hbs_is_seurat <- function(x) inherits(x, "Seurat")
-hbs_is_data_frame <- function(x) is.data.frame(x)
-hbs_assays <- function(object) SeuratObject::Assays(object)
-hbs_default_assay <- function(object) SeuratObject::DefaultAssay(object)
+#' @noRd
+hb_session_is_seurat <- function(x) inherits(x, "Seurat")
+#' @noRd
+hb_session_is_data_frame <- function(x) is.data.frame(x)
+#' @noRd
+hb_session_assays <- function(object) SeuratObject::Assays(object)
+#' @noRd
+hb_session_default_assay <- function(object) SeuratObject::DefaultAssay(object)
 
-# Layers of an assay (v5 Assay5 layers, or a v4 Assay's non-empty counts/data/scale.data).
-.hbs_layers <- function(a) {
-  if (inherits(a, "Assay5")) return(SeuratObject::Layers(a))
-  out <- character(0)
-  for (l in c("counts", "data", "scale.data")) {
-    m <- methods::slot(a, l)
-    if (length(m) && prod(dim(m)) > 0) out <- c(out, l)
-  }
-  out
-}
-.hbs_layer <- function(a, l) {
-  if (inherits(a, "Assay5")) SeuratObject::LayerData(a, layer = l) else methods::slot(a, l)
-}
-.hbs_var <- function(a) if (inherits(a, "Assay5")) a[[]] else a@meta.features
+# An assay's feature metadata (v4 meta.features, v5 the Assay5's), through SeuratObject's [[.
+#' @noRd
+.hb_var <- function(a) a[[]]
 
 # What changed from `old` to `new` (two Seurat objects), for `assay`: names only, cheap
 # (identical() on unchanged parts compares pointers).
-hbs_diff <- function(old, new, assay) {
+#' @noRd
+hb_session_diff <- function(old, new, assay) {
   changed <- function(x, y) !identical(x, y)
   om <- old[[]]
   nm <- new[[]]
@@ -99,11 +95,11 @@ hbs_diff <- function(old, new, assay) {
   if (assay %in% new_assays) {
     a1 <- new[[assay]]
     a0 <- if (assay %in% old_assays) old[[assay]] else NULL
-    for (l in .hbs_layers(a1)) {
-      if (is.null(a0) || !l %in% .hbs_layers(a0) || changed(.hbs_layer(a0, l), .hbs_layer(a1, l))) layers <- c(layers, l)
+    for (l in .hb_layers(a1)) {
+      if (is.null(a0) || !l %in% .hb_layers(a0) || changed(.hb_get_layer(a0, l), .hb_get_layer(a1, l))) layers <- c(layers, l)
     }
-    v1 <- .hbs_var(a1)
-    v0 <- if (is.null(a0)) data.frame() else .hbs_var(a0)
+    v1 <- .hb_var(a1)
+    v0 <- if (is.null(a0)) data.frame() else .hb_var(a0)
     var <- names(v1)[vapply(names(v1), function(c) !c %in% names(v0) || changed(v0[[c]], v1[[c]]), logical(1))]
     vf0 <- if (is.null(a0)) character(0) else SeuratObject::VariableFeatures(a0)
     var_features <- changed(vf0, SeuratObject::VariableFeatures(a1))
@@ -131,10 +127,12 @@ hbs_diff <- function(old, new, assay) {
   )
 }
 
-hbs_variable_features <- function(object, assay) SeuratObject::VariableFeatures(object[[assay]])
+#' @noRd
+hb_session_variable_features <- function(object, assay) SeuratObject::VariableFeatures(object[[assay]])
 
 # Idents as a factor; and the names of meta.data columns equal to it.
-hbs_idents <- function(object) {
+#' @noRd
+hb_session_idents <- function(object) {
   id <- SeuratObject::Idents(object)
   meta <- object[[]]
   same <- names(meta)[vapply(names(meta), function(c) {
@@ -145,7 +143,8 @@ hbs_idents <- function(object) {
 }
 
 # A reduction's parts: embeddings (cells x k), loadings (features x k, or NULL), stdev, key, assay.
-hbs_reduction <- function(object, name) {
+#' @noRd
+hb_session_reduction <- function(object, name) {
   dr <- object[[name]]
   ld <- SeuratObject::Loadings(dr)
   list(
@@ -156,7 +155,8 @@ hbs_reduction <- function(object, name) {
 }
 
 # A graph as a dgCMatrix (cells x cells) and the cell names of its rows.
-hbs_graph <- function(object, name) {
+#' @noRd
+hb_session_graph <- function(object, name) {
   g <- methods::as(object[[name]], "dgCMatrix")
   list(graph = g, cells = rownames(g))
 }
