@@ -32,6 +32,8 @@ MILLION = 1_000_000
         (sp.csr_matrix((5, 4), dtype=np.float32), False),  # empty: no stored value says counts
         (sp.csr_matrix((5, 4), dtype=np.int32), False),
         (np.zeros((0, 3)), False),
+        (np.array([[1.0, np.nan]]), False),
+        (np.array([[1.0, np.inf]]), False),
         (np.array([[True, False]]), False),
         (None, False),
     ],
@@ -46,6 +48,8 @@ MILLION = 1_000_000
         "empty-float",
         "empty-int",
         "no-cells",
+        "nan",
+        "inf",
         "bool",
         "none",
     ],  # fmt: skip
