@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from harmonybridge._core.warnings import pkg_version
-from harmonybridge.harmony.engines import EngineResult, import_harmonypy
+from harmonybridge.harmony.engines import EngineResult, run_python
 from harmonybridge.harmony.params import R_ARGS, R_OPTIONS, HarmonyParams
 
 _INTEGERS = {"nclust", "max_iter", "ncores", "max_iter_kmeans", "random_state"}
@@ -120,27 +120,18 @@ def run_harmonypy(
     ``max_iter`` iterations (as R's ``early_stop = FALSE``). Returns the corrected cells x PCs
     embedding, the objective trace, the resolved parameters and versions.
     """
-    hp = import_harmonypy()
     keys = [vars_use] if isinstance(vars_use, str) else list(vars_use)
     Z = np.ascontiguousarray(matrix_from_r(data_mat))
     params = params_from_r(args, options, seed).replace(batch_prop_cutoff=batch_prop_cutoff)
     params = params.resolve(Z.shape[0], len(keys))
-    kwargs = params.to_harmonypy()
-    if not early_stop:
-        kwargs["epsilon_harmony"] = -np.inf
-    start = time.perf_counter()
-    ho = hp.run_harmony(Z, _batch_frame(meta, keys), keys, verbose=verbose, **kwargs)
-    seconds = time.perf_counter() - start
+    result = run_python(Z, _batch_frame(meta, keys), keys, params, verbose=verbose, early_stop=early_stop)
     return {
-        "embedding": matrix_to_r(ho.Z_corr),
-        "objective": [float(v) for v in ho.objective_harmony],
-        "kmeans_rounds": [int(v) for v in ho.kmeans_rounds],
+        "embedding": matrix_to_r(result.embedding),
+        "objective": [float(v) for v in result.objective],
+        "kmeans_rounds": [int(v) for v in result.kmeans_rounds],
         "params": params.to_record(),
-        "seconds": seconds,
-        "versions": {
-            "harmonypy": pkg_version("harmonypy") or hp.__version__,
-            "harmonybridge": pkg_version("harmonybridge") or "",
-        },
+        "seconds": result.seconds,
+        "versions": {**result.versions, "harmonybridge": pkg_version("harmonybridge") or ""},
     }
 
 

@@ -40,16 +40,20 @@ def import_harmonypy():
 
 
 def run_python(
-    Z: np.ndarray, meta: pd.DataFrame, keys: list[str], params: HarmonyParams, *, verbose: bool
+    Z: np.ndarray, meta: pd.DataFrame, keys: list[str], params: HarmonyParams, *, verbose: bool, early_stop: bool = True
 ) -> EngineResult:
-    """Harmony by harmonypy, with every parameter passed explicitly."""
+    """Harmony by harmonypy, with every parameter passed explicitly. ``early_stop=False`` runs
+    ``max_iter`` iterations whatever the objective does (R's ``early_stop = FALSE``)."""
     hp = import_harmonypy()
     logger.info("harmony (python, harmonypy %s): %d cells x %d PCs, batch %s", hp.__version__, *Z.shape, keys)
     start = time.perf_counter()
     # a plain numbered index: with string cell names, pandas hashes every name when harmonypy
     # reads the category codes (50 ms at 200k cells, 0.2 s at 1M; bench/bench_harmony.py)
     meta = meta.reset_index(drop=True)
-    ho = hp.run_harmony(Z, meta, keys, verbose=verbose, **params.to_harmonypy())
+    kwargs = params.to_harmonypy()
+    if not early_stop:
+        kwargs["epsilon_harmony"] = -np.inf
+    ho = hp.run_harmony(Z, meta, keys, verbose=verbose, **kwargs)
     seconds = time.perf_counter() - start
     result = EngineResult(
         embedding=ho.Z_corr,
