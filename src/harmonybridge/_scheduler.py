@@ -122,7 +122,10 @@ def check_scheduler(scheduler: Any) -> None:
     """Refuse a scheduler argument that cannot be one, before any work."""
     if scheduler is None or not isinstance(scheduler, str):
         if scheduler is not None and type(scheduler).__name__ != "Client":
-            msg = f"scheduler must be an address like 'tcp://host:8786', 'threads', 'local' or a distributed.Client, got {scheduler!r}"
+            msg = (
+                "scheduler must be an address like 'tcp://host:8786', 'threads', 'local' or a distributed.Client, "
+                f"got {scheduler!r}"
+            )
             raise TypeError(msg)
         return
     if scheduler in ("threads", "local"):

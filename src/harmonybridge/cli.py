@@ -14,6 +14,7 @@ from pathlib import Path
 from ._compat import ConversionWarning, HarmonyBridgeWarning
 from ._console import error_text, one_line_warnings
 from ._params import HarmonyParams
+from .engines import BACKENDS
 
 logger = logging.getLogger("harmonybridge")
 
@@ -89,10 +90,12 @@ def _backend_keys(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import _io, convert
+    from . import _io, _store, convert
     from ._harmony import run_harmony
     from ._workflow import pca_if_missing
 
+    if _store.is_store_run(args):  # zarr in or out: the dask engine, chunk by chunk
+        return _store.run_command(args, _params_from(args))
     src = _io.check_input(args.input)
     default_suffix = ".rds" if src.suffix.lower() in (".rds", ".rdata", ".rda") else src.suffix
     out = _io.check_output(args.out or _default_out(src, default_suffix))
@@ -104,7 +107,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     adata = pca_if_missing(_read_cells(src, args), args.batch, args.basis, src)
     logger.info("%d cells x %d genes", adata.n_obs, adata.n_vars)
     for backend, key, uns_key in _backend_keys(args):
-        run_harmony(adata, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params)
+        opts = {"basis": args.basis, "key_added": key, "verbose": args.verbose, "scheduler": args.scheduler}
+        run_harmony(adata, args.batch, backend=backend, **opts, **params)
         rec = adata.uns.pop("harmony")
         adata.uns[uns_key] = rec
         print(
@@ -278,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
         "input", help="input .h5ad (with X_pca, or raw counts: the PCA is computed as demo does), .rds or .RData"
     )
     p.add_argument("--batch", required=True, nargs="+", help="obs column(s) naming the batch")
-    p.add_argument("--backend", choices=["python", "r", "both"], default="python")
+    p.add_argument("--backend", choices=[*BACKENDS, "both"], default="python", help="dask: chunked, also for .zarr")
+    p.add_argument("--scheduler", help="dask: 'tcp://HOST:PORT' of a cluster, 'threads' or 'local' (default: auto)")
     p.add_argument("--basis", default="X_pca", help="obsm key of the embedding (default X_pca)")
     p.add_argument("--key-added", default="X_pca_harmony", help="obsm key for the result (default X_pca_harmony)")
     p.add_argument(
