@@ -232,3 +232,36 @@ def test_a_real_two_worker_tcp_cluster_equals_the_single_process_run(stores, in_
 def test_scheduler_is_for_dask_only(stores):
     with pytest.raises(ValueError, match="scheduler .* is for the dask backend only"):
         run_harmony(stores[0].copy(), "sample", scheduler="threads")
+
+
+@needs_engine
+def test_readme_local_cluster_commands(stores, in_memory):
+    """README's "Past one machine": `dask scheduler` and `dask worker --nworkers 2` started by hand,
+    then the Python API given the address: the same output as the threaded run."""
+    import subprocess
+    import sys
+    import time
+
+    from distributed import Client
+
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    host, port = address.removeprefix("tcp://").split(":")
+    dask_cli = [sys.executable, "-m", "dask"]
+    started = [
+        subprocess.Popen([*dask_cli, "scheduler", "--host", host, "--port", port, "--dashboard-address", ":0"]),
+        subprocess.Popen([*dask_cli, "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard"]),
+    ]
+    try:
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+        adata = stores[0].copy()
+        run_harmony(adata, "sample", backend="dask", scheduler=address, **PARAMS)
+    finally:
+        for proc in reversed(started):
+            proc.terminate()
+        deadline = time.monotonic() + 30
+        for proc in started:
+            proc.wait(timeout=max(1, deadline - time.monotonic()))
+    np.testing.assert_array_equal(adata.obsm["X_pca_harmony"], in_memory.obsm["X_pca_harmony"])
+    rec = adata.uns["harmony"]["scheduler"]
+    assert rec["kind"] == "address" and rec["address"] == address and rec["workers"] == 2
