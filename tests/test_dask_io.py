@@ -285,3 +285,13 @@ def test_local_scheduler_starts_a_cluster_sized_to_ncores_and_shuts_it_down():
             assert inner.kind == "client" and inner.client is sched.client
     assert sched.client.status == "closed"
     assert len(workers) >= 2 and not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in workers)
+
+
+def test_nan_in_the_embedding_is_refused_before_any_output(tmp_path):
+    adata = _cells(60)
+    adata.obsm["X_pca"][[3, 40], 1] = np.nan
+    adata.write_zarr(tmp_path / "nan.zarr")
+    out = tmp_path / "new" / "o.zarr"
+    with pytest.raises(ValueError, match=r"obsm\['X_pca'\] of .*nan.zarr' has NaN or inf in 2 cells"):
+        run_store(tmp_path / "nan.zarr", out, "sample", HarmonyParams(nclust=3), scheduler="threads")
+    assert not (tmp_path / "new").exists()

@@ -106,12 +106,17 @@ def _codes_from_group(node: Any, path: Path, key: str, lazy) -> tuple[Any, int]:
     return da.from_array(np.asarray(cat.codes)), len(cat.categories)
 
 
-def _check_codes(cells: Cells, path: Path | None) -> None:
-    """Every cell labelled and at least two batches per covariate (one pass over the small codes)."""
+def _check_values(cells: Cells, path: Path | None, basis: str) -> None:
+    """Every cell labelled, at least two batches per covariate, a finite embedding (one pass, chunk by chunk)."""
     import dask
+    import dask.array as da
 
-    missing = dask.compute(*[(cells.codes[:, i] < 0).sum() for i in range(len(cells.keys))])
+    bad = (~da.isfinite(cells.Z).all(axis=1)).sum() if np.dtype(cells.Z.dtype).kind == "f" else 0
+    bad, *missing = dask.compute(bad, *[(cells.codes[:, i] < 0).sum() for i in range(len(cells.keys))])
     where = _where(path) if path is not None else "the AnnData"
+    if bad:
+        msg = f"obsm[{basis!r}] of {where} has NaN or inf in {int(bad)} cells; recompute the embedding or drop them"
+        raise ValueError(msg)
     for key, n_missing, n_levels in zip(cells.keys, missing, cells.n_levels, strict=True):
         if n_missing:
             msg = f"column {key!r} of {where} has {int(n_missing)} cells with missing labels; label or drop them first"
@@ -149,7 +154,7 @@ def _open_zarr(path: Path, keys: list[str], basis: str, chunk: int) -> Cells:
 
     Z = lazy(f"obsm/{basis}", obsm[basis])
     parts = [_codes_from_group(root["obs"][key], path, key, lazy) for key in keys]
-    return _cells(Z, parts, keys, "zarr", path, chunk)
+    return _cells(Z, parts, keys, "zarr", path, basis)
 
 
 def _open_h5ad(path: Path, keys: list[str], basis: str, chunk: int) -> Cells:
@@ -174,7 +179,7 @@ def _open_h5ad(path: Path, keys: list[str], basis: str, chunk: int) -> Cells:
                 raise _missing_key(path, key, columns)
         Z = lazy(f"obsm/{basis}", obsm[basis])
         parts = [_codes_from_group(f["obs"][key], path, key, lazy) for key in keys]
-    return _cells(Z, parts, keys, "h5ad", path, chunk)
+    return _cells(Z, parts, keys, "h5ad", path, basis)
 
 
 def _open_anndata(adata: AnnData, keys: list[str], basis: str, chunk: int) -> Cells:
@@ -187,10 +192,10 @@ def _open_anndata(adata: AnnData, keys: list[str], basis: str, chunk: int) -> Ce
     for key in keys:
         codes = frame[key].astype("category").cat
         parts.append((da.from_array(np.asarray(codes.codes)), len(codes.categories)))
-    return _cells(da.from_array(Z, chunks=(chunk, -1)), parts, keys, "anndata", None, chunk)
+    return _cells(da.from_array(Z, chunks=(chunk, -1)), parts, keys, "anndata", None, basis)
 
 
-def _cells(Z: Any, parts: list, keys: list[str], kind: str, path: Path | None, chunk: int) -> Cells:
+def _cells(Z: Any, parts: list, keys: list[str], kind: str, path: Path | None, basis: str) -> Cells:
     import dask.array as da
 
     if Z.ndim != 2 or Z.shape[1] < 2 or np.dtype(Z.dtype).kind not in "fiu":
@@ -207,7 +212,7 @@ def _cells(Z: Any, parts: list, keys: list[str], kind: str, path: Path | None, c
             raise ValueError(msg)
         cols.append(codes.astype(np.int32).rechunk(Z.chunks[0]))
     cells = Cells(Z=Z, codes=da.stack(cols, axis=1), n_levels=[p[1] for p in parts], keys=keys, kind=kind, path=path)
-    _check_codes(cells, path)
+    _check_values(cells, path, basis)
     return cells
 
 

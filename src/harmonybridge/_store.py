@@ -147,34 +147,41 @@ def write_store(
     adata: AnnData | None = None,
 ) -> Path:
     """The output store: the input's fields, ``obsm[key_added]`` written chunk by chunk, ``uns['harmony']``."""
+    with atomic_store(out) as tmp:
+        _fill_store(cells, corrected, tmp, record, key_added=key_added, adata=adata)
+    return out
+
+
+def _fill_store(
+    cells: Cells, corrected: Any, tmp: Path, record: dict, *, key_added: str, adata: AnnData | None
+) -> None:
+    """The new store at ``tmp`` (inside :func:`atomic_store`)."""
     import dask.array as da
     import zarr
     from anndata.io import write_elem
 
     fmt = _store_format(cells)
-    with atomic_store(out) as tmp:
-        t0 = time.perf_counter()
-        _skeleton(cells, tmp, adata, fmt)
-        logger.info("copied the input's fields into %s in %.1f s", out.name, time.perf_counter() - t0)
-        root = zarr.open_group(os.fspath(tmp), mode="r+", zarr_format=fmt, use_consolidated=False)
-        obsm = root["obsm"] if "obsm" in root else root.create_group("obsm")
-        if key_added in obsm:
-            del obsm[key_added]
-        rows = int(corrected.chunks[0][0])
-        corrected = corrected.rechunk((rows, -1))
-        target = obsm.create_array(
-            key_added, shape=corrected.shape, dtype=corrected.dtype, chunks=(rows, corrected.shape[1])
-        )
-        target.attrs.update(_ARRAY_ATTRS)
-        t0 = time.perf_counter()
-        da.store(corrected, target, lock=False)
-        logger.info("wrote obsm[%r] chunk by chunk in %.1f s", key_added, time.perf_counter() - t0)
-        uns = root["uns"] if "uns" in root else root.create_group("uns")
-        if "harmony" in uns:
-            del uns["harmony"]
-        write_elem(uns, "harmony", record)
-        zarr.consolidate_metadata(os.fspath(tmp), zarr_format=fmt)
-    return out
+    t0 = time.perf_counter()
+    _skeleton(cells, tmp, adata, fmt)
+    logger.info("copied the input's fields into %s in %.1f s", tmp.name, time.perf_counter() - t0)
+    root = zarr.open_group(os.fspath(tmp), mode="r+", zarr_format=fmt, use_consolidated=False)
+    obsm = root["obsm"] if "obsm" in root else root.create_group("obsm")
+    if key_added in obsm:
+        del obsm[key_added]
+    rows = int(corrected.chunks[0][0])
+    corrected = corrected.rechunk((rows, -1))
+    target = obsm.create_array(
+        key_added, shape=corrected.shape, dtype=corrected.dtype, chunks=(rows, corrected.shape[1])
+    )
+    target.attrs.update(_ARRAY_ATTRS)
+    t0 = time.perf_counter()
+    da.store(corrected, target, lock=False)
+    logger.info("wrote obsm[%r] chunk by chunk in %.1f s", key_added, time.perf_counter() - t0)
+    uns = root["uns"] if "uns" in root else root.create_group("uns")
+    if "harmony" in uns:
+        del uns["harmony"]
+    write_elem(uns, "harmony", record)
+    zarr.consolidate_metadata(os.fspath(tmp), zarr_format=fmt)
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -242,16 +249,17 @@ def run_store(
         "%d cells x %d PCs from %s, %d chunks of %d cells, batch %s",
         cells.n_obs, cells.Z.shape[1], cells.path or "memory", len(cells.Z.chunks[0]), chunk, cells.keys,
     )  # fmt: skip
-    scratch_dir = Path(scratch) if scratch is not None else (out.parent if str(out.parent) else Path("."))
-    scratch_dir.mkdir(parents=True, exist_ok=True)
     in_memory = isinstance(source, AnnData)
-    with use_scheduler(scheduler, n_cells=cells.n_obs, ncores=int(resolved.ncores), in_memory=in_memory) as sched:
+    with (
+        atomic_store(out) as tmp,  # its temporary folder beside out also holds the engine's scratch
+        use_scheduler(scheduler, n_cells=cells.n_obs, ncores=int(resolved.ncores), in_memory=in_memory) as sched,
+    ):
         corrected, trace = harmonize(
             cells.Z,
             cells.codes,
             cells.n_levels,
             resolved,
-            scratch=scratch_dir,
+            scratch=scratch if scratch is not None else tmp.parent,
             client=sched.client,
             verbose=verbose,
             progress=None if verbose else _log_progress,
@@ -260,7 +268,7 @@ def run_store(
             record = _record(
                 trace, resolved, cells, sched, backend="dask", batch_key=cells.keys, basis=basis, key_added=key_added
             )
-            write_store(cells, corrected, out, record, key_added=key_added, adata=source if in_memory else None)
+            _fill_store(cells, corrected, tmp, record, key_added=key_added, adata=source if in_memory else None)
         finally:
             cleanup_scratch(trace)
     logger.info("wrote %s", out)
