@@ -267,21 +267,22 @@ def test_readme_local_cluster_commands(stores, in_memory):
     assert rec["kind"] == "address" and rec["address"] == address and rec["workers"] == 2
 
 
-def test_local_scheduler_starts_a_cluster_sized_to_ncores_and_shuts_it_down():
+def test_default_is_threads_and_local_starts_a_cluster_sized_to_ncores_then_shuts_it_down():
     import dask
     import psutil
 
-    from harmonybridge._scheduler import LOCAL_CLUSTER_CELLS, use_scheduler
+    from harmonybridge._scheduler import use_scheduler
 
-    with use_scheduler(None, n_cells=LOCAL_CLUSTER_CELLS - 1, ncores=2) as small:
-        assert small.kind == "threads" and small.client is None and dask.config.get("scheduler") == "threads"
-    with use_scheduler(None, n_cells=LOCAL_CLUSTER_CELLS, ncores=2) as sched:
+    with use_scheduler(None, ncores=2) as default:
+        assert default.kind == "threads" and default.client is None and dask.config.get("scheduler") == "threads"
+        assert dask.config.get("num_workers") == 2
+    with use_scheduler("local", ncores=2) as sched:
         assert sched.kind == "local cluster" and sched.n_workers == 2 and sched.threads == 2
         assert sched.dashboard.startswith("http://127.0.0.1:")
         # the worker processes (multiprocessing's resource tracker outlives them, by design)
         workers = [p for p in psutil.Process().children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
         assert dask.array.ones(10, chunks=5).sum().compute() == 10  # through the cluster
-        with use_scheduler(None, n_cells=10, ncores=1) as inner:  # an active client is used as it is
+        with use_scheduler(None, ncores=1) as inner:  # an active client is used as it is
             assert inner.kind == "client" and inner.client is sched.client
     assert sched.client.status == "closed"
     assert len(workers) >= 2 and not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in workers)

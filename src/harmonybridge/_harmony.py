@@ -57,7 +57,7 @@ def _run_engine(
     from ._scheduler import use_scheduler
 
     ncores = params.ncores or available_cores()
-    with use_scheduler(scheduler, n_cells=adata.n_obs, ncores=ncores, in_memory=True) as sched:
+    with use_scheduler(scheduler, ncores=ncores) as sched:
         result = run_engine(adata, keys, basis, backend, params, verbose)
     result.extra["scheduler_record"] = sched.record()
     return result

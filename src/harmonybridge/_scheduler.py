@@ -7,9 +7,13 @@
 - ``"threads"``: Dask's threaded scheduler in this process, ``ncores`` threads.
 - ``"local"``: a ``distributed.LocalCluster`` on this machine, one single-threaded worker process
   per core, memory shared equally; started here and shut down at the end.
-- ``None`` (default): an active client if there is one; else ``"threads"`` for inputs below
-  :data:`LOCAL_CLUSTER_CELLS` cells (a cluster's start-up, a few seconds, would dominate) and
-  for cells already in memory (worker processes would get a copy); else ``"local"``.
+- ``None`` (default): an active client if there is one, else ``"threads"``. On one machine the
+  threaded scheduler is the faster and leaner choice: the k-means block updates are sequential
+  (each block's pass waits for the one before), so a LocalCluster's per-pass round trips and
+  inter-process copies only add time and memory (measured on 200,000 cells, 2 cores: threads
+  47.9 s and 379 MB for the whole process tree, a 2-worker LocalCluster 202.5 s and 649 MB), and
+  memory is bounded by the chunks either way. ``"local"`` is there to try a cluster's
+  dashboard and worker memory limits on one machine.
 """
 
 from __future__ import annotations
@@ -22,8 +26,6 @@ from typing import Any
 
 logger = logging.getLogger("harmonybridge")
 
-#: stores with at least this many cells get a LocalCluster by default; below it, threads
-LOCAL_CLUSTER_CELLS = 1_000_000
 #: seconds to wait for a scheduler given by address
 CONNECT_TIMEOUT = 10
 
@@ -139,7 +141,7 @@ def check_scheduler(scheduler: Any) -> None:
 
 
 @contextlib.contextmanager
-def use_scheduler(scheduler: Any = None, *, n_cells: int, ncores: int, in_memory: bool = False) -> Iterator[Scheduler]:
+def use_scheduler(scheduler: Any = None, *, ncores: int) -> Iterator[Scheduler]:
     """Resolve ``scheduler`` (see the module's text), yield it, and shut down what was started here.
 
     While the block runs, a distributed client is Dask's default, so ``dask.compute`` uses it.
@@ -147,13 +149,7 @@ def use_scheduler(scheduler: Any = None, *, n_cells: int, ncores: int, in_memory
     check_scheduler(scheduler)
     with contextlib.ExitStack() as stack:
         if scheduler is None:
-            active = _active_client()
-            if active is not None:
-                scheduler = active
-            elif in_memory or n_cells < LOCAL_CLUSTER_CELLS:
-                scheduler = "threads"
-            else:
-                scheduler = "local"
+            scheduler = _active_client() or "threads"
         if scheduler == "threads":
             import dask
 

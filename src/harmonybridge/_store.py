@@ -252,7 +252,7 @@ def run_store(
     in_memory = isinstance(source, AnnData)
     with (
         atomic_store(out) as tmp,  # its temporary folder beside out also holds the engine's scratch
-        use_scheduler(scheduler, n_cells=cells.n_obs, ncores=int(resolved.ncores), in_memory=in_memory) as sched,
+        use_scheduler(scheduler, ncores=int(resolved.ncores)) as sched,
     ):
         corrected, trace = harmonize(
             cells.Z,
