@@ -296,3 +296,23 @@ def test_nan_in_the_embedding_is_refused_before_any_output(tmp_path):
     with pytest.raises(ValueError, match=r"obsm\['X_pca'\] of .*nan.zarr' has NaN or inf in 2 cells"):
         run_store(tmp_path / "nan.zarr", out, "sample", HarmonyParams(nclust=3), scheduler="threads")
     assert not (tmp_path / "new").exists()
+
+
+@needs_engine
+@pytest.mark.filterwarnings("ignore:zarr v3 autosharding:UserWarning")
+@pytest.mark.parametrize("source", ["zarr v3", "AnnData"])
+def test_a_zarr_v3_store_or_an_anndata_into_a_store(stores, in_memory, tmp_path, source):
+    adata = stores[0]
+    src = adata
+    if source == "zarr v3":
+        src = tmp_path / "v3.zarr"
+        with ad.settings.override(zarr_write_format=3):
+            adata.write_zarr(src)
+    out = tmp_path / "out.zarr"
+    run_store(src, out, "sample", HarmonyParams(**PARAMS), scheduler="threads")
+    assert (out / "zarr.json").exists() == (source == "zarr v3")  # the output keeps the input's format
+    back = ad.read_zarr(out)
+    np.testing.assert_array_equal(back.obsm["X_pca_harmony"], in_memory.obsm["X_pca_harmony"])
+    assert (back.layers["counts"] != adata.layers["counts"]).nnz == 0
+    pd.testing.assert_frame_equal(back.obs, adata.obs)
+    assert "X_pca_harmony" not in adata.obsm  # the caller's AnnData is not written to
