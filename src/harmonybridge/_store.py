@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -181,7 +182,9 @@ def _fill_store(
     if "harmony" in uns:
         del uns["harmony"]
     write_elem(uns, "harmony", record)
-    zarr.consolidate_metadata(os.fspath(tmp), zarr_format=fmt)
+    with warnings.catch_warnings():  # zarr says consolidated metadata is not in the v3 spec; anndata reads it
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        zarr.consolidate_metadata(os.fspath(tmp), zarr_format=fmt)
 
 
 # --- the run ---------------------------------------------------------------------------------
