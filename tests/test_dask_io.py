@@ -161,6 +161,7 @@ def test_output_is_atomic_after_an_error(stores, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["old.zarr"]
 
 
+@needs_engine
 @pytest.mark.parametrize(
     ("args", "error"),
     [
@@ -186,6 +187,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@needs_engine
 def test_unreachable_scheduler_names_the_fix(stores, tmp_path, capsys):
     _, folder = stores
     address = f"tcp://127.0.0.1:{_free_port()}"
@@ -288,6 +290,7 @@ def test_default_is_threads_and_local_starts_a_cluster_sized_to_ncores_then_shut
     assert len(workers) >= 2 and not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in workers)
 
 
+@needs_engine
 def test_nan_in_the_embedding_is_refused_before_any_output(tmp_path):
     adata = _cells(60)
     adata.obsm["X_pca"][[3, 40], 1] = np.nan
@@ -300,6 +303,7 @@ def test_nan_in_the_embedding_is_refused_before_any_output(tmp_path):
 
 @needs_engine
 @pytest.mark.filterwarnings("ignore:zarr v3 autosharding:UserWarning")
+@pytest.mark.filterwarnings("ignore:Consolidated metadata is currently not part")  # anndata writing v3
 @pytest.mark.parametrize("source", ["zarr v3", "AnnData"])
 def test_a_zarr_v3_store_or_an_anndata_into_a_store(stores, in_memory, tmp_path, source):
     adata = stores[0]
