@@ -1,3 +1,4 @@
+# ruff: noqa: E741  (O and E are Harmony's names: observed and expected batch counts per cluster)
 """The chunked (Dask) Harmony engine: its NumPy block functions against plain formulas and against
 harmonypy's own state, the driver on the threaded scheduler against a real 2-worker localhost
 cluster, and its fidelity to harmonypy through the cross-check."""

@@ -1,3 +1,4 @@
+# ruff: noqa: E741  (O and E are Harmony's names: observed and expected batch counts per cluster)
 """The map and reduce steps of the chunked Harmony engine, as plain functions on NumPy blocks.
 
 Each function takes the rows of one piece of the cells (a chunk, or one block's share of a chunk)
@@ -120,7 +121,7 @@ def objective_parts(R: np.ndarray, dist: np.ndarray, sigma: np.ndarray) -> tuple
 
 
 def cross_entropy(O: np.ndarray, E: np.ndarray, theta: np.ndarray, sigma: np.ndarray) -> float:
-    """The diversity term ``sum_kb sigma_k theta_b O_kb log((O_kb + E_kb) / E_kb)`` (O, E clamped at 1e-8 inside the log)."""
+    """The diversity term ``sum_kb sigma_k theta_b O_kb log((O_kb + E_kb) / E_kb)`` (clamped at 1e-8 in the log)."""
     Oc, Ec = np.maximum(O, 1e-8), np.maximum(E, 1e-8)
     return float(np.sum(sigma[:, None] * theta[None, :] * np.log((Oc + Ec) / Ec) * O))
 
