@@ -41,43 +41,63 @@ def test_block_functions_match_plain_formulas():
     Zc = kb.cosine_normalize(Z)
     np.testing.assert_allclose(np.linalg.norm(Zc, axis=1), 1, rtol=1e-6)
     Phi = _phi(codes, B)
-    # harmonypy's formulas, K x N as it writes them
+    # harmonypy 2.1's formulas, K x N as it writes them
     dist = 2 * (1 - Y.T.astype(float) @ Zc.T.astype(float))
-    scale = np.exp(-dist / sigma[:, None])
-    scale /= scale.sum(0)
     O0 = rng.uniform(1, 50, size=(K, B))
     E0 = rng.uniform(1, 50, size=(K, B))
-    P = np.clip(E0 / np.maximum(O0 + E0, 1e-8), 1e-8, 1) ** theta[None, :]
-    R = scale * (P @ Phi)
+    log_div = theta[None, :] * (np.log(2 * E0 + 1) - np.log(O0 + E0 + 1))
+    logits = -dist / sigma[:, None] + log_div @ Phi  # summed over the covariates of each cell
+    R = np.exp(logits - logits.max(0))
     R /= R.sum(0)
-    got_dist, got_R = kb.block_R(Zc, codes, Y, sigma, kb.penalty(O0, E0, theta))
+    got_dist, got_R = kb.block_R(Zc, codes, Y, sigma, kb.log_diversity(O0, E0, theta))
     np.testing.assert_allclose(got_dist, dist.T, atol=1e-5)
     np.testing.assert_allclose(got_R, R.T, atol=1e-5)
+    R0 = np.exp(-dist / sigma[:, None])
+    np.testing.assert_allclose(kb.block_R(Zc, codes, Y, sigma, None)[1], (R0 / R0.sum(0)).T, atol=1e-5)
     O, rowsum = kb.cluster_stats(got_R, codes, B)
     np.testing.assert_allclose(O, got_R.T @ Phi.T, rtol=1e-5)
     np.testing.assert_allclose(rowsum, got_R.sum(0), rtol=1e-5)
-    np.testing.assert_allclose(kb.centroid_sums(Zc, got_R), Zc.T @ got_R, rtol=1e-4, atol=1e-5)
-    # objective: k-means error + entropy + cross entropy (harmonypy's R_sigma * (theta log) @ Phi)
+    # objective: k-means error + entropy + cross entropy
     km, ent = kb.objective_parts(got_R, got_dist, sigma)
     Rt = got_R.T.astype(float)
     E = np.outer(Rt.sum(1), Phi.sum(1) / n)
-    want_cross = np.sum((Rt * sigma[:, None]) * ((theta[None, :] * np.log((O + E) / E)) @ Phi))
+    want_cross = np.sum(sigma[:, None] * theta[None, :] * O * np.log((O + E + 1) / (2 * E + 1)))
     assert km == pytest.approx(np.sum(Rt * dist), rel=1e-5)
     assert ent == pytest.approx(np.sum(Rt * np.log(Rt) * sigma[:, None]), rel=1e-5)
     assert kb.cross_entropy(O, E, theta, sigma) == pytest.approx(want_cross, rel=1e-6)
-    # correction statistics: Phi_moe R_k Phi_moe^T and Phi_moe R_k Z per cluster
+    # correction statistics: X^T R_k X and X^T R_k Z per cluster, X = [1, Phi^T]
     M, S = kb.correction_stats(got_R, Z, codes, B)
-    Phi_moe = np.vstack([np.ones(n), Phi])
+    X = np.vstack([np.ones(n), Phi])
     for k in range(K):
-        np.testing.assert_allclose(M[k], (Phi_moe * Rt[k]) @ Phi_moe.T, rtol=1e-5)
-        np.testing.assert_allclose(S[k], (Phi_moe * Rt[k]) @ Z, rtol=1e-4, atol=1e-4)
-    # the correction of a chunk: Z - sum_k W_k^T Phi_moe R_k
+        np.testing.assert_allclose(M[k], (X * Rt[k]) @ X.T, rtol=1e-5)
+        np.testing.assert_allclose(S[k], (X * Rt[k]) @ Z, rtol=1e-4, atol=1e-4)
+    # with kept batches: a cell is in the intercept terms if one of its batches is kept
+    kept = rng.random((K, B)) < 0.5
+    Mk, Sk = kb.correction_stats(got_R, Z, codes, B, kept)
+    for k in range(K):
+        w = Rt[k] * (kept[k].astype(float) @ Phi > 0)
+        assert Mk[k, 0, 0] == pytest.approx(w.sum(), rel=1e-6)
+        np.testing.assert_allclose(Sk[k, 0], w @ Z, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(Mk[k, 1:, 1:], M[k, 1:, 1:])
+    # the correction of a chunk: Z - sum_k W_k^T X R_k
     W = rng.normal(size=(K, B + 1, d))
     W[:, 0] = 0
     want = Z.astype(float).T.copy()
     for k in range(K):
-        want -= W[k].T @ (Phi_moe * Rt[k])
+        want -= W[k].T @ (X * Rt[k])
     np.testing.assert_allclose(kb.correct(Z, got_R, codes, W), want.T, atol=1e-4)
+
+
+def test_intercept_restricted_to_kept_batches_with_one_covariate():
+    Z, _, codes, B = _cells(levels=(4,))
+    rng = np.random.default_rng(5)
+    R = rng.dirichlet(np.ones(3), size=len(Z)).astype(F32)
+    kept = np.array([[True, False, True, True], [True] * 4, [False, True, True, False]])
+    M, S = kb.correction_stats(R, Z, codes, B)
+    want = kb.correction_stats(R, Z, codes, B, kept)
+    got = kb.restrict_intercept(M, S, kept)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-5)
 
 
 def test_statistics_add_up_over_pieces():
@@ -91,6 +111,17 @@ def test_statistics_add_up_over_pieces():
     np.testing.assert_allclose(parts[0][1] + parts[1][1], whole[1], rtol=1e-5, atol=1e-5)
 
 
+def _harmonypy_case(keys, **kwargs):
+    import harmonypy
+
+    Z, local, codes, _ = _cells(n=3000, d=10)
+    rng = np.random.default_rng(3)
+    Z = Z + local[:, :1] * 0.5 + rng.integers(0, 4, len(Z))[:, None] * 2
+    meta = pd.DataFrame({"a": local[:, 0].astype(str), "b": local[:, 1].astype(str)})
+    ho = harmonypy.run_harmony(Z, meta, keys, nclust=20, verbose=False, random_state=0, **kwargs)
+    return Z, codes[:, : len(keys)], [3, 2][: len(keys)], ho
+
+
 @pytest.mark.parametrize(
     ("keys", "cutoff", "lamb"),
     [
@@ -98,32 +129,46 @@ def test_statistics_add_up_over_pieces():
         (["a", "b"], 1e-5, None),
         (["a", "b"], 1e-5, 1.0),
         (["a"], 0.03, None),
+        (["a"], 0.06, None),
         (["a", "b"], 0.06, None),
     ],
 )
 def test_correction_reproduces_harmonypy_from_its_own_assignments(keys, cutoff, lamb):
-    """Given harmonypy's final R, the block functions rebuild its Z_corr: ridge terms, dynamic
-    lambda (alpha E), fixed lambda, several covariates and batch_prop_cutoff (a cluster where some
-    batch's mean membership is at or below the cutoff is not corrected)."""
-    import harmonypy
-
-    Z, local, codes, B = _cells(n=3000, d=10)
-    rng = np.random.default_rng(3)
-    Z = Z + local[:, :1] * 0.5 + rng.integers(0, 4, len(Z))[:, None] * 2
-    meta = pd.DataFrame({"a": local[:, 0].astype(str), "b": local[:, 1].astype(str)})
-    ho = harmonypy.run_harmony(
-        Z, meta, keys, nclust=20, max_iter_harmony=2, batch_prop_cutoff=cutoff, lamb=lamb, verbose=False, random_state=0
-    )
+    """Given harmonypy's final R, the block functions rebuild its Z_corr and its next centroids Y
+    (the ridge intercepts): ridge terms, dynamic lambda (alpha E), fixed lambda, several covariates
+    and batch_prop_cutoff (the kept batches of each cluster)."""
+    Z, codes, n_levels, ho = _harmonypy_case(keys, max_iter_harmony=2, batch_prop_cutoff=cutoff, lamb=lamb)
     R = np.asarray(ho.R)
-    codes = codes[:, : len(keys)]
-    B = 3 if len(keys) == 1 else 5
+    B = sum(n_levels)
     O, rowsum = kb.cluster_stats(R, codes, B)
     n_b = np.bincount(codes.ravel(), minlength=B).astype(float)
     E = np.outer(rowsum, n_b / len(Z))
-    M, S = kb.correction_stats(R, Z, codes, B)
+    kept, active = kb.keep_sets(O, n_b, n_levels, cutoff)
+    if len(keys) == 1:
+        M, S = kb.restrict_intercept(*kb.correction_stats(R, Z, codes, B), kept)
+    else:
+        M, S = kb.correction_stats(R, Z, codes, B, kept)
     lam_vec = None if lamb is None else np.concatenate([[0.0], np.full(B, lamb)])
-    W, _ = kb.ridge_betas(M, S, E, O, n_b, lam_vec, 0.2, cutoff)
+    W, intercepts, _ = kb.ridge_betas(M, S, E, kept, active, lam_vec, 0.2)
     got = kb.correct(Z, R.astype(F32), codes, W)
     moved = np.abs(ho.Z_corr - Z).max()
     assert moved > 0.1  # harmonypy did correct
     assert np.abs(got - ho.Z_corr).max() < 2e-3 * moved
+    Y = kb.normalize_columns(intercepts[active].T)
+    np.testing.assert_allclose(Y, np.asarray(ho.Y)[:, active], atol=5e-3)
+
+
+def test_objective_reproduces_harmonypy():
+    """harmonypy's k-means objective of iteration 2, rebuilt from its state: distances to the
+    centroids and cells of iteration 1, its final R, O and E from R."""
+    kw = {"max_iter_kmeans": 1, "epsilon_harmony": 1e-12}
+    Z, codes, n_levels, h1 = _harmonypy_case(["a"], max_iter_harmony=1, **kw)
+    *_, h2 = _harmonypy_case(["a"], max_iter_harmony=2, **kw)
+    B = sum(n_levels)
+    dist = kb.distances(np.asarray(h1.Z_cos, dtype=F32), np.asarray(h1.Y))
+    R = np.asarray(h2.R, dtype=F32)
+    sigma, theta = np.full(R.shape[1], 0.1), np.full(B, 2.0)
+    O, rowsum = kb.cluster_stats(R, codes, B)
+    E = np.outer(rowsum, np.bincount(codes.ravel(), minlength=B) / len(Z))
+    got = kb.objective(*kb.objective_parts(R, dist, sigma), kb.cross_entropy(O, E, theta, sigma), len(Z))
+    assert got == pytest.approx(h2.objective_kmeans[-1], rel=1e-4)

@@ -3,21 +3,24 @@
 
 Each function takes the rows of one piece of the cells (a chunk, or one block's share of a chunk)
 plus a few small arrays (K x d, K x B) and returns small statistics; the driver (``_dask.py``)
-sums them in a fixed order. The formulas are harmonypy 2.1's (the R harmony formulas):
+sums them in a fixed order. The formulas are harmonypy 2.1's (its C++ backend, "matching R
+harmony2"; the tests check them against harmonypy's own state):
 
-- cells are clustered on ``Z_cos`` (each cell scaled to unit length), against centroids ``Y``
-  (d x K, unit columns): ``dist = 2 (1 - Z_cos Y)``, ``scale = softmax_k(-dist / sigma)``;
-- a block's soft assignments are ``R = normalise(scale * (P @ Phi))`` with the diversity penalty
-  ``P = clip(E / (O + E)) ** theta`` (K x B) from the O and E the block sees (its own old
-  contribution removed), summed over the covariates of each cell, as harmonypy's ``P @ Phi``;
-- the objective is ``sum R dist + sum sigma R log R + sum sigma theta O log((O + E) / E)``, times
-  2000 / N; the last term needs only O and E, the others are sums over cells;
-- the correction regresses ``Z_orig`` on the design ``[1, Phi]`` weighted by ``R_k`` in each
-  cluster: it needs per cluster ``Phi_moe R_k Phi_moe^T`` ((B+1) x (B+1)) and ``Phi_moe R_k Z``
-  ((B+1) x d), and then moves each cell by ``- sum_k R_ik W_k^T x_i`` (intercept kept).
+- cells are clustered on ``Z_cos`` (each cell scaled to unit length) against centroids ``Y``
+  (d x K, unit columns) that stay fixed during a Harmony iteration: ``dist = 2 (1 - Z_cos Y)``;
+- each iteration starts from ``R = softmax_k(-dist / sigma)``; then the blocks of each k-means
+  round reassign their cells with ``R = softmax_k(-dist / sigma + sum_c log_div[:, batch_c])``,
+  ``log_div = theta * (log(2E + 1) - log(O + E + 1))`` (K x B) from the O and E the block sees
+  (its own old contribution removed);
+- the objective is ``(sum R dist + sum sigma R log R + sum sigma theta O log((O + E + 1) / (2E + 1)))
+  * 2000 / N``: the last term needs only O and E, the others are sums over cells;
+- the correction regresses ``Z_orig`` on ``[1, kept batches]`` weighted by ``R_k`` in each
+  cluster; the intercept is the cluster's next centroid, the batch terms move each cell by
+  ``- sum_k R_ik W_k^T x_i``. It needs per cluster ``X^T R_k X`` ((B+1) x (B+1)) and
+  ``X^T R_k Z`` ((B+1) x d).
 
 Rows are cells; ``codes`` (n x C) holds each cell's GLOBAL batch index (covariate offsets added).
-Cells are float32 (as harmonypy 2.1 computes); statistics are returned in float64.
+Cells are float32 (as harmonypy 2.1 stores them); statistics are returned in float64.
 """
 
 from __future__ import annotations
@@ -46,46 +49,34 @@ def normalize_columns(Y: np.ndarray) -> np.ndarray:
 
 def distances(Z_cos: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """Cell-to-centroid distances ``2 (1 - Z_cos Y)`` (n x K)."""
-    return 2 * (1 - Z_cos @ Y)
+    return 2 * (1 - Z_cos @ np.asarray(Y, dtype=F32))
 
 
-def scaled_distances(dist: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """``exp(-dist / sigma)`` normalised over clusters for each cell (n x K)."""
-    scale = np.exp(-dist / sigma.astype(F32)[None, :])
-    total = scale.sum(axis=1, keepdims=True)
-    np.maximum(total, F32(1e-30), out=total)
-    return scale / total
+def log_diversity(O: np.ndarray, E: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """The log of the diversity penalty, ``theta (log(2E + 1) - log(O + E + 1))`` (K x B)."""
+    return (theta[None, :] * (np.log(2 * E + 1) - np.log(O + E + 1))).astype(F32)
 
 
-def penalty(O: np.ndarray, E: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """The diversity penalty ``clip(E / clip(O + E), 1e-8, 1) ** theta`` (K x B), from the O and E a block sees."""
-    ratio = E / np.maximum(O + E, 1e-8)
-    ratio = np.clip(ratio, 1e-8, 1.0)
-    return np.power(ratio, theta[None, :]).astype(F32)
+def assignments(dist: np.ndarray, codes: np.ndarray, sigma: np.ndarray, log_div: np.ndarray | None) -> np.ndarray:
+    """Soft assignments R (n x K): ``softmax_k(-dist / sigma + sum over covariates of log_div[:, batch])``.
 
-
-def assignments(scale: np.ndarray, codes: np.ndarray, P: np.ndarray | None) -> np.ndarray:
-    """Soft assignments R (n x K) of cells from their scaled distances and the penalty P.
-
-    ``P=None`` is the initial assignment (no penalty: R = scale). Each cell's penalty is the sum
-    over its covariates of P's column for its batch (harmonypy's ``P @ Phi``).
+    ``log_div=None``: without the penalty (the start of each Harmony iteration).
     """
-    if P is None:
-        return np.ascontiguousarray(scale, dtype=F32)
-    PT = np.ascontiguousarray(P.T)  # B x K
-    pen = PT[codes[:, 0]]
-    for c in range(1, codes.shape[1]):
-        pen = pen + PT[codes[:, c]]
-    R = scale * pen
-    total = R.sum(axis=1, keepdims=True)
-    np.maximum(total, F32(1e-8), out=total)
-    return (R / total).astype(F32, copy=False)
+    logits = -dist / sigma.astype(F32)[None, :]
+    if log_div is not None:
+        LT = np.ascontiguousarray(log_div.T, dtype=F32)  # B x K
+        for c in range(codes.shape[1]):
+            logits += LT[codes[:, c]]
+    logits -= logits.max(axis=1, keepdims=True)
+    R = np.exp(logits, out=logits)
+    R /= R.sum(axis=1, keepdims=True)
+    return R.astype(F32, copy=False)
 
 
-def block_R(Z_cos: np.ndarray, codes: np.ndarray, Y: np.ndarray, sigma: np.ndarray, P: np.ndarray | None):
-    """``(dist, R)`` of some cells: distances to Y, then assignments under the penalty P."""
+def block_R(Z_cos: np.ndarray, codes: np.ndarray, Y: np.ndarray, sigma: np.ndarray, log_div: np.ndarray | None):
+    """``(dist, R)`` of some cells: distances to Y, then assignments under the penalty."""
     dist = distances(Z_cos, Y)
-    return dist, assignments(scaled_distances(dist, sigma), codes, P)
+    return dist, assignments(dist, codes, sigma, log_div)
 
 
 def onehot(codes: np.ndarray, n_batches: int) -> sp.csr_matrix:
@@ -99,11 +90,6 @@ def cluster_stats(R: np.ndarray, codes: np.ndarray, n_batches: int) -> tuple[np.
     """``(O, rowsum)``: the cells' contribution to O (K x B, ``R^T Phi^T``) and to R's cluster sums (K)."""
     O = np.asarray((onehot(codes, n_batches).T @ R).T, dtype=np.float64)
     return O, R.sum(axis=0, dtype=np.float64)
-
-
-def centroid_sums(Z_cos: np.ndarray, R: np.ndarray) -> np.ndarray:
-    """``Z_cos^T R`` (d x K): the cells' part of the next centroids."""
-    return (Z_cos.T @ R).astype(np.float64)
 
 
 def xlogx(R: np.ndarray) -> np.ndarray:
@@ -121,9 +107,8 @@ def objective_parts(R: np.ndarray, dist: np.ndarray, sigma: np.ndarray) -> tuple
 
 
 def cross_entropy(O: np.ndarray, E: np.ndarray, theta: np.ndarray, sigma: np.ndarray) -> float:
-    """The diversity term ``sum_kb sigma_k theta_b O_kb log((O_kb + E_kb) / E_kb)`` (clamped at 1e-8 in the log)."""
-    Oc, Ec = np.maximum(O, 1e-8), np.maximum(E, 1e-8)
-    return float(np.sum(sigma[:, None] * theta[None, :] * np.log((Oc + Ec) / Ec) * O))
+    """The diversity term ``sum_kb sigma_k theta_b O_kb log((O_kb + E_kb + 1) / (2 E_kb + 1))``."""
+    return float(np.sum(sigma[:, None] * theta[None, :] * O * np.log((O + E + 1) / (2 * E + 1))))
 
 
 def objective(kmeans: float, entropy: float, cross: float, n_cells: int) -> float:
@@ -131,20 +116,42 @@ def objective(kmeans: float, entropy: float, cross: float, n_cells: int) -> floa
     return (kmeans + entropy + cross) * 2000.0 / n_cells
 
 
-def correction_stats(
-    R: np.ndarray, Z_orig: np.ndarray, codes: np.ndarray, n_batches: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(M, S)``: per cluster ``Phi_moe R_k Phi_moe^T`` (K x (B+1) x (B+1)) and ``Phi_moe R_k Z_orig`` (K x (B+1) x d).
+def keep_sets(O: np.ndarray, n_per_batch: np.ndarray, n_levels: list[int], cutoff: float):
+    """``(kept, active)``: which batches each cluster corrects (K x B) and which clusters correct at all (K).
 
-    Row/column 0 is the intercept; 1 + b is batch b.
+    As harmonypy 2.1: batch b is kept in cluster k when its cells' mean membership ``O_kb / N_b``
+    is above ``cutoff`` and at least two batches of its covariate are; a cluster with no kept
+    batch is not corrected (its centroid stays).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        above = O / n_per_batch[None, :] > cutoff
+    above &= n_per_batch[None, :] > 0
+    kept = np.zeros_like(above)
+    start = 0
+    for n in n_levels:
+        block = above[:, start : start + n]
+        kept[:, start : start + n] = block & (block.sum(axis=1, keepdims=True) > 1)
+        start += n
+    return kept, kept.any(axis=1)
+
+
+def correction_stats(
+    R: np.ndarray, Z_orig: np.ndarray, codes: np.ndarray, n_batches: int, kept: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(M, S)``: per cluster ``X^T R_k X`` (K x (B+1) x (B+1)) and ``X^T R_k Z_orig`` (K x (B+1) x d).
+
+    X is the design ``[1, Phi^T]``: row/column 0 the intercept, 1 + b batch b. With ``kept``
+    (K x B), a cell enters cluster k's intercept terms only if one of its batches is kept there
+    (harmonypy 2.1's rule with several covariates); the batch terms are the same either way.
     """
     n, K = R.shape
     B1 = n_batches + 1
     d = Z_orig.shape[1]
     R64 = R.astype(np.float64)
+    Rw = R64 if kept is None else R64 * np.logical_or.reduce([kept.T[codes[:, c]] for c in range(codes.shape[1])])
     M = np.zeros((K, B1, B1))
-    O, rowsum = cluster_stats(R, codes, n_batches)
-    M[:, 0, 0] = rowsum
+    O, _ = cluster_stats(R, codes, n_batches)
+    M[:, 0, 0] = Rw.sum(axis=0)
     M[:, 0, 1:] = O
     M[:, 1:, 0] = O
     C = codes.shape[1]
@@ -154,10 +161,11 @@ def correction_stats(
             G = sp.csr_matrix((np.ones(n), (np.arange(n), joint)), shape=(n, n_batches * n_batches))
             M[:, 1:, 1:] += np.asarray((G.T @ R64).T).reshape(K, n_batches, n_batches)
     S = np.zeros((K, B1, d))
-    S[:, 0, :] = R.T @ Z_orig
+    Z64 = np.asarray(Z_orig, dtype=np.float64)
+    S[:, 0, :] = Rw.T @ Z64
     for c in range(C):
         for b, idx in _groups(codes[:, c]):
-            S[:, 1 + b, :] += R[idx].T @ Z_orig[idx]
+            S[:, 1 + b, :] += R64[idx].T @ Z64[idx]
     return M, S
 
 
@@ -170,39 +178,51 @@ def _groups(codes: np.ndarray):
         yield int(v), order[s:e]
 
 
+def restrict_intercept(M: np.ndarray, S: np.ndarray, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """With one covariate: the intercept terms over the cells of kept batches only (from per-batch sums)."""
+    M, S = M.copy(), S.copy()
+    diag = np.einsum("kbb->kb", M[:, 1:, 1:])
+    M[:, 0, 0] = np.where(kept, diag, 0).sum(axis=1)
+    S[:, 0, :] = np.einsum("kb,kbd->kd", kept.astype(np.float64), S[:, 1:, :])
+    return M, S
+
+
 def ridge_betas(
     M: np.ndarray,
     S: np.ndarray,
     E: np.ndarray,
-    O: np.ndarray,
-    n_per_batch: np.ndarray,
+    kept: np.ndarray,
+    active: np.ndarray,
     lamb: np.ndarray | None,
     alpha: float,
-    batch_prop_cutoff: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(W, lambdas)``: per cluster the ridge coefficients W_k ((B+1) x d, intercept row 0 zeroed).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(W, intercepts, lambdas)``: per active cluster the ridge solution on ``[1, kept batches]``.
 
-    ``lamb=None`` estimates the penalty per cluster as ``alpha * E_k`` (Harmony2's dynamic lambda);
-    otherwise ``lamb`` is the (B+1) vector (intercept first). As in harmonypy 2.1 (checked against
-    its ``R`` and ``Z_corr``), cluster k is not corrected at all (W_k = 0) when some batch's cells'
-    mean membership of it (``O_kb / N_b``) is not above ``batch_prop_cutoff``. ``lambdas``
-    (K x (B+1)) are the penalties used (0 for clusters left uncorrected). A batch level without
-    cells has no column.
+    ``W`` (K x (B+1) x d) holds the batch terms (row 0, the intercept, zeroed: it is not removed);
+    ``intercepts`` (K x d) the intercepts, harmonypy's next centroids (NaN for inactive clusters,
+    whose centroids stay). ``lamb=None``: the batch penalties are ``alpha * E_kb`` (Harmony2's
+    dynamic lambda), the intercept's 0; otherwise ``lamb`` is the (B+1) vector (intercept first;
+    the intercept's penalty applies only when every batch is kept). ``lambdas`` (K x (B+1)) are
+    the penalties used.
     """
-    K, B1, _ = M.shape
+    K, B1, d = S.shape
     W = np.zeros(S.shape)
+    intercepts = np.full((K, d), np.nan)
     lambdas = np.zeros((K, B1))
-    present = n_per_batch > 0  # a level without cells has no column
-    idx = np.flatnonzero(np.concatenate([[True], present]))
-    for k in range(K):
-        lam = np.concatenate([[0.0], alpha * E[k]]) if lamb is None else np.asarray(lamb, dtype=np.float64)
-        if not np.all(O[k][present] / n_per_batch[present] > batch_prop_cutoff):
-            continue
-        Wk = np.linalg.inv(M[k][np.ix_(idx, idx)] + np.diag(lam[idx])) @ S[k][idx]
+    for k in np.flatnonzero(active):
+        idx = np.concatenate([[0], 1 + np.flatnonzero(kept[k])])
+        if lamb is None:
+            lam = np.concatenate([[0.0], alpha * E[k]])
+        else:
+            lam = np.asarray(lamb, dtype=np.float64).copy()
+            if not kept[k].all():
+                lam[0] = 0.0
+        Wk = np.linalg.solve(M[k][np.ix_(idx, idx)] + np.diag(lam[idx]), S[k][idx])
+        intercepts[k] = Wk[0]
         Wk[0] = 0  # the intercept is not removed
         W[k][idx] = Wk
         lambdas[k][idx] = lam[idx]
-    return W, lambdas
+    return W, intercepts, lambdas
 
 
 def correct(Z_orig: np.ndarray, R: np.ndarray, codes: np.ndarray, W: np.ndarray) -> np.ndarray:
