@@ -5,6 +5,8 @@ cluster, and its fidelity to harmonypy through the cross-check."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -172,3 +174,137 @@ def test_objective_reproduces_harmonypy():
     E = np.outer(rowsum, np.bincount(codes.ravel(), minlength=B) / len(Z))
     got = kb.objective(*kb.objective_parts(R, dist, sigma), kb.cross_entropy(O, E, theta, sigma), len(Z))
     assert got == pytest.approx(h2.objective_kmeans[-1], rel=1e-4)
+
+
+# --- the driver -----------------------------------------------------------------------------------
+
+
+def _synthetic_dask(n=3000, chunk=700):
+    import dask.array as da
+    from helpers import synthetic
+
+    adata = synthetic(n_cells=n, n_pcs=10, n_batches=3, seed=1)
+    Z = da.from_array(adata.obsm["X_pca"], chunks=(chunk, -1))
+    return adata, Z, adata.obs["batch"].cat.codes.to_numpy()
+
+
+def _small_graph_inputs(array) -> int:
+    """The largest NumPy array held literally in a dask array's graph (elements)."""
+    sizes = [0]
+
+    def walk(x):
+        if isinstance(x, np.ndarray):
+            sizes.append(x.size)
+        elif isinstance(x, (tuple, list)):
+            for y in x:
+                walk(y)
+        elif hasattr(x, "args"):  # dask Task objects
+            for y in getattr(x, "args", ()):
+                walk(y)
+
+    for task in dict(array.__dask_graph__()).values():
+        walk(task)
+    return max(sizes)
+
+
+def test_threaded_and_two_worker_cluster_give_identical_output():
+    """A real distributed scheduler with two worker processes over TCP gives the same numbers as
+    the threaded scheduler; the result is lazy, in the input's order and chunks, and its graph
+    holds only small literal arrays."""
+    from distributed import Client, LocalCluster
+
+    from harmonybridge import HarmonyParams
+    from harmonybridge.engines._dask import cleanup_scratch, harmonize
+
+    adata, Z, codes = _synthetic_dask()
+    p = HarmonyParams(nclust=20, max_iter=3, block_size=0.25).resolve(adata.n_obs, 1)
+    seen = []
+    lazy, trace = harmonize(Z, codes, [3], p, progress=seen.append)
+    assert lazy.chunks == Z.chunks
+    assert _small_graph_inputs(lazy) < 10_000
+    threaded = lazy.compute()
+    assert [s["iteration"] for s in seen] == list(range(1, trace["iterations"] + 1))
+    assert trace["n_chunks"] == 5 and trace["n_blocks"] == 4 and trace["chunk_cells"] == 700
+    assert len(trace["objective"]) == trace["iterations"] + 1
+    with (
+        LocalCluster(n_workers=2, processes=True, protocol="tcp", host="127.0.0.1", threads_per_worker=1) as cluster,
+        Client(cluster) as client,
+    ):
+        lazy2, trace2 = harmonize(Z, codes, [3], p, client=client)
+        distributed = client.compute(lazy2).result()
+    assert "2 workers" in trace2["scheduler"] and "tcp://127.0.0.1" in trace2["scheduler"]
+    np.testing.assert_array_equal(threaded, distributed)
+    assert trace["objective"] == trace2["objective"]
+    assert np.abs(threaded - adata.obsm["X_pca"]).max() > 0.5  # it did correct
+    for t in (trace, trace2):
+        cleanup_scratch(t)
+        assert not os.path.exists(t["scratch"])
+
+
+def test_bad_batch_codes_are_refused(tmp_path):
+    from harmonybridge import HarmonyParams
+    from harmonybridge.engines._dask import harmonize
+
+    adata, Z, codes = _synthetic_dask()
+    p = HarmonyParams(nclust=20, max_iter=1).resolve(adata.n_obs, 1)
+    with pytest.raises(ValueError, match=r"covariate 0 must lie in 0\.\.1"):
+        harmonize(Z, codes, [2], p, scratch=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no scratch directory left behind
+    with pytest.raises(ValueError, match="resolved"):
+        harmonize(Z, codes, [3], HarmonyParams(nclust=20))
+
+
+def test_run_harmony_with_the_dask_backend(caplog):
+    from helpers import synthetic
+
+    import harmonybridge as hb
+
+    adata = synthetic(n_cells=1500, n_pcs=8, n_batches=3, seed=2)
+    with caplog.at_level("INFO", logger="harmonybridge"):
+        hb.run_harmony(adata, "batch", backend="dask", nclust=15, chunk_cells=400, verbose=True)
+    rec = adata.uns["harmony"]
+    assert rec["engine"] == "dask" and rec["backend"] == "dask"
+    assert rec["params"]["chunk_cells"] == 400
+    assert adata.obsm["X_pca_harmony"].shape == adata.obsm["X_pca"].shape
+    assert any("cells/s" in m for m in caplog.messages)
+
+
+# --- fidelity through the cross-check ------------------------------------------------------------
+
+
+def _dataset(name):
+    from helpers import DATA, DATA_MISSING, load_pcs
+
+    if name == "ifnb_2800":
+        if not (DATA / "ifnb_2800_counts.h5ad").exists():
+            pytest.skip(f"{DATA_MISSING}: ifnb_2800_counts.h5ad (expected in {DATA})")
+        import harmonybridge as hb
+        from harmonybridge import _workflow as wf
+
+        return wf.preprocess(hb.read(DATA / "ifnb_2800_counts.h5ad"), "stim"), "stim"
+    if not (DATA / f"{name}_pcs.tsv.gz").exists():
+        pytest.skip(f"{DATA_MISSING}: {name} (expected in {DATA})")
+    return load_pcs(name), {"pbmc_3500": "donor", "cell_lines_2370": "dataset"}[name]
+
+
+@pytest.mark.parametrize("name", ["pbmc_3500", "cell_lines_2370", "ifnb_2800"])
+def test_cross_check_agrees_with_harmonypy(name):
+    import harmonybridge as hb
+
+    adata, batch = _dataset(name)
+    report = hb.cross_check(adata, batch, engines=("python", "dask"), figures=False)
+    assert report.verdict == "agree", repr(report)
+    table = report.table
+    # the chunked engine's own seed spread is at most twice harmonypy's
+    for metric in ("pc_r_min", "knn_overlap"):
+        gap_dask = 1 - table.loc[metric, "within dask (worst)"]
+        gap_python = 1 - table.loc[metric, "within python (worst)"]
+        assert gap_dask <= 2 * gap_python + 0.002, (metric, gap_dask, gap_python)
+
+
+def test_cross_check_catches_a_planted_difference(pbmc3500):
+    import harmonybridge as hb
+
+    report = hb.cross_check(pbmc3500, "donor", engines=("python", "dask"), dask_params={"theta": 0.0}, figures=False)
+    assert report.verdict != "agree"
+    assert report.params["dask"]["theta"] == [0.0]

@@ -34,7 +34,7 @@ METRIC_NAMES = {
     "nmi": "NMI of Leiden clusters",
 }
 #: how the tables name each engine
-SHORT = {"python": "python", "r": "R", "seurat": "Seurat"}
+SHORT = {"python": "python", "r": "R", "seurat": "Seurat", "dask": "dask"}
 
 
 def pair_metrics(a: Any, b: Any) -> dict[str, float]:
@@ -137,8 +137,13 @@ def spread_warnings(tables: dict[str, pd.DataFrame]) -> list[str]:
 
 
 #: engines the cross-check can run, and how the report names them
-ENGINES = ("python", "r", "seurat")
-ENGINE_LABELS = {"python": "Python (harmonypy)", "r": "R (harmony)", "seurat": "Seurat 5 (IntegrateLayers)"}
+ENGINES = ("python", "r", "seurat", "dask")
+ENGINE_LABELS = {
+    "python": "Python (harmonypy)",
+    "r": "R (harmony)",
+    "seurat": "Seurat 5 (IntegrateLayers)",
+    "dask": "Dask (chunked harmonypy algorithm)",
+}
 
 
 def check_engines(engines: Sequence[str]) -> list[str]:

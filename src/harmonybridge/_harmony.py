@@ -11,7 +11,7 @@ from . import _check
 from ._params import HarmonyParams
 from .engines import BACKENDS, EngineResult, run_engine
 
-Backend = Literal["python", "r"]
+Backend = Literal["python", "r", "dask"]
 __all__ = ["BACKENDS", "harmony_integrate", "run_harmony", "store_result"]
 
 
@@ -60,6 +60,7 @@ def run_harmony(
     batch_prop_cutoff: float = 1e-5,
     ncores: int | None = None,
     random_state: int = 0,
+    chunk_cells: int | None = None,
     copy: bool = False,
     verbose: bool = False,
 ) -> AnnData | None:
@@ -72,8 +73,9 @@ def run_harmony(
     batch_key
         One ``obs`` column, or a list of them to correct several covariates at once.
     backend
-        ``"python"`` runs harmonypy; ``"r"`` runs R's ``harmony::RunHarmony`` through rpy2.
-        Both get the same explicit parameters.
+        ``"python"`` runs harmonypy; ``"r"`` runs R's ``harmony::RunHarmony`` through rpy2;
+        ``"dask"`` runs harmonypy 2.1's algorithm chunked on Dask (memory set by ``chunk_cells``).
+        All get the same explicit parameters.
     basis, key_added
         Where the embedding is read from and where the corrected cells x PCs are written.
     theta, sigma, lamb, nclust, tau, block_size, max_iter, max_iter_kmeans, epsilon_cluster, epsilon_harmony, alpha
@@ -84,6 +86,8 @@ def run_harmony(
         Threads; default all CPUs this process may use. Results do not depend on it.
     random_state
         Seed. The same seed and engine give identical output.
+    chunk_cells
+        Cells per chunk of the ``dask`` engine (None: automatic); the other engines ignore it.
     copy
         Return a corrected copy instead of writing into ``adata``.
     verbose

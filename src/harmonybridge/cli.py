@@ -32,6 +32,7 @@ _PARAM_HELP = {
     "batch_prop_cutoff": "in each cluster, correct only batches whose mean membership exceeds this",
     "ncores": "threads (default: all CPUs)",
     "random_state": "seed",
+    "chunk_cells": "cells per chunk of the dask engine (default: automatic, 100,000)",
 }
 
 

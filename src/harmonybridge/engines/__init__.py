@@ -15,7 +15,7 @@ from harmonybridge._params import HarmonyParams
 from ._python import MIN_HARMONYPY, check_harmonypy_version, import_harmonypy, run_python
 from ._result import EngineResult
 
-BACKENDS = ("python", "r")
+BACKENDS = ("python", "r", "dask")
 
 __all__ = [
     "BACKENDS",
@@ -42,6 +42,10 @@ def run_engine(
     resolved = params.resolve(n, len(keys))
     if backend == "python":
         return run_python(Z, meta, keys, resolved, verbose=verbose)
+    if backend == "dask":
+        from ._dask import run_dask  # dask is imported only when asked for
+
+        return run_dask(Z, meta, keys, resolved, verbose=verbose)
     from ._r import run_r  # R is started only when asked for
 
     return run_r(Z, meta, keys, resolved, verbose=verbose)

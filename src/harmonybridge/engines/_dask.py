@@ -149,127 +149,134 @@ def harmonize(
     seed = int(p.random_state)
     owned = scratch is None
     root = tempfile.mkdtemp(prefix="harmonybridge-dask-", dir=None if owned else os.fspath(scratch))
-    tasks.make_dirs(root)
-    out_dtype = np.dtype(Z.dtype) if np.dtype(Z.dtype).kind == "f" else np.dtype(np.float32)
-    scheduler = describe_scheduler(client)
-    if verbose:
-        logger.info(
-            "harmony (dask): %d cells x %d PCs in %d chunks, %d clusters, %d blocks; %s; scratch %s",
-            n, d, len(row_chunks), K, n_blocks, scheduler, root,
-        )  # fmt: skip
-
-    # 1. pieces: each chunk permuted and cut into blocks; batch counts; k-means sample
-    offsets = np.concatenate([[0], np.cumsum(n_levels)[:-1]]).astype(np.int64)
-    frac = min(1.0, KMEANS_SAMPLE / n)
-    zs, cs = Z.to_delayed().ravel(), codes.to_delayed().ravel()
-    written = _compute(
-        [
-            delayed(tasks.write_pieces, pure=False)(
-                zs[c], cs[c], root, c, seed, n_blocks, offsets, n_levels, math.ceil(row_chunks[c] * frac)
-            )
-            for c in range(len(row_chunks))
-        ],
-        client,
-    )
-    n_b = np.sum([w[0] for w in written], axis=0)
-    sample = np.concatenate([w[1] for w in written], axis=0)
-    del written
-    pr_b = n_b / n
-    theta = _per_level(p.theta, n_levels)
-    if p.tau > 0:
-        theta = theta * (1 - np.exp(-((n_b / (K * p.tau)) ** 2)))
-    lamb = None if p.lamb is None else np.concatenate([[0.0], _per_level(p.lamb, n_levels)])
-    sigma = np.full(K, float(p.sigma))
-    pieces = [
-        [(c, j) for c in range(len(row_chunks)) if np.diff(tasks.piece_bounds(row_chunks[c], n_blocks))[j] > 0]
-        for j in range(n_blocks)
-    ]
-
-    from sklearn.cluster import KMeans
-
-    km = KMeans(n_clusters=K, init="k-means++", n_init=1, max_iter=10, random_state=seed).fit(sample)
-    Y = kb.normalize_columns(km.cluster_centers_.T)
-    del sample, km
-
-    def blocks_pass(fn, block_ids, args):
-        """One map over the pieces of the given blocks, summed per block in a fixed order."""
-        shared: dict[int, Any] = {}  # each small array enters the graph once, however many tasks use it
-
-        def wrap(a):
-            if isinstance(a, np.ndarray) and a.size > 64:
-                if id(a) not in shared:
-                    shared[id(a)] = delayed(a)
-                return shared[id(a)]
-            return a
-
-        sums = [
-            _tree_sum([delayed(fn, pure=False)(root, c, j, *map(wrap, args(j))) for c, j in pieces[j]])
-            for j in block_ids
-        ]
-        return dict(zip(block_ids, _compute(sums, client), strict=True))
-
-    # 2. initial assignments (no penalty), O, E and the first objective
-    gen = 0
-    state = _Blocks(blocks_pass(tasks.reset_step, range(n_blocks), lambda j: (gen, Y, sigma, B)), pr_b)
-    objective_kmeans = [kb.objective(*state.obj, kb.cross_entropy(state.O, state.E, theta, sigma), n)]
-    objective_harmony = [objective_kmeans[-1]]
-    kmeans_rounds: list[int] = []
-    log_div: dict[int, np.ndarray] = {}
-    rng = np.random.default_rng(seed)
-    converged = False
-    lambdas = np.zeros((K, B + 1))
-
-    for it in range(p.max_iter):
-        # 3. clustering (centroids fixed): k-means rounds of online block updates
-        stats = None
-        rounds = 0
-        for i in range(p.max_iter_kmeans):
-            with_correction = C == 1 and i == p.max_iter_kmeans - 1
-            obj = np.zeros(2)
-            for j in rng.permutation(n_blocks).tolist():
-                state.remove(j)
-                log_div[j] = kb.log_diversity(state.O, state.E, theta)
-                args = (gen, Y, sigma, log_div[j], B, with_correction)
-                res = blocks_pass(tasks.block_step, [j], lambda _j, a=args: a)[j]
-                state.put(j, res)
-                obj += res["obj"]
-                if with_correction:
-                    stats = (res["M"], res["S"]) if stats is None else (stats[0] + res["M"], stats[1] + res["S"])
-            objective_kmeans.append(kb.objective(*obj, kb.cross_entropy(state.O, state.E, theta, sigma), n))
-            rounds = i + 1
-            if i > WINDOW and _kmeans_converged(objective_kmeans, p.epsilon_cluster):
-                break
-        kmeans_rounds.append(rounds)
-        objective_harmony.append(objective_kmeans[-1])
-        # 4. correction: ridge per cluster from the final R; its intercepts are the next centroids
-        kept, active = kb.keep_sets(state.O, n_b, n_levels, p.batch_prop_cutoff)
-        if C == 1 and rounds == p.max_iter_kmeans:
-            stats = kb.restrict_intercept(*stats, kept)
-        else:  # several covariates, or the rounds stopped early: one more pass
-            args = lambda j: (gen, Y, sigma, log_div[j], B, kept)  # noqa: B023, E731 (used at once)
-            got = blocks_pass(tasks.correction_step, range(n_blocks), args)
-            stats = tuple(np.sum([got[j][key] for j in range(n_blocks)], axis=0) for key in ("M", "S"))
-        W, intercepts, lambdas = kb.ridge_betas(*stats, state.E, kept, active, lamb, p.alpha)
-        Y_next = np.array(Y, dtype=np.float64)
-        Y_next[:, active] = intercepts[active].T
-        Y_next = kb.normalize_columns(Y_next)
-        new_gen = 2 if gen == 1 else 1
-        args = lambda j: (gen, new_gen, Y, sigma, log_div[j], W, Y_next, B)  # noqa: B023, E731 (used at once)
-        state = _Blocks(blocks_pass(tasks.apply_step, range(n_blocks), args), pr_b)
-        gen, Y = new_gen, Y_next
-        elapsed = time.perf_counter() - t0
-        info = {"iteration": it + 1, "max_iter": p.max_iter, "objective": objective_harmony[-1], "elapsed": elapsed,
-                "cells_per_second": n * (it + 1) / elapsed}  # fmt: skip
+    done = False  # on any error the scratch directory goes
+    try:
+        tasks.make_dirs(root)
+        out_dtype = np.dtype(Z.dtype) if np.dtype(Z.dtype).kind == "f" else np.dtype(np.float32)
+        scheduler = describe_scheduler(client)
         if verbose:
             logger.info(
-                "harmony (dask): iteration %d/%d, objective %.6g, %.1f s, %.0f cells/s",
-                it + 1, p.max_iter, info["objective"], elapsed, info["cells_per_second"],
+                "harmony (dask): %d cells x %d PCs in %d chunks, %d clusters, %d blocks; %s; scratch %s",
+                n, d, len(row_chunks), K, n_blocks, scheduler, root,
             )  # fmt: skip
-        if progress is not None:
-            progress(info)
-        if _harmony_converged(objective_harmony[-2], objective_harmony[-1], p.epsilon_harmony):
-            converged = True
-            break
+
+        # 1. pieces: each chunk permuted and cut into blocks; batch counts; k-means sample
+        offsets = np.concatenate([[0], np.cumsum(n_levels)[:-1]]).astype(np.int64)
+        frac = min(1.0, KMEANS_SAMPLE / n)
+        zs, cs = Z.to_delayed().ravel(), codes.to_delayed().ravel()
+        written = _compute(
+            [
+                delayed(tasks.write_pieces, pure=False)(
+                    zs[c], cs[c], root, c, seed, n_blocks, offsets, n_levels, math.ceil(row_chunks[c] * frac)
+                )
+                for c in range(len(row_chunks))
+            ],
+            client,
+        )
+        n_b = np.sum([w[0] for w in written], axis=0)
+        sample = np.concatenate([w[1] for w in written], axis=0)
+        del written
+        pr_b = n_b / n
+        theta = _per_level(p.theta, n_levels)
+        if p.tau > 0:
+            theta = theta * (1 - np.exp(-((n_b / (K * p.tau)) ** 2)))
+        lamb = None if p.lamb is None else np.concatenate([[0.0], _per_level(p.lamb, n_levels)])
+        sigma = np.full(K, float(p.sigma))
+        pieces = [
+            [(c, j) for c in range(len(row_chunks)) if np.diff(tasks.piece_bounds(row_chunks[c], n_blocks))[j] > 0]
+            for j in range(n_blocks)
+        ]
+
+        from sklearn.cluster import KMeans
+
+        km = KMeans(n_clusters=K, init="k-means++", n_init=1, max_iter=10, random_state=seed).fit(sample)
+        Y = kb.normalize_columns(km.cluster_centers_.T)
+        del sample, km
+
+        def blocks_pass(fn, block_ids, args):
+            """One map over the pieces of the given blocks, summed per block in a fixed order."""
+            shared: dict[int, Any] = {}  # each small array enters the graph once, however many tasks use it
+
+            def wrap(a):
+                if isinstance(a, np.ndarray) and a.size > 64:
+                    if id(a) not in shared:
+                        shared[id(a)] = delayed(a)
+                    return shared[id(a)]
+                return a
+
+            sums = [
+                _tree_sum([delayed(fn, pure=False)(root, c, j, *map(wrap, args(j))) for c, j in pieces[j]])
+                for j in block_ids
+            ]
+            return dict(zip(block_ids, _compute(sums, client), strict=True))
+
+        # 2. initial assignments (no penalty), O, E and the first objective
+        gen = 0
+        state = _Blocks(blocks_pass(tasks.reset_step, range(n_blocks), lambda j: (gen, Y, sigma, B)), pr_b)
+        objective_kmeans = [kb.objective(*state.obj, kb.cross_entropy(state.O, state.E, theta, sigma), n)]
+        objective_harmony = [objective_kmeans[-1]]
+        kmeans_rounds: list[int] = []
+        log_div: dict[int, np.ndarray] = {}
+        rng = np.random.default_rng(seed)
+        converged = False
+        lambdas = np.zeros((K, B + 1))
+
+        for it in range(p.max_iter):
+            # 3. clustering (centroids fixed): k-means rounds of online block updates
+            stats = None
+            rounds = 0
+            for i in range(p.max_iter_kmeans):
+                with_correction = C == 1 and i == p.max_iter_kmeans - 1
+                obj = np.zeros(2)
+                for j in rng.permutation(n_blocks).tolist():
+                    state.remove(j)
+                    log_div[j] = kb.log_diversity(state.O, state.E, theta)
+                    args = (gen, Y, sigma, log_div[j], B, with_correction)
+                    res = blocks_pass(tasks.block_step, [j], lambda _j, a=args: a)[j]
+                    state.put(j, res)
+                    obj += res["obj"]
+                    if with_correction:
+                        stats = (res["M"], res["S"]) if stats is None else (stats[0] + res["M"], stats[1] + res["S"])
+                objective_kmeans.append(kb.objective(*obj, kb.cross_entropy(state.O, state.E, theta, sigma), n))
+                rounds = i + 1
+                if i > WINDOW and _kmeans_converged(objective_kmeans, p.epsilon_cluster):
+                    break
+            kmeans_rounds.append(rounds)
+            objective_harmony.append(objective_kmeans[-1])
+            # 4. correction: ridge per cluster from the final R; its intercepts are the next centroids
+            kept, active = kb.keep_sets(state.O, n_b, n_levels, p.batch_prop_cutoff)
+            if C == 1 and rounds == p.max_iter_kmeans:
+                stats = kb.restrict_intercept(*stats, kept)
+            else:  # several covariates, or the rounds stopped early: one more pass
+                args = lambda j: (gen, Y, sigma, log_div[j], B, kept)  # noqa: B023, E731 (used at once)
+                got = blocks_pass(tasks.correction_step, range(n_blocks), args)
+                stats = tuple(np.sum([got[j][key] for j in range(n_blocks)], axis=0) for key in ("M", "S"))
+            W, intercepts, lambdas = kb.ridge_betas(*stats, state.E, kept, active, lamb, p.alpha)
+            Y_next = np.array(Y, dtype=np.float64)
+            Y_next[:, active] = intercepts[active].T
+            Y_next = kb.normalize_columns(Y_next)
+            new_gen = 2 if gen == 1 else 1
+            args = lambda j: (gen, new_gen, Y, sigma, log_div[j], W, Y_next, B)  # noqa: B023, E731 (used at once)
+            state = _Blocks(blocks_pass(tasks.apply_step, range(n_blocks), args), pr_b)
+            gen, Y = new_gen, Y_next
+            elapsed = time.perf_counter() - t0
+            info = {"iteration": it + 1, "max_iter": p.max_iter, "objective": objective_harmony[-1], "elapsed": elapsed,
+                    "cells_per_second": n * (it + 1) / elapsed}  # fmt: skip
+            if verbose:
+                logger.info(
+                    "harmony (dask): iteration %d/%d, objective %.6g, %.1f s, %.0f cells/s",
+                    it + 1, p.max_iter, info["objective"], elapsed, info["cells_per_second"],
+                )  # fmt: skip
+            if progress is not None:
+                progress(info)
+            if _harmony_converged(objective_harmony[-2], objective_harmony[-1], p.epsilon_harmony):
+                converged = True
+                break
+
+        done = True
+    finally:
+        if not done:
+            shutil.rmtree(root, ignore_errors=True)
 
     corrected = da.concatenate(
         [
