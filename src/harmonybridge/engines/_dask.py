@@ -27,6 +27,7 @@ one piece, plus small statistics; the scratch directory holds three copies of th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -150,7 +151,9 @@ def harmonize(
     owned = scratch is None
     root = tempfile.mkdtemp(prefix="harmonybridge-dask-", dir=None if owned else os.fspath(scratch))
     done = False  # on any error the scratch directory goes
+    blas = _one_blas_thread() if client is None else contextlib.nullcontext()  # tasks run in parallel already
     try:
+        blas.__enter__()
         tasks.make_dirs(root)
         out_dtype = np.dtype(Z.dtype) if np.dtype(Z.dtype).kind == "f" else np.dtype(np.float32)
         scheduler = describe_scheduler(client)
@@ -275,6 +278,7 @@ def harmonize(
 
         done = True
     finally:
+        blas.__exit__(None, None, None)
         if not done:
             shutil.rmtree(root, ignore_errors=True)
 
@@ -309,6 +313,16 @@ def harmonize(
         "scratch_owned": owned,
     }
     return corrected, trace
+
+
+def _one_blas_thread():
+    """One BLAS thread per task while the engine runs in this process (distributed workers already
+    run with one): the tasks are parallel, and OpenBLAS threads inside them only contend."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 class _Blocks:

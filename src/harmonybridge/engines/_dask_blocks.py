@@ -49,7 +49,7 @@ def normalize_columns(Y: np.ndarray) -> np.ndarray:
 
 def distances(Z_cos: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """Cell-to-centroid distances ``2 (1 - Z_cos Y)`` (n x K)."""
-    return 2 * (1 - Z_cos @ np.asarray(Y, dtype=F32))
+    return 2 * (1 - Z_cos @ np.asfortranarray(Y, dtype=F32))  # Fortran order: about 2x faster in OpenBLAS
 
 
 def log_diversity(O: np.ndarray, E: np.ndarray, theta: np.ndarray) -> np.ndarray:
