@@ -308,3 +308,16 @@ def test_cross_check_catches_a_planted_difference(pbmc3500):
     report = hb.cross_check(pbmc3500, "donor", engines=("python", "dask"), dask_params={"theta": 0.0}, figures=False)
     assert report.verdict != "agree"
     assert report.params["dask"]["theta"] == [0.0]
+
+
+def test_entropy_from_the_softmax_totals_matches_r_log_r():
+    Z, _, codes, B = _cells()
+    rng = np.random.default_rng(4)
+    Y = kb.normalize_columns(rng.normal(size=(Z.shape[1], 6)))
+    sigma = np.linspace(0.05, 0.2, 6)
+    dist = kb.distances(kb.cosine_normalize(Z), Y)
+    log_div = rng.normal(size=(6, B)).astype(F32)
+    R, entropy = kb.assignments(dist, codes, sigma, log_div, entropy=True)
+    np.testing.assert_array_equal(R, kb.assignments(dist, codes, sigma, log_div))
+    assert entropy == pytest.approx(kb.objective_parts(R, dist, sigma)[1], rel=1e-5)
+    assert kb.kmeans_error(R, dist) == pytest.approx(kb.objective_parts(R, dist, sigma)[0], rel=1e-5)

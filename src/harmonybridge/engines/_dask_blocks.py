@@ -57,20 +57,28 @@ def log_diversity(O: np.ndarray, E: np.ndarray, theta: np.ndarray) -> np.ndarray
     return (theta[None, :] * (np.log(2 * E + 1) - np.log(O + E + 1))).astype(F32)
 
 
-def assignments(dist: np.ndarray, codes: np.ndarray, sigma: np.ndarray, log_div: np.ndarray | None) -> np.ndarray:
+def assignments(dist: np.ndarray, codes: np.ndarray, sigma: np.ndarray, log_div: np.ndarray | None, *, entropy=False):
     """Soft assignments R (n x K): ``softmax_k(-dist / sigma + sum over covariates of log_div[:, batch])``.
 
-    ``log_div=None``: without the penalty (the start of each Harmony iteration).
+    ``log_div=None``: without the penalty (the start of each Harmony iteration). With
+    ``entropy=True`` returns ``(R, sum sigma R log R)``, the entropy from the shifted logits s and
+    the softmax totals (``log R = s - log total``), as harmonypy 2.1 does, without a log per entry.
     """
-    logits = -dist / sigma.astype(F32)[None, :]
+    sigma32 = sigma.astype(F32)
+    logits = -dist / sigma32[None, :]
     if log_div is not None:
         LT = np.ascontiguousarray(log_div.T, dtype=F32)  # B x K
         for c in range(codes.shape[1]):
             logits += LT[codes[:, c]]
     logits -= logits.max(axis=1, keepdims=True)
-    R = np.exp(logits, out=logits)
-    R /= R.sum(axis=1, keepdims=True)
-    return R.astype(F32, copy=False)
+    R = np.exp(logits)
+    total = R.sum(axis=1, keepdims=True)
+    R /= total
+    if not entropy:
+        return R
+    weighted = R @ sigma32  # sum_k sigma_k R_ik
+    ent = np.einsum("ik,ik->i", R * sigma32[None, :], logits).astype(np.float64) - np.log(total[:, 0]) * weighted
+    return R, float(ent.sum())
 
 
 def block_R(Z_cos: np.ndarray, codes: np.ndarray, Y: np.ndarray, sigma: np.ndarray, log_div: np.ndarray | None):
@@ -100,10 +108,15 @@ def xlogx(R: np.ndarray) -> np.ndarray:
 
 
 def objective_parts(R: np.ndarray, dist: np.ndarray, sigma: np.ndarray) -> tuple[float, float]:
-    """``(k-means error, entropy)`` of some cells: ``sum R dist`` and ``sum sigma R log R``."""
+    """``(k-means error, entropy)`` of some cells: ``sum R dist`` and ``sum sigma R log R`` (plainly)."""
     kmeans = float(np.einsum("ik,ik->", R.astype(np.float64), dist.astype(np.float64)))
     entropy = float((xlogx(R.astype(np.float64)).sum(axis=0) * sigma).sum())
     return kmeans, entropy
+
+
+def kmeans_error(R: np.ndarray, dist: np.ndarray) -> float:
+    """``sum R dist``: per-cell sums in float32, their total in float64."""
+    return float(np.einsum("ik,ik->i", R, dist).sum(dtype=np.float64))
 
 
 def cross_entropy(O: np.ndarray, E: np.ndarray, theta: np.ndarray, sigma: np.ndarray) -> float:
@@ -160,12 +173,14 @@ def correction_stats(
             joint = codes[:, c1].astype(np.int64) * n_batches + codes[:, c2]
             G = sp.csr_matrix((np.ones(n), (np.arange(n), joint)), shape=(n, n_batches * n_batches))
             M[:, 1:, 1:] += np.asarray((G.T @ R64).T).reshape(K, n_batches, n_batches)
+    # coordinate sums: float32 products over one piece (a few thousand cells), float64 across pieces
     S = np.zeros((K, B1, d))
-    Z64 = np.asarray(Z_orig, dtype=np.float64)
-    S[:, 0, :] = Rw.T @ Z64
+    Z32 = np.asarray(Z_orig, dtype=F32)
+    R32 = np.asarray(R, dtype=F32)
+    S[:, 0, :] = Rw.astype(F32).T @ Z32
     for c in range(C):
         for b, idx in _groups(codes[:, c]):
-            S[:, 1 + b, :] += R64[idx].T @ Z64[idx]
+            S[:, 1 + b, :] += R32[idx].T @ Z32[idx]
     return M, S
 
 

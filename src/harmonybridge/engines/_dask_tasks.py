@@ -88,24 +88,25 @@ def _piece(root: str, gen: int, chunk: int, block: int):
     return z_cos, _load(piece_path(root, "codes", chunk, block))
 
 
-def _totals(R, dist, sigma, codes, n_batches: int) -> dict:
+def _assign(z_cos, codes, Y, sigma, log_div, n_batches: int):
+    """``(R, statistics)``: a piece's assignments, its O, R sums and objective parts."""
+    dist = kb.distances(z_cos, Y)
+    R, entropy = kb.assignments(dist, codes, sigma, log_div, entropy=True)
     observed, rowsum = kb.cluster_stats(R, codes, n_batches)
-    return {"O": observed, "rowsum": rowsum, "obj": np.array(kb.objective_parts(R, dist, sigma))}
+    return R, {"O": observed, "rowsum": rowsum, "obj": np.array([kb.kmeans_error(R, dist), entropy])}
 
 
 def reset_step(root: str, chunk: int, block: int, gen: int, Y, sigma, n_batches: int) -> dict:
     """One piece's assignments without the penalty (the start of an iteration): O, R sums, objective parts."""
     z_cos, codes = _piece(root, gen, chunk, block)
-    dist, R = kb.block_R(z_cos, codes, Y, sigma, None)
-    return _totals(R, dist, sigma, codes, n_batches)
+    return _assign(z_cos, codes, Y, sigma, None, n_batches)[1]
 
 
 def block_step(root: str, chunk: int, block: int, gen: int, Y, sigma, log_div, n_batches: int, with_correction: bool):
     """One piece's new assignments under the block's penalty: its O, R sums, objective parts and,
     when asked, its correction statistics (all cells in the intercept terms)."""
     z_cos, codes = _piece(root, gen, chunk, block)
-    dist, R = kb.block_R(z_cos, codes, Y, sigma, log_div)
-    out = _totals(R, dist, sigma, codes, n_batches)
+    R, out = _assign(z_cos, codes, Y, sigma, log_div, n_batches)
     if with_correction:
         out["M"], out["S"] = kb.correction_stats(R, _load(piece_path(root, "orig", chunk, block)), codes, n_batches)
     return out
@@ -126,8 +127,7 @@ def apply_step(root: str, chunk: int, block: int, gen: int, new_gen: int, Y, sig
     _, R = kb.block_R(z_cos, codes, Y, sigma, log_div)
     z = kb.correct(_load(piece_path(root, "orig", chunk, block)), R, codes, W)
     _save(corr_path(root, new_gen, chunk, block), z)
-    dist, R = kb.block_R(kb.cosine_normalize(z), codes, Y_next, sigma, None)
-    return _totals(R, dist, sigma, codes, n_batches)
+    return _assign(kb.cosine_normalize(z), codes, Y_next, sigma, None, n_batches)[1]
 
 
 def output_chunk(root: str, gen: int, chunk: int, n_rows: int, seed: int, n_blocks: int, dtype: str) -> np.ndarray:
