@@ -265,6 +265,8 @@ def test_run_harmony_with_the_dask_backend(caplog):
     rec = adata.uns["harmony"]
     assert rec["engine"] == "dask" and rec["backend"] == "dask"
     assert rec["params"]["chunk_cells"] == 400
+    assert rec["dask"]["n_chunks"] == 4 and rec["dask"]["chunk_cells"] == 400 and rec["dask"]["n_blocks"] == 20
+    assert rec["dask"]["scheduler"].startswith("dask local scheduler")
     assert adata.obsm["X_pca_harmony"].shape == adata.obsm["X_pca"].shape
     assert any("cells/s" in m for m in caplog.messages)
 

@@ -392,6 +392,8 @@ def run_dask(
         cleanup_scratch(trace)
     seconds = time.perf_counter() - start
     extra = {k: v for k, v in trace.items() if k not in ("objective", "objective_kmeans", "kmeans_rounds", "scratch")}
+    keep = ("n_chunks", "chunk_cells", "n_blocks", "kmeans_sample", "scheduler")
+    extra["record"] = {"dask": {k: trace[k] for k in keep}}
     result = EngineResult(
         embedding=np.asarray(embedding),
         engine="dask",
