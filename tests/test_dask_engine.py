@@ -323,3 +323,22 @@ def test_entropy_from_the_softmax_totals_matches_r_log_r():
     np.testing.assert_array_equal(R, kb.assignments(dist, codes, sigma, log_div))
     assert entropy == pytest.approx(kb.objective_parts(R, dist, sigma)[1], rel=1e-5)
     assert kb.kmeans_error(R, dist) == pytest.approx(kb.objective_parts(R, dist, sigma)[0], rel=1e-5)
+
+
+def test_cells_come_back_in_their_order_with_tiny_chunks():
+    """Chunks smaller than the number of blocks (empty blocks) work, and every cell returns to its row:
+    with a huge ridge penalty nothing moves, so the output equals the input row for row."""
+    import dask.array as da
+    from helpers import synthetic
+
+    from harmonybridge import HarmonyParams
+    from harmonybridge.engines._dask import cleanup_scratch, harmonize
+
+    adata = synthetic(n_cells=60, n_pcs=5, n_batches=2, seed=3)
+    Z = da.from_array(adata.obsm["X_pca"], chunks=(3, -1))
+    codes = adata.obs["batch"].cat.codes.to_numpy()
+    p = HarmonyParams(nclust=3, max_iter=1, lamb=1e9, block_size=0.2).resolve(adata.n_obs, 1)
+    lazy, trace = harmonize(Z, codes, [2], p)
+    np.testing.assert_allclose(lazy.compute(), adata.obsm["X_pca"], atol=1e-4)
+    assert trace["n_chunks"] == 20 and trace["n_blocks"] == 5  # 3-cell chunks: blocks 3 and 4 are empty
+    cleanup_scratch(trace)

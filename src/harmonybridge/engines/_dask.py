@@ -189,6 +189,7 @@ def harmonize(
             [(c, j) for c in range(len(row_chunks)) if np.diff(tasks.piece_bounds(row_chunks[c], n_blocks))[j] > 0]
             for j in range(n_blocks)
         ]
+        live = [j for j in range(n_blocks) if pieces[j]]  # blocks with cells (all, unless chunks are tiny)
 
         from sklearn.cluster import KMeans
 
@@ -215,7 +216,7 @@ def harmonize(
 
         # 2. initial assignments (no penalty), O, E and the first objective
         gen = 0
-        state = _Blocks(blocks_pass(tasks.reset_step, range(n_blocks), lambda j: (gen, Y, sigma, B)), pr_b)
+        state = _Blocks(blocks_pass(tasks.reset_step, live, lambda j: (gen, Y, sigma, B)), pr_b)
         objective_kmeans = [kb.objective(*state.obj, kb.cross_entropy(state.O, state.E, theta, sigma), n)]
         objective_harmony = [objective_kmeans[-1]]
         kmeans_rounds: list[int] = []
@@ -231,7 +232,7 @@ def harmonize(
             for i in range(p.max_iter_kmeans):
                 with_correction = C == 1 and i == p.max_iter_kmeans - 1
                 obj = np.zeros(2)
-                for j in rng.permutation(n_blocks).tolist():
+                for j in rng.permutation(live).tolist():
                     state.remove(j)
                     log_div[j] = kb.log_diversity(state.O, state.E, theta)
                     args = (gen, Y, sigma, log_div[j], B, with_correction)
@@ -252,15 +253,15 @@ def harmonize(
                 stats = kb.restrict_intercept(*stats, kept)
             else:  # several covariates, or the rounds stopped early: one more pass
                 args = lambda j: (gen, Y, sigma, log_div[j], B, kept)  # noqa: B023, E731 (used at once)
-                got = blocks_pass(tasks.correction_step, range(n_blocks), args)
-                stats = tuple(np.sum([got[j][key] for j in range(n_blocks)], axis=0) for key in ("M", "S"))
+                got = blocks_pass(tasks.correction_step, live, args)
+                stats = tuple(np.sum([got[j][key] for j in live], axis=0) for key in ("M", "S"))
             W, intercepts, lambdas = kb.ridge_betas(*stats, state.E, kept, active, lamb, p.alpha)
             Y_next = np.array(Y, dtype=np.float64)
             Y_next[:, active] = intercepts[active].T
             Y_next = kb.normalize_columns(Y_next)
             new_gen = 2 if gen == 1 else 1
             args = lambda j: (gen, new_gen, Y, sigma, log_div[j], W, Y_next, B)  # noqa: B023, E731 (used at once)
-            state = _Blocks(blocks_pass(tasks.apply_step, range(n_blocks), args), pr_b)
+            state = _Blocks(blocks_pass(tasks.apply_step, live, args), pr_b)
             gen, Y = new_gen, Y_next
             elapsed = time.perf_counter() - t0
             info = {"iteration": it + 1, "max_iter": p.max_iter, "objective": objective_harmony[-1], "elapsed": elapsed,
