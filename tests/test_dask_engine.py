@@ -289,6 +289,7 @@ def _dataset(name):
     return load_pcs(name), {"pbmc_3500": "donor", "cell_lines_2370": "dataset"}[name]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["pbmc_3500", "cell_lines_2370", "ifnb_2800"])
 def test_cross_check_agrees_with_harmonypy(name):
     import harmonybridge as hb
@@ -304,6 +305,7 @@ def test_cross_check_agrees_with_harmonypy(name):
         assert gap_dask <= 2 * gap_python + 0.002, (metric, gap_dask, gap_python)
 
 
+@pytest.mark.slow
 def test_cross_check_catches_a_planted_difference(pbmc3500):
     import harmonybridge as hb
 
