@@ -312,6 +312,8 @@ def test_cross_check_catches_a_planted_difference(pbmc3500):
     report = hb.cross_check(pbmc3500, "donor", engines=("python", "dask"), dask_params={"theta": 0.0}, figures=False)
     assert report.verdict != "agree"
     assert report.params["dask"]["theta"] == [0.0]
+    head = repr(report).splitlines()[2]  # the versions line names the engines compared
+    assert head.startswith("  harmonypy 2.1") and "dask 20" in head and "R harmony" not in head
 
 
 def test_entropy_from_the_softmax_totals_matches_r_log_r():

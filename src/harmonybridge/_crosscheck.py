@@ -146,9 +146,7 @@ class CrossCheckReport:
             f"harmonybridge cross-check: engines {self.verdict.upper()} "
             f"({m['n_cells']} cells x {m['n_pcs']} PCs, batch {m['batch_key']!r}, {m['n_seeds']} seeds per engine)",
             f"  {names}",
-            f"  harmonypy {v.get('harmonypy')}, R harmony {v.get('harmony')} (R {v.get('R')};"
-            f" {v.get('harmony_precision', 'unknown')} precision, from {v.get('harmony_library', '?')})"
-            + (f", Seurat {v.get('Seurat')}" if "seurat" in self.engines else ""),
+            "  " + engine_versions(v, self.engines),
             f"  {overrides_text(m.get('overrides', {}))}",
             *([f"  Seurat path: {m['seurat_path']}"] if m.get("seurat_path") else []),
             *(f"  WARNING: {w}" for w in self.warnings),
@@ -167,6 +165,21 @@ class CrossCheckReport:
     def to_html(self) -> str:
         """A self-contained page (figures embedded) that a person can read at a glance."""
         return crosscheck_html(self)
+
+
+def engine_versions(v: dict, engines: list[str]) -> str:
+    """The versions line of the report: those of the engines compared."""
+    parts = [f"harmonypy {v.get('harmonypy')}"] if "python" in engines else []
+    if {"r", "seurat"} & set(engines):
+        parts.append(
+            f"R harmony {v.get('harmony')} (R {v.get('R')}; {v.get('harmony_precision', 'unknown')} precision,"
+            f" from {v.get('harmony_library', '?')})"
+        )
+    if "seurat" in engines:
+        parts.append(f"Seurat {v.get('Seurat')}")
+    if "dask" in engines:
+        parts.append(f"dask {v.get('dask')}")
+    return ", ".join(parts)
 
 
 def cross_check(
