@@ -33,6 +33,7 @@ from ._agreement import (
     N_NEIGHBORS,
     agreement_table,
     check_engines,
+    engine_versions,
     pair_metrics,
     pair_name,
     param_differences,
@@ -165,21 +166,6 @@ class CrossCheckReport:
     def to_html(self) -> str:
         """A self-contained page (figures embedded) that a person can read at a glance."""
         return crosscheck_html(self)
-
-
-def engine_versions(v: dict, engines: list[str]) -> str:
-    """The versions line of the report: those of the engines compared."""
-    parts = [f"harmonypy {v.get('harmonypy')}"] if "python" in engines else []
-    if {"r", "seurat"} & set(engines):
-        parts.append(
-            f"R harmony {v.get('harmony')} (R {v.get('R')}; {v.get('harmony_precision', 'unknown')} precision,"
-            f" from {v.get('harmony_library', '?')})"
-        )
-    if "seurat" in engines:
-        parts.append(f"Seurat {v.get('Seurat')}")
-    if "dask" in engines:
-        parts.append(f"dask {v.get('dask')}")
-    return ", ".join(parts)
 
 
 def cross_check(
