@@ -34,7 +34,7 @@ METRIC_NAMES = {
     "nmi": "NMI of Leiden clusters",
 }
 #: how the tables name each engine
-SHORT = {"python": "python", "r": "R", "seurat": "Seurat"}
+SHORT = {"python": "python", "r": "R", "seurat": "Seurat", "dask": "dask"}
 
 
 def pair_metrics(a: Any, b: Any) -> dict[str, float]:
@@ -137,8 +137,13 @@ def spread_warnings(tables: dict[str, pd.DataFrame]) -> list[str]:
 
 
 #: engines the cross-check can run, and how the report names them
-ENGINES = ("python", "r", "seurat")
-ENGINE_LABELS = {"python": "Python (harmonypy)", "r": "R (harmony)", "seurat": "Seurat 5 (IntegrateLayers)"}
+ENGINES = ("python", "r", "seurat", "dask")
+ENGINE_LABELS = {
+    "python": "Python (harmonypy)",
+    "r": "R (harmony)",
+    "seurat": "Seurat 5 (IntegrateLayers)",
+    "dask": "Dask (chunked harmonypy algorithm)",
+}
 
 
 def check_engines(engines: Sequence[str]) -> list[str]:
@@ -148,3 +153,18 @@ def check_engines(engines: Sequence[str]) -> list[str]:
         msg = f"engines must be two or more distinct names from {list(ENGINES)}, got {engines!r}"
         raise ValueError(msg)
     return engines
+
+
+def engine_versions(v: dict, engines: list[str]) -> str:
+    """The versions line of the report: those of the engines compared."""
+    parts = [f"harmonypy {v.get('harmonypy')}"] if "python" in engines else []
+    if {"r", "seurat"} & set(engines):
+        parts.append(
+            f"R harmony {v.get('harmony')} (R {v.get('R')}; {v.get('harmony_precision', 'unknown')} precision,"
+            f" from {v.get('harmony_library', '?')})"
+        )
+    if "seurat" in engines:
+        parts.append(f"Seurat {v.get('Seurat')}")
+    if "dask" in engines:
+        parts.append(f"dask {v.get('dask')}")
+    return ", ".join(parts)
