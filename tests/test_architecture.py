@@ -223,6 +223,7 @@ def test_imports_go_down_the_documented_layers():
 #: public functions whose AnnData arguments have other names, and why
 NOT_ADATA_FIRST = {
     "transfer_labels": "two AnnDatas, reference and query (scanpy's ingest: adata, adata_ref)",
+    "run_store": "a zarr store or an .h5ad path as often as an AnnData (the out-of-core route)",
 }
 #: public functions with copy= that return something else, and why
 COPY_RETURNS_OTHER = {

@@ -78,7 +78,7 @@ def test_three_engines_every_pair_and_the_parameters_that_differ(pbmc3500):
 
 def test_engines_are_checked():
     with pytest.raises(
-        ValueError, match=r"engines must be two or more distinct names from \['python', 'r', 'seurat'\]"
+        ValueError, match=r"engines must be two or more distinct names from \['python', 'r', 'seurat', 'dask'\]"
     ):
         hb.cross_check(synthetic(), "batch", engines=("python",))
     with pytest.raises(ValueError, match="engines must be two or more distinct names"):

@@ -209,7 +209,7 @@ ERRORS = [
     pytest.param(lambda a: a[:5].copy(), {}, ValueError, "Harmony needs at least 6 cells, got 5", id="few-cells"),
     pytest.param(lambda a: _one_pc(a), {}, ValueError, "at least 2 components", id="one-pc"),
     pytest.param(
-        lambda a: a, {"backend": "julia"}, ValueError, r"backend must be one of \['python', 'r'\]", id="backend"
+        lambda a: a, {"backend": "julia"}, ValueError, r"backend must be one of \['python', 'r', 'dask'\]", id="backend"
     ),
     pytest.param(lambda a: a, {"theta": -2}, ValueError, "theta must be >= 0", id="bad-param"),
     pytest.param(

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from harmonybridge import HarmonyParams
-from harmonybridge.harmony.params import HARMONYPY_ARGS, R_ARGS, R_OPTIONS
+from harmonybridge.harmony.params import ENGINE_ONLY, HARMONYPY_ARGS, R_ARGS, R_OPTIONS
 
 
 def test_every_parameter_reaches_both_engines():
-    names = set(HarmonyParams.names())
+    names = set(HarmonyParams.names()) - set(ENGINE_ONLY)
     assert set(HARMONYPY_ARGS) == names
     # random_state is passed to R as set.seed(), not as an argument
     assert set(R_ARGS) | set(R_OPTIONS) == names - {"random_state"}

@@ -17,7 +17,7 @@ from .convert import (
     write_rds,
 )
 from .crosscheck import CrossCheckReport, cross_check
-from .harmony import HarmonyParams, harmony_integrate, run_harmony
+from .harmony import HarmonyParams, harmony_integrate, run_harmony, run_store
 from .harmony.engines import SeuratPathUnavailable, seurat_defaults
 from .metrics import compare_clusterings
 from .session import SeuratSession, call_seurat
@@ -42,6 +42,7 @@ __all__ = [
     "read",
     "read_rds",
     "run_harmony",
+    "run_store",
     "SeuratSession",
     "call_seurat",
     "compare_markers",

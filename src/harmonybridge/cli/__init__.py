@@ -79,6 +79,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harmonybridge.harmony import run_harmony
     from harmonybridge.workflow import pca_if_missing
 
+    from . import _zarr
+
+    if _zarr.is_store_run(args):  # zarr in or out: the dask engine, chunk by chunk
+        return _zarr.run_command(args, _params_from(args))
     src = _io.check_input(args.input)
     default_suffix = ".rds" if src.suffix.lower() in (".rds", ".rdata", ".rda") else src.suffix
     out = _io.check_output(args.out or _default_out(src, default_suffix))
@@ -90,7 +94,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     adata = pca_if_missing(_read_cells(src, args), args.batch, args.basis, src)
     logger.info("%d cells x %d genes", adata.n_obs, adata.n_vars)
     for backend, key, uns_key in _backend_keys(args):
-        run_harmony(adata, args.batch, backend=backend, basis=args.basis, key_added=key, verbose=args.verbose, **params)
+        opts = {"basis": args.basis, "key_added": key, "verbose": args.verbose, "scheduler": args.scheduler}
+        run_harmony(adata, args.batch, backend=backend, **opts, **params)
         rec = adata.uns.pop("harmony")
         adata.uns[uns_key] = rec
         print(
@@ -266,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
         "input", help="input .h5ad (with X_pca, or raw counts: the PCA is computed as demo does), .rds or .RData"
     )
     p.add_argument("--batch", required=True, nargs="+", help="obs column(s) naming the batch")
-    p.add_argument("--backend", choices=[*BACKENDS, "both"], default="python")
+    p.add_argument("--backend", choices=[*BACKENDS, "both"], default="python", help="dask: chunked, also for .zarr")
+    p.add_argument("--scheduler", help="dask: 'tcp://HOST:PORT' of a cluster, 'threads' or 'local' (default: auto)")
     p.add_argument("--basis", default="X_pca", help="obsm key of the embedding (default X_pca)")
     p.add_argument("--key-added", default="X_pca_harmony", help="obsm key for the result (default X_pca_harmony)")
     p.add_argument(

@@ -168,3 +168,18 @@ def check_engines(engines: Sequence[str]) -> list[str]:
         msg = f"engines must be two or more distinct names from {list(ENGINES)}, got {engines!r}"
         raise ValueError(msg)
     return engines
+
+
+def engine_versions(v: dict, engines: list[str]) -> str:
+    """The versions line of the report: those of the engines compared."""
+    parts = [f"harmonypy {v.get('harmonypy')}"] if "python" in engines else []
+    if {"r", "seurat"} & set(engines):
+        parts.append(
+            f"R harmony {v.get('harmony')} (R {v.get('R')}; {v.get('harmony_precision', 'unknown')} precision,"
+            f" from {v.get('harmony_library', '?')})"
+        )
+    if "seurat" in engines:
+        parts.append(f"Seurat {v.get('Seurat')}")
+    if "dask" in engines:
+        parts.append(f"dask {v.get('dask')}")
+    return ", ".join(parts)

@@ -42,6 +42,7 @@ from ._agreement import (
     Run,
     agreement_table,
     check_engines,
+    engine_versions,
     pair_metrics,
     pair_name,
     param_differences,
@@ -136,9 +137,7 @@ class CrossCheckReport:
             f"harmonybridge cross-check: engines {self.verdict.upper()} "
             f"({m['n_cells']} cells x {m['n_pcs']} PCs, batch {m['batch_key']!r}, {m['n_seeds']} seeds per engine)",
             f"  {names}",
-            f"  harmonypy {v.get('harmonypy')}, R harmony {v.get('harmony')} (R {v.get('R')};"
-            f" {v.get('harmony_precision', 'unknown')} precision, from {v.get('harmony_library', '?')})"
-            + (f", Seurat {v.get('Seurat')}" if "seurat" in self.engines else ""),
+            "  " + engine_versions(v, self.engines),
             f"  {overrides_text(m.get('overrides', {}))}",
             *([f"  Seurat path: {m['seurat_path']}"] if m.get("seurat_path") else []),
             *(f"  WARNING: {w}" for w in self.warnings),
@@ -170,6 +169,7 @@ def cross_check(
     python_params: dict | None = None,
     r_params: dict | None = None,
     seurat_params: dict | str = "seurat",
+    dask_params: dict | None = None,
     figures: bool = True,
     max_cells: int | None = GRAPH_CELLS,
     r_engine: Callable[[HarmonyParams], EngineResult] | None = None,
@@ -180,7 +180,7 @@ def cross_check(
     ``engines`` names the Harmony paths: ``"python"`` (harmonypy), ``"r"`` (R's RunHarmony) and
     ``"seurat"`` (Seurat 5's ``IntegrateLayers(method = HarmonyIntegration)``, needs Seurat 5).
     ``params`` are :class:`HarmonyParams` fields shared by the engines (``random_state`` is the
-    first seed; the others follow it); ``python_params`` and ``r_params`` override them for one
+    first seed; the others follow it); ``python_params``, ``r_params`` and ``dask_params`` override them for one
     engine only, e.g. to show that a planted difference is caught. ``seurat_params="seurat"``
     runs the Seurat path with Seurat's own defaults (what its users get); a dict runs it with
     harmonybridge's parameters plus those overrides. The report says which parameters differ
@@ -233,6 +233,7 @@ def cross_check(
         "python": python_params or {},
         "r": r_params or {},
         "seurat": seurat_params if isinstance(seurat_params, dict) else {},
+        "dask": dask_params or {},
     }
     engine_params = {e: base.replace(**overrides[e]) for e in engines}
     shared = base.resolve(adata.n_obs, len(keys))

@@ -36,7 +36,31 @@ def store_result(
     adata.obsm[key_added] = result.embedding
     record = result.record()
     record.update(backend=backend, batch_key=list(keys), basis=basis, key_added=key_added)
+    if "scheduler_record" in result.extra:  # the dask engine: where it ran and in which chunks
+        record["scheduler"] = result.extra["scheduler_record"]
+        record["chunking"] = {k: int(result.extra[k]) for k in ("chunk_cells", "n_chunks") if k in result.extra}
     adata.uns[uns_key] = record
+
+
+def _run_engine(
+    adata: AnnData, keys: list[str], basis: str, backend: str, params: HarmonyParams, verbose: bool, scheduler: Any
+) -> EngineResult:
+    """run_engine, on the scheduler the caller chose when the engine is dask."""
+    if backend != "dask":
+        if scheduler is not None:
+            msg = (
+                f"scheduler (--scheduler) is for the dask backend only, got backend {backend!r}; remove it or use dask"
+            )
+            raise ValueError(msg)
+        return run_engine(adata, keys, basis, backend, params, verbose)
+    from ._params import available_cores
+    from ._scheduler import use_scheduler
+
+    ncores = params.ncores or available_cores()
+    with use_scheduler(scheduler, ncores=ncores) as sched:
+        result = run_engine(adata, keys, basis, backend, params, verbose)
+    result.extra["scheduler_record"] = sched.record()
+    return result
 
 
 def run_harmony(
@@ -60,6 +84,8 @@ def run_harmony(
     batch_prop_cutoff: float = 1e-5,
     ncores: int | None = None,
     random_state: int = 0,
+    chunk_cells: int | None = None,
+    scheduler: Any = None,
     copy: bool = False,
     verbose: bool = False,
 ) -> AnnData | None:
@@ -72,8 +98,9 @@ def run_harmony(
     batch_key
         One ``obs`` column, or a list of them to correct several covariates at once.
     backend
-        ``"python"`` runs harmonypy; ``"r"`` runs R's ``harmony::RunHarmony`` through rpy2.
-        Both get the same explicit parameters.
+        ``"python"`` runs harmonypy; ``"r"`` runs R's ``harmony::RunHarmony`` through rpy2;
+        ``"dask"`` runs harmonypy 2.1's algorithm chunked on Dask (memory set by ``chunk_cells``).
+        All get the same explicit parameters.
     basis, key_added
         Where the embedding is read from and where the corrected cells x PCs are written.
     theta, sigma, lamb, nclust, tau, block_size, max_iter, max_iter_kmeans, epsilon_cluster, epsilon_harmony, alpha
@@ -84,6 +111,12 @@ def run_harmony(
         Threads; default all CPUs this process may use. Results do not depend on it.
     random_state
         Seed. The same seed and engine give identical output.
+    chunk_cells
+        Cells per chunk of the ``dask`` engine (None: automatic); the other engines ignore it.
+    scheduler
+        Where the ``dask`` engine runs: ``"tcp://host:8786"`` (an existing cluster), a
+        ``distributed.Client``, ``"threads"`` or ``"local"`` (a LocalCluster on this machine); default
+        an active client if any, else threads. Only for ``backend="dask"``.
     copy
         Return a corrected copy instead of writing into ``adata``.
     verbose
@@ -116,7 +149,7 @@ def run_harmony(
             verbose=verbose,
         )
     keys = _check.batch_keys(adata, batch_key)
-    result = run_engine(adata, keys, basis, backend, params, verbose)
+    result = _run_engine(adata, keys, basis, backend, params, verbose, scheduler)
     target = adata.copy() if copy else adata
     store_result(target, result, backend=backend, keys=keys, basis=basis, key_added=key_added)
     return target if copy else None

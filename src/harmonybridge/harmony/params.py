@@ -81,6 +81,7 @@ HELP = {
     "batch_prop_cutoff": "in each cluster, correct only batches whose mean membership exceeds this",
     "ncores": "threads (default: all CPUs)",
     "random_state": "seed",
+    "chunk_cells": "cells per chunk of the dask engine (default: automatic, 100,000)",
 }
 
 
@@ -88,6 +89,9 @@ def cli_flag(name: str) -> str:
     """A parameter's command-line flag: ``--seed`` for random_state, else the name with ``-`` for ``_``."""
     return "--seed" if name == "random_state" else "--" + name.replace("_", "-")
 
+
+#: parameters only one engine reads (the others ignore them): name -> engine
+ENGINE_ONLY = {"chunk_cells": "dask"}
 
 _INT32_MAX = 2**31 - 1
 
@@ -160,6 +164,9 @@ class HarmonyParams:
     ``batch_prop_cutoff``: in each cluster, a batch is corrected only when its cells' mean
     membership of that cluster exceeds this value (both engines' default is 1e-5, i.e. every
     batch present); raising it leaves batches that barely reach a cluster uncorrected there.
+
+    ``chunk_cells``: cells per chunk of the ``dask`` engine (None: automatic, 100,000); its memory
+    is set by this, not by the number of cells. The other engines ignore it.
     """
 
     theta: float | tuple[float, ...] | None = None
@@ -176,6 +183,7 @@ class HarmonyParams:
     batch_prop_cutoff: float = 1e-5
     ncores: int | None = None
     random_state: int = 0
+    chunk_cells: int | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -193,6 +201,7 @@ class HarmonyParams:
         set_(self, "batch_prop_cutoff", _number("batch_prop_cutoff", self.batch_prop_cutoff, low=0, high=1))
         set_(self, "ncores", _integer("ncores", self.ncores, low=1, optional=True))
         set_(self, "random_state", _integer("random_state", self.random_state, low=0))
+        set_(self, "chunk_cells", _integer("chunk_cells", self.chunk_cells, low=1, optional=True))
 
     @classmethod
     def names(cls) -> list[str]:

@@ -15,6 +15,7 @@ from anndata import AnnData
 from harmonybridge._core import checks as _check
 from harmonybridge.harmony.params import HarmonyParams
 
+from ._dask import CHUNK_CELLS, cleanup_scratch, harmonize
 from ._python import MIN_HARMONYPY, check_harmonypy_version, import_harmonypy, run_python
 from ._result import EngineResult
 from ._seurat import SeuratPathUnavailable, require_seurat_path, run_seurat, seurat_defaults
@@ -38,13 +39,17 @@ ENGINES: dict[str, Engine] = {
         Engine("python", "Python (harmonypy)", "python", backend=True),
         Engine("r", "R (harmony)", "R", backend=True),
         Engine("seurat", "Seurat 5 (IntegrateLayers)", "Seurat", backend=False),
+        Engine("dask", "Dask (chunked harmonypy algorithm)", "dask", backend=True),
     )
 }
 #: run_harmony's engines, for type checkers (a test keeps it equal to the registry's backends)
-Backend = Literal["python", "r"]
+Backend = Literal["python", "r", "dask"]
 BACKENDS: tuple[str, ...] = tuple(name for name, e in ENGINES.items() if e.backend)
 
 __all__ = [
+    "CHUNK_CELLS",
+    "cleanup_scratch",
+    "harmonize",
     "BACKENDS",
     "ENGINES",
     "Backend",
@@ -76,6 +81,10 @@ def run_engine(
     resolved = params.resolve(n, len(keys))
     if backend == "python":
         return run_python(Z, meta, keys, resolved, verbose=verbose)
+    if backend == "dask":
+        from ._dask import run_dask  # dask is imported only when asked for
+
+        return run_dask(Z, meta, keys, resolved, verbose=verbose)
     from ._r import run_r  # R is started only when asked for
 
     return run_r(Z, meta, keys, resolved, verbose=verbose)

@@ -51,4 +51,5 @@ class EngineResult:
             "kmeans_rounds": np.asarray(self.kmeans_rounds, dtype=np.int64),
             "objective_kmeans": np.asarray(self.objective_kmeans, dtype=np.float64),
             "seconds": float(self.seconds),
+            **self.extra.get("record", {}),  # an engine's own entries (the dask engine: its chunking and scheduler)
         }
