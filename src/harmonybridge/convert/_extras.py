@@ -32,6 +32,7 @@ from harmonybridge import _rbridge
 
 from ._log import ConversionLog
 from ._matrices import is_counts, r_cell_totals
+from ._rserial import safe_carry
 
 SEURAT_UNS = "seurat"
 CARRY = "r"
@@ -256,7 +257,7 @@ def plan(
             order = order[np.argsort(np.where(np.isnan(rank), np.inf, rank), kind="stable")]
         p.variable_features = [int(i) for i in order]  # positions; names are Seurat's, set by the caller
     if carry:
-        p.carry = {k: np.asarray(v, dtype=np.uint8).tobytes() for k, v in carry.items()}
+        p.carry = safe_carry(carry, log)  # nothing that can run code crosses to R
     p.assays = others
     if x_layer not in ("auto", "data", "counts"):
         msg = f"x_layer must be 'auto', 'data' or 'counts', not {x_layer!r}"
