@@ -23,6 +23,7 @@ from ._log import ConversionLog
 from ._matrices import check_nnz, matrix_spec, r_bytes, r_matrix, shared_structure
 from ._names import SLOT_OF, check_names, feature_map, log_features, make_name, reduction_plan, unique_names
 from ._record import Record
+from ._scale import process_projection_scale
 from ._uns import r_uns
 
 
@@ -370,6 +371,7 @@ def to_seurat(
         data = _process_X(adata, t)
         counts, scale, layers = _process_layers(layers_in, t)
         scale, uns = _process_scale_data(adata, layers_in, scale, t)
+        scale = process_projection_scale(adata, plan, scale, t)  # what ProjectDim (RunHarmony) reads
         xp = _extras.plan(adata, uns, assay, layers_in, idents=idents, x_layer=x_layer, log=log)
         if xp.x_counts:
             counts, data = data, None

@@ -140,6 +140,12 @@ def _read_scale_data(s: _Source, layers: dict[str, Any]) -> dict[str, Any]:
     n_obs, n_vars = s.shape
     sd_rec = s.rec.scale_data or {}
     sd_where = sd_rec.get("where")
+    if sd_where == "added":  # made by to_seurat for ProjectDim, not the AnnData's (unless R replaced it)
+        rows = _rbridge.py_strings(_rbridge.attr(scale, "dimnames")[0])[0]
+        mine = [s.seurat_features[i] for i in pd.Index(s.features.astype(str)).get_indexer(sd_rec.get("features", []))]
+        if list(map(str, rows)) == list(map(str, mine)):
+            return uns_extra
+        sd_where = None
     sd_dim = _rbridge.to_numpy(_rbridge.attr(scale, "dim"))
     if sd_where == "layer" or (sd_where is None and int(sd_dim[0]) == n_vars):
         layers["scale.data"] = py_matrix(scale, s.rec.layers.get("scale.data") or {"format": "dense"}, s.shape)
