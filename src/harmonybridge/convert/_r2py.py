@@ -19,6 +19,7 @@ from harmonybridge import _rbridge
 
 from . import _extras
 from ._frames import py_frame
+from ._homes import lift_reductions
 from ._log import ConversionLog
 from ._matrices import py_matrix
 from ._names import OBSM_OF, restore_features, restore_scale_features
@@ -345,4 +346,5 @@ def _read_seurat_slots(obj: Any, parts: Any, adata: AnnData, join_layers: bool, 
         log.entries[:] = [
             e for e in log.entries if not (e.action == "dropped" and e.where == "assay" and e.old in others)
         ]
+        lift_reductions(adata, seurat_uns, log)  # reductions are the object's, whatever their assay
     adata.uns[_extras.SEURAT_UNS] = seurat_uns

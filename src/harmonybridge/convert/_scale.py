@@ -95,3 +95,17 @@ def process_projection_scale(adata: AnnData, plan: list[dict[str, Any]], scale: 
         "ProjectDim (RunHarmony, RunHarmonyPy) reads it; from_seurat leaves it out",
     )
     return r_matrix(matrix, _rbridge.r_strings([t.features[p] for p in features]), t.cells_r, "scale.data")
+
+
+def partial_scale_data(fields: dict[str, Any], var: pd.DataFrame, features: list[str], cells_r: Any, name: str) -> Any:
+    """Another assay's scale.data over some features (its ``uns['seurat']['scale.data']``), or None."""
+    from ._matrices import r_matrix
+
+    sd = ((fields.get("uns") or {}).get("seurat") or {}).get("scale.data")
+    if not (isinstance(sd, dict) and "features" in sd and "data" in sd):
+        return None
+    pos = pd.Index(var.index.astype(str)).get_indexer([str(x) for x in np.asarray(sd["features"])])
+    if (pos < 0).any():
+        return None
+    rows = _rbridge.r_strings([features[i] for i in pos])
+    return r_matrix(np.asarray(sd["data"]), rows, cells_r, f"assay {name} scale.data")
