@@ -144,7 +144,8 @@ def is_counts(m: Any) -> bool:
         return bool(values.size == 0 or values.min() >= 0)
     if values.dtype.kind != "f" or values.size == 0:
         return False
-    return bool(np.all(values >= 0) and np.all(np.mod(values, 1) == 0))
+    with np.errstate(invalid="ignore"):  # inf: not counts, and no RuntimeWarning for the caller
+        return bool(np.all(values >= 0) and np.all(np.mod(values, 1) == 0))
 
 
 def _row_sums(values: np.ndarray, indptr: np.ndarray, dtype: Any, block: int = 1 << 21) -> np.ndarray:

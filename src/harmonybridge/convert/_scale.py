@@ -47,9 +47,9 @@ def scale_like_seurat(X: Any, features: np.ndarray) -> np.ndarray:
     """ScaleData's result (cells x features, float64) for ``X``'s columns ``features``."""
     sub = X[:, features]
     dense = np.asarray(sub.toarray() if sp.issparse(sub) else sub, dtype=np.float64)
-    mean = dense.mean(axis=0)
-    sd = dense.std(axis=0, ddof=1) if dense.shape[0] > 1 else np.zeros(dense.shape[1])
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):  # NaN and infinities in X: those features scale to 0, silently as in R
+        mean = dense.mean(axis=0)
+        sd = dense.std(axis=0, ddof=1) if dense.shape[0] > 1 else np.zeros(dense.shape[1])
         out = (dense - mean) / sd
     out[~np.isfinite(out)] = 0.0
     np.minimum(out, SCALE_MAX, out=out)
