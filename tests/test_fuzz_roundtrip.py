@@ -13,6 +13,7 @@ One R process serves every example (rpy2); HB_FUZZ_EXAMPLES scales the counts.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 
 import anndata as ad
@@ -134,7 +135,12 @@ def test_in_memory_exact_or_logged(adata, version):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConversionWarning)
         warnings.simplefilter("error", RuntimeWarning)  # numpy's warnings must not reach the caller
-        obj, log1 = hb.to_seurat(adata, assay_version=version, return_log=True)
+        try:
+            obj, log1 = hb.to_seurat(adata, assay_version=version, return_log=True)
+        except ValueError as e:  # SeuratObject < 5.4 cannot build a v5 assay of one cell or feature
+            assert re.search(r"one cell or one feature needs SeuratObject >= \S+; pass assay_version='v4'", str(e))
+            _same(adata, original, "caller's object")
+            return
         back, log2 = hb.from_seurat(obj, return_log=True)
     _exact_or_logged(original, back, [log1, log2])
     _same(adata, original, "caller's object")
@@ -150,7 +156,12 @@ def test_through_h5ad_and_rds_exact_or_logged(adata, tmp_path_factory):
         warnings.simplefilter("error", RuntimeWarning)  # numpy's warnings must not reach the caller
         hb.write(adata, folder / "a.h5ad")
         read = hb.read(folder / "a.h5ad")  # anndata's own file (it stores strings as categoricals)
-        _, log1 = hb.write_rds(read, folder / "a.rds", return_log=True)
+        try:
+            _, log1 = hb.write_rds(read, folder / "a.rds", return_log=True)
+        except ValueError as e:  # as above (write_rds picks the installed SeuratObject's assay version)
+            assert re.search(r"one cell or one feature needs SeuratObject >= \S+; pass assay_version='v4'", str(e))
+            assert not (folder / "a.rds").exists()
+            return
         back, log2 = hb.read_rds(folder / "a.rds", return_log=True)
     _exact_or_logged(read, back, [log1, log2])
     _same(adata, original, "caller's object")
@@ -169,7 +180,9 @@ def test_empty_is_refused_with_the_counts(shape):
 
 def test_write_h5ad_leaves_the_callers_string_columns(tmp_path):
     """anndata's writer turned the caller's object columns into categoricals in place (found by the fuzz)."""
-    a = AnnData(np.ones((3, 2), dtype=np.float32), obs=pd.DataFrame({"s": ["x", "y", "x"]}, index=["a", "b", "c"]))
+    obs = pd.DataFrame({"s": np.array(["x", "y", "x"], dtype=object)}, index=["a", "b", "c"])
+    a = AnnData(np.ones((3, 2), dtype=np.float32), obs=obs)
+    before = a.obs["s"].dtype
     hb.write(a, tmp_path / "a.h5ad")
-    assert a.obs["s"].dtype == object
+    assert a.obs["s"].dtype == before
     assert list(hb.read(tmp_path / "a.h5ad").obs["s"]) == ["x", "y", "x"]
