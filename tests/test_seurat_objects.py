@@ -201,7 +201,9 @@ def test_other_assays_as_anndata(seurat_objects):
     assert "X_apca" in adt.obsm and adt.obsm["X_apca"].shape == (adata.n_obs, 8)
     assert {"nn", "snn"} <= set(adt.obsp)
     assert "counts" in adt.layers
-    assert "X_apca" not in adata.obsm and "X_pca" in adata.obsm
+    # reductions are the object's: the ADT PCA is in the default view too, its assay recorded
+    assert "X_pca" in adata.obsm and adata.uns["seurat"]["reduction_assays"] == {"X_apca": "ADT"}
+    np.testing.assert_array_equal(adata.obsm["X_apca"], adt.obsm["X_apca"])
 
 
 SAME_AS_CALCN = """function(o) {

@@ -15,6 +15,46 @@
 
 .hb_raw <- function(x) serialize(x, connection = NULL, xdr = TRUE)
 
+# The carried bytes come back from a file, so they must be plain data: Python checks them
+# (the convert package's check of the serialized stream) and refuses promises, functions, environments and byte code.
+# A SeuratCommand's params may hold the package's own functions (FindVariableFeatures keeps
+# mean.function = FastExpMean): those travel by name and come back from the installed namespace.
+.hb_fun_namespaces <- c("Seurat", "SeuratObject", "sctransform")
+
+.hb_fun_out <- function(x) {
+  if (!is.function(x)) return(x)
+  env <- environment(x)
+  ns <- if (is.environment(env) && isNamespace(env)) getNamespaceName(env) else ""
+  if (!ns %in% .hb_fun_namespaces) return(x)  # anything else stays a function: refused on the way back
+  for (name in ls(env, all.names = TRUE)) {
+    if (identical(get0(name, envir = env, inherits = FALSE), x)) {
+      return(structure(list(namespace = unname(ns), name = name), class = "hb_function"))
+    }
+  }
+  x
+}
+
+.hb_fun_in <- function(x) {
+  if (!inherits(x, "hb_function") || !x$namespace %in% .hb_fun_namespaces) return(x)
+  if (!requireNamespace(x$namespace, quietly = TRUE)) return(x)
+  f <- get0(x$name, envir = asNamespace(x$namespace), inherits = FALSE)
+  if (is.function(f)) f else x
+}
+
+.hb_commands <- function(commands, fun) {
+  for (i in seq_along(commands)) {
+    cmd <- commands[[i]]
+    if (!methods::is(cmd, "SeuratCommand")) next
+    params <- methods::slot(cmd, "params")
+    if (is.list(params) && length(params)) {
+      params[] <- lapply(params, fun)
+      methods::slot(cmd, "params") <- params
+      commands[[i]] <- cmd
+    }
+  }
+  commands
+}
+
 #' The R-only parts of `object`, as a named list of raw vectors (serialized R objects).
 #' `reductions`: the reductions whose extras are carried (default all).
 #' @noRd
@@ -59,7 +99,7 @@ hb_seurat_carry <- function(object, reductions = NULL) {
   list(
     split = .hb_raw(split),
     sct = .hb_raw(sct),
-    commands = .hb_raw(.hb_slot(object, "commands")),
+    commands = .hb_raw(.hb_commands(.hb_slot(object, "commands"), .hb_fun_out)),
     tools = .hb_raw(.hb_slot(object, "tools")),
     misc = .hb_raw(misc),
     reductions = .hb_raw(reds)
@@ -72,9 +112,10 @@ hb_seurat_carry <- function(object, reductions = NULL) {
 #' @noRd
 hb_seurat_restore <- function(object, carry) {
   hb_require(c("Matrix", "SeuratObject"), "hb_seurat_restore()")
+  # carry: bytes harmonybridge.convert._rserial has checked hold no promise, function, environment or byte code
   get <- function(name) if (!is.null(carry[[name]])) unserialize(carry[[name]]) else NULL
   commands <- get("commands")
-  if (!is.null(commands)) methods::slot(object, "commands") <- commands
+  if (!is.null(commands)) methods::slot(object, "commands") <- .hb_commands(commands, .hb_fun_in)
   tools <- get("tools")
   if (!is.null(tools)) methods::slot(object, "tools") <- tools
   misc <- get("misc")

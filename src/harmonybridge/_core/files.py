@@ -148,7 +148,13 @@ def write_h5ad(adata: AnnData, path: str | os.PathLike, *, compression: str | No
     """Write an ``.h5ad`` atomically (never a partial file at ``path``); ``compression="gzip"`` for a smaller file."""
     path = check_output(path, (".h5ad",))
     with atomic_path(path) as tmp:
-        adata.write_h5ad(tmp, compression=compression)
+        # anndata turns the caller's string columns into categoricals in place: put them back
+        kept = None if adata.is_view else (adata.obs.copy(deep=False), adata.var.copy(deep=False))
+        try:
+            adata.write_h5ad(tmp, compression=compression)
+        finally:
+            if kept is not None:
+                adata.obs, adata.var = kept
     return path
 
 

@@ -31,8 +31,11 @@ from anndata import AnnData
 from harmonybridge import _rbridge
 from harmonybridge._core.counts import is_counts
 
+from ._homes import REDUCTION_ASSAYS, assay_obsm
 from ._log import ConversionLog
 from ._matrices import r_cell_totals
+from ._rserial import safe_carry
+from ._scale import partial_scale_data
 
 SEURAT_UNS = "seurat"
 CARRY = "r"
@@ -180,13 +183,14 @@ def read_other_assays(
 def assays(adata: AnnData) -> dict[str, AnnData]:
     """The other assays of a converted Seurat object, as AnnData objects sharing ``adata.obs``."""
     stored = (adata.uns.get(SEURAT_UNS) or {}).get(ASSAYS) or {}
+
     return {
         name: AnnData(
             X=f.get("X"),
             obs=adata.obs,
             var=f.get("var"),
             layers=f.get("layers") or None,
-            obsm=f.get("obsm") or None,
+            obsm=assay_obsm(adata, name, f.get("obsm")),  # with its reductions kept in adata.obsm
             varm=f.get("varm") or None,
             obsp=f.get("obsp") or None,
             uns=f.get("uns") or None,
@@ -213,6 +217,7 @@ class Plan:
     calc_n: bool = False
     had_assay: bool = False
     versions: dict[str, str] = field(default_factory=dict)
+    homes: dict[str, str] = field(default_factory=dict)  # obsm key -> the assay its reduction was computed on
 
 
 def plan(
@@ -233,12 +238,14 @@ def plan(
     derived = seurat.pop(DERIVED, None) or {}
     carry = seurat.pop(CARRY, None)
     others = seurat.pop(ASSAYS, None) or {}
+    homes = seurat.pop(REDUCTION_ASSAYS, None) or {}
     if SEURAT_UNS in uns:
         if seurat:
             uns[SEURAT_UNS] = seurat
         else:
             del uns[SEURAT_UNS]
     p = Plan(uns=uns, had_assay=had_assay, versions={str(k): str(v) for k, v in dict(versions).items()})
+    p.homes = {str(k): str(v) for k, v in dict(homes).items()}
     derived_obs = [c for c in np.atleast_1d(derived.get("obs", [])) if c in adata.obs.columns]
     derived_var = [c for c in np.atleast_1d(derived.get("var", [])) if c in adata.var.columns]
     p.obs_drop, p.var_drop = [str(c) for c in derived_obs], [str(c) for c in derived_var]
@@ -257,7 +264,7 @@ def plan(
             order = order[np.argsort(np.where(np.isnan(rank), np.inf, rank), kind="stable")]
         p.variable_features = [int(i) for i in order]  # positions; names are Seurat's, set by the caller
     if carry:
-        p.carry = {k: np.asarray(v, dtype=np.uint8).tobytes() for k, v in carry.items()}
+        p.carry = safe_carry(carry, log)  # nothing that can run code crosses to R
     p.assays = others
     if x_layer not in ("auto", "data", "counts"):
         msg = f"x_layer must be 'auto', 'data' or 'counts', not {x_layer!r}"
@@ -309,6 +316,8 @@ def r_other_assays(
         if "scale.data" in layers:
             sd = layers["scale.data"]
             item["scale_data"] = r_matrix(sd if not sp.issparse(sd) else sd.toarray(), feats_r, cells_r, "scale.data")
+        elif (partial := partial_scale_data(f, var, features, cells_r, name)) is not None:
+            item["scale_data"] = partial
         if HVG in var.columns:
             hv = var[HVG].to_numpy(dtype=bool, na_value=False)
             order = np.flatnonzero(hv)

@@ -9,6 +9,7 @@ import pandas as pd
 from anndata import AnnData
 
 from ._extras import ASSAY, ASSAYS, SEURAT_UNS, assay_fields, assays
+from ._homes import REDUCTION_ASSAYS
 
 #: What a modality keeps of its assay beyond the AnnData fields (restored by :func:`from_mudata`).
 ASSAY_UNS = "harmonybridge_assay"
@@ -43,7 +44,10 @@ def to_mudata(adata: AnnData) -> Any:
     seurat = dict(seurat) if isinstance(seurat, dict) else {}
     default = str(seurat.get(ASSAY, "RNA"))
     stored = seurat.pop(ASSAYS, None) or {}
+    homes = seurat.pop(REDUCTION_ASSAYS, None) or {}  # those reductions go to their assay's modality
     main = adata.copy()
+    for key in homes:
+        main.obsm.pop(key, None)
     if seurat:
         main.uns[SEURAT_UNS] = seurat
     else:

@@ -19,10 +19,12 @@ from harmonybridge import _rbridge
 
 from . import _extras, _mudata
 from ._frames import r_frame
+from ._homes import homed_reductions
 from ._log import ConversionLog
 from ._matrices import check_nnz, matrix_spec, r_bytes, r_matrix, shared_structure
 from ._names import SLOT_OF, check_names, feature_map, log_features, make_name, reduction_plan, unique_names
 from ._record import Record
+from ._scale import process_projection_scale
 from ._uns import r_uns
 
 
@@ -370,12 +372,14 @@ def to_seurat(
         data = _process_X(adata, t)
         counts, scale, layers = _process_layers(layers_in, t)
         scale, uns = _process_scale_data(adata, layers_in, scale, t)
+        scale = process_projection_scale(adata, plan, scale, t)  # what ProjectDim (RunHarmony) reads
         xp = _extras.plan(adata, uns, assay, layers_in, idents=idents, x_layer=x_layer, log=log)
         if xp.x_counts:
             counts, data = data, None
         obs_r, var_r = _process_obs_var(adata, plan, t, xp)
         extra = _process_raw(adata, raw, t)
-        reductions = _process_reductions(adata, plan, t)
+        own_plan, homed = homed_reductions(plan, xp.homes, xp.assays, t)  # reductions made on another assay
+        reductions = _process_reductions(adata, own_plan, t) + homed
         graphs = _process_graphs(adata, t)
         extra_assays, extra_reductions, extra_graphs, graph_assays = _extras.r_other_assays(xp, t.cells_r, log)
         extra.update(extra_assays)

@@ -19,6 +19,7 @@ from harmonybridge import _rbridge
 
 from . import _extras
 from ._frames import py_frame
+from ._homes import lift_reductions
 from ._log import ConversionLog
 from ._matrices import py_matrix
 from ._names import obsm_key, restore_features, restore_scale_features
@@ -140,6 +141,12 @@ def _read_scale_data(s: _Source, layers: dict[str, Any]) -> dict[str, Any]:
     n_obs, n_vars = s.shape
     sd_rec = s.rec.scale_data or {}
     sd_where = sd_rec.get("where")
+    if sd_where == "added":  # made by to_seurat for ProjectDim, not the AnnData's (unless R replaced it)
+        rows = _rbridge.py_strings(_rbridge.attr(scale, "dimnames")[0])[0]
+        mine = [s.seurat_features[i] for i in pd.Index(s.features.astype(str)).get_indexer(sd_rec.get("features", []))]
+        if list(map(str, rows)) == list(map(str, mine)):
+            return uns_extra
+        sd_where = None
     sd_dim = _rbridge.to_numpy(_rbridge.attr(scale, "dim"))
     if sd_where == "layer" or (sd_where is None and int(sd_dim[0]) == n_vars):
         layers["scale.data"] = py_matrix(scale, s.rec.layers.get("scale.data") or {"format": "dense"}, s.shape)
@@ -339,4 +346,5 @@ def _read_seurat_slots(obj: Any, parts: Any, adata: AnnData, join_layers: bool, 
         log.entries[:] = [
             e for e in log.entries if not (e.action == "dropped" and e.where == "assay" and e.old in others)
         ]
+        lift_reductions(adata, seurat_uns, log)  # reductions are the object's, whatever their assay
     adata.uns[_extras.SEURAT_UNS] = seurat_uns
