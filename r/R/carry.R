@@ -112,7 +112,7 @@ hb_seurat_carry <- function(object, reductions = NULL) {
 #' @noRd
 hb_seurat_restore <- function(object, carry) {
   hb_require(c("Matrix", "SeuratObject"), "hb_seurat_restore()")
-  # carry: bytes harmonybridge.convert._rserial has checked hold no promise, function, environment or byte code
+  # carry: bytes the convert package has checked hold no promise, function, environment or byte code
   get <- function(name) if (!is.null(carry[[name]])) unserialize(carry[[name]]) else NULL
   commands <- get("commands")
   if (!is.null(commands)) methods::slot(object, "commands") <- .hb_commands(commands, .hb_fun_in)
