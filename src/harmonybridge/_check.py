@@ -133,11 +133,30 @@ def unique_cells(names: pd.Index) -> None:
     raise ValueError(msg)
 
 
-def make_unique(names: pd.Index) -> pd.Index:
-    """``names`` with repeats suffixed ``-1``, ``-2``, ... (anndata's ``obs_names_make_unique``)."""
+def cell_names(adata: AnnData, *, make_unique: bool, refuse: bool = True) -> int:
+    """The one rule for repeated cell names, for every reader and command: suffixed ``-1``, ``-2``, ...
+    with ``make_unique`` (anndata's ``obs_names_make_unique``), else refused (:func:`unique_cells`) when
+    ``refuse``, else kept. Returns how many names were changed (``adata.obs_names`` is set in place)."""
+    if adata.obs_names.is_unique:
+        return 0
+    if not make_unique:
+        if refuse:
+            unique_cells(adata.obs_names)
+        return 0
+    n = int(adata.obs_names.duplicated().sum())
+    adata.obs_names = _suffix_repeats(adata.obs_names)
+    return n
+
+
+def _suffix_repeats(names: pd.Index) -> pd.Index:
     from anndata.utils import make_index_unique
 
     return make_index_unique(pd.Index(names).astype(str))
+
+
+def make_unique(names: pd.Index) -> pd.Index:
+    """``names`` with repeats suffixed ``-1``, ``-2``, ... (anndata's ``obs_names_make_unique``)."""
+    return _suffix_repeats(names)
 
 
 def key_list(batch_key: str | Sequence[str]) -> list[str]:

@@ -67,13 +67,18 @@ def _params_from(args: argparse.Namespace) -> dict:
     return out
 
 
-def _read_cells(src: str | Path, args: argparse.Namespace):
-    """Read the input; repeated cell names are made unique (--make-unique) or refused before any work."""
+def _read_cells(src: str | Path, args: argparse.Namespace, **rds: object):
+    """Read the input; repeated cell names are made unique (--make-unique) or refused before any work
+    (the one rule, ``_check.cell_names``, on every command). ``rds`` (``.rds`` input): read_rds's
+    arguments, and the conversion log is returned too."""
     from . import _check, convert
 
-    adata = convert.read(src, make_unique=args.make_unique)
-    _check.unique_cells(adata.obs_names)
-    return adata
+    if rds:
+        adata, log = convert.read_rds(src, make_unique=args.make_unique, return_log=True, **rds)
+    else:
+        adata, log = convert.read(src, make_unique=args.make_unique), None
+    _check.cell_names(adata, make_unique=args.make_unique)
+    return (adata, log) if rds else adata
 
 
 def _default_out(path: Path, suffix: str) -> Path:
@@ -124,7 +129,7 @@ def _run_seurat_file(args: argparse.Namespace, src: Path, out: Path, params: dic
 
     t0 = time.perf_counter()
     logger.info("reading %s (%.0f MiB) with readRDS", src, src.stat().st_size / 2**20)
-    obj = convert.read_seurat(src)
+    obj = convert.seurat_cell_names(convert.read_seurat(src), make_unique=args.make_unique)
     logger.info("read in %.1f s", time.perf_counter() - t0)
     for backend, key, _ in _backend_keys(args):
         t0 = time.perf_counter()
@@ -257,7 +262,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             adata, out, assay=args.assay, assay_version=args.assay_version, raw=args.raw, return_log=True
         )
     elif kinds == (".rds", ".h5ad"):
-        adata, log = convert.read_rds(src, assay=args.assay_in, return_log=True)
+        adata, log = _read_cells(src, args, assay=args.assay_in)
         _io.write_h5ad(adata, out)
     else:
         msg = f"convert goes .h5ad -> .rds or .rds (.RData) -> .h5ad, not {src.suffix} -> {out.suffix}"
