@@ -159,6 +159,34 @@ def make_unique(names: pd.Index) -> pd.Index:
     return _suffix_repeats(names)
 
 
+def distinct_keys(
+    basis: str, key_added: str, *, arg: str = "key_added", reductions: tuple[str, str] | None = None
+) -> None:
+    """Refuse a result key that is the embedding's own key: Harmony's output would silently replace
+    the uncorrected PCA. For a Seurat object, ``reductions`` gives the two keys' reduction names."""
+    seurat = reductions is not None
+    same = reductions[0] == reductions[1] if reductions is not None else key_added == basis
+    if not same:
+        return
+    v = voice()
+    if v.kind == "cli":
+        msg = (
+            f"--key-added {key_added} is --basis {basis}: Harmony's result would overwrite the uncorrected "
+            "embedding it reads; choose another --key-added (default X_pca_harmony)"
+        )
+    elif seurat:
+        msg = (
+            f"{arg} {key_added!r} names reduction {reductions[1]!r}, the one Harmony reads (basis "
+            f"{basis!r}): the uncorrected embedding would be replaced; choose another {arg} (default 'X_pca_harmony')"
+        )
+    else:
+        msg = (
+            f"{arg} {key_added!r} is the basis {basis!r}: Harmony's result would overwrite the uncorrected "
+            f"adata.obsm[{basis!r}]; choose another {arg} (default 'X_pca_harmony')"
+        )
+    raise ValueError(msg)
+
+
 def key_list(batch_key: str | Sequence[str]) -> list[str]:
     """``batch_key`` as a list of distinct column names (one name or a sequence of them)."""
     keys = [batch_key] if isinstance(batch_key, str) else list(batch_key) if isinstance(batch_key, Sequence) else None

@@ -104,6 +104,7 @@ def run_harmony(
     if _is_seurat(adata):
         from ._harmony_seurat import reduction_name, run_harmony_seurat
 
+        _check.distinct_keys(basis, key_added, reductions=(reduction_name(basis), reduction_name(key_added)))
         return run_harmony_seurat(
             adata,
             _check.key_list(batch_key),
@@ -113,6 +114,7 @@ def run_harmony(
             reduction_save=reduction_name(key_added),
             verbose=verbose,
         )
+    _check.distinct_keys(basis, key_added)
     keys = _check.batch_keys(adata, batch_key)
     result = run_engine(adata, keys, basis, backend, params, verbose)
     target = adata.copy() if copy else adata

@@ -92,6 +92,16 @@ def _backend_keys(args: argparse.Namespace) -> list[tuple[str, str, str]]:
     return [("python", f"{args.key_added}_py", "harmony_py"), ("r", f"{args.key_added}_r", "harmony_r")]
 
 
+def _distinct_keys(args: argparse.Namespace, *, seurat: bool) -> None:
+    """Refuse, before reading, a --key-added that would overwrite --basis (for each engine's key)."""
+    from . import _check
+    from ._harmony_seurat import reduction_name
+
+    for _, key, _ in _backend_keys(args):
+        names = (reduction_name(args.basis), reduction_name(key)) if seurat else None
+        _check.distinct_keys(args.basis, key, reductions=names)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from . import _io, convert
     from ._harmony import run_harmony
@@ -102,6 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = _io.check_output(args.out or _default_out(src, default_suffix))
     params = _params_from(args)
     HarmonyParams(**params)  # validate before reading a large file
+    _distinct_keys(args, seurat=src.suffix.lower() in (".rds", ".rdata", ".rda") and out.suffix.lower() == ".rds")
     logger.info("reading %s", src)
     if src.suffix.lower() in (".rds", ".rdata", ".rda") and out.suffix.lower() == ".rds":
         return _run_seurat_file(args, src, out, params)
