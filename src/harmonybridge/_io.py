@@ -16,6 +16,8 @@ from pathlib import Path
 import anndata as ad
 from anndata import AnnData
 
+from . import _durable
+
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 READABLE = (".h5ad", ".rds", ".rdata", ".rda")
 WRITABLE = (".h5ad", ".rds")
@@ -113,6 +115,10 @@ def _final_mode(path: Path) -> int:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
 
+    The file is flushed to disk (fsync) before the rename and the folder after it. Hidden
+    ``.part`` files that killed runs of this package left for ``path`` are removed first
+    (see :func:`harmonybridge._durable.remove_stale_parts` for the rule).
+
     The file keeps the mode of the file it replaces, or gets the one the umask gives a new file
     (``tempfile.mkstemp`` makes 0600, which would hide results from colleagues). Missing folders
     on the way are created (parents included); if the block fails, the folders it created are
@@ -126,14 +132,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         created.append(probe)
         probe = probe.parent
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part{path.suffix}", dir=folder)
+    _durable.remove_stale_parts(path)
+    fd, tmp = tempfile.mkstemp(prefix=_durable.part_prefix(path), suffix=f".part{path.suffix}", dir=folder)
     os.close(fd)
     tmp_path = Path(tmp)
     ok = False
     try:
         yield tmp_path
         os.chmod(tmp_path, _final_mode(path))
+        _durable.fsync_file(tmp_path)  # the data on disk before the name points at it
         os.replace(tmp_path, path)
+        _durable.fsync_folder(folder)
         ok = True
     finally:
         if tmp_path.exists():
@@ -148,7 +157,7 @@ def write_h5ad(adata: AnnData, path: str | os.PathLike, *, compression: str | No
     """Write an ``.h5ad`` atomically (never a partial file at ``path``); ``compression="gzip"`` for a smaller file."""
     path = check_output(path, (".h5ad",))
     with atomic_path(path) as tmp:
-        adata.write_h5ad(tmp, compression=compression)
+        _durable.write_h5ad_isolated(adata, tmp, str(path), compression=compression)
     return path
 
 

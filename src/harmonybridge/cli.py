@@ -68,17 +68,11 @@ def _params_from(args: argparse.Namespace) -> dict:
 
 
 def _read_cells(src: str | Path, args: argparse.Namespace, **rds: object):
-    """Read the input; repeated cell names are made unique (--make-unique) or refused before any work
-    (the one rule, ``_check.cell_names``, on every command). ``rds`` (``.rds`` input): read_rds's
-    arguments, and the conversion log is returned too."""
-    from . import _check, convert
+    """Read the input; repeated cell names made unique (--make-unique) or refused before any work (the one
+    rule on every command). ``rds``: read_rds's arguments (an .rds input), and its log is returned too."""
+    from . import convert
 
-    if rds:
-        adata, log = convert.read_rds(src, make_unique=args.make_unique, return_log=True, **rds)
-    else:
-        adata, log = convert.read(src, make_unique=args.make_unique), None
-    _check.cell_names(adata, make_unique=args.make_unique)
-    return (adata, log) if rds else adata
+    return convert.read_cells(src, make_unique=args.make_unique, **rds)
 
 
 def _default_out(path: Path, suffix: str) -> Path:
@@ -92,19 +86,10 @@ def _backend_keys(args: argparse.Namespace) -> list[tuple[str, str, str]]:
     return [("python", f"{args.key_added}_py", "harmony_py"), ("r", f"{args.key_added}_r", "harmony_r")]
 
 
-def _distinct_keys(args: argparse.Namespace, *, seurat: bool) -> None:
-    """Refuse, before reading, a --key-added that would overwrite --basis (for each engine's key)."""
-    from . import _check
-    from ._harmony_seurat import reduction_name
-
-    for _, key, _ in _backend_keys(args):
-        names = (reduction_name(args.basis), reduction_name(key)) if seurat else None
-        _check.distinct_keys(args.basis, key, reductions=names)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import _io, convert
+    from . import _check, _io, convert
     from ._harmony import run_harmony
+    from ._harmony_seurat import reduction_name
     from ._workflow import pca_if_missing
 
     src = _io.check_input(args.input)
@@ -112,9 +97,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = _io.check_output(args.out or _default_out(src, default_suffix))
     params = _params_from(args)
     HarmonyParams(**params)  # validate before reading a large file
-    _distinct_keys(args, seurat=src.suffix.lower() in (".rds", ".rdata", ".rda") and out.suffix.lower() == ".rds")
+    seurat = src.suffix.lower() in (".rds", ".rdata", ".rda") and out.suffix.lower() == ".rds"
+    for _, key, _ in _backend_keys(args):  # refused before reading: --key-added must not overwrite --basis
+        names = (reduction_name(args.basis), reduction_name(key)) if seurat else None
+        _check.distinct_keys(args.basis, key, reductions=names)
     logger.info("reading %s", src)
-    if src.suffix.lower() in (".rds", ".rdata", ".rda") and out.suffix.lower() == ".rds":
+    if seurat:
         return _run_seurat_file(args, src, out, params)
     adata = pca_if_missing(_read_cells(src, args), args.batch, args.basis, src)
     logger.info("%d cells x %d genes", adata.n_obs, adata.n_vars)

@@ -165,6 +165,18 @@ def read(path: str | os.PathLike, *, make_unique: bool = False) -> AnnData:
     return adata
 
 
+def read_cells(path: str | os.PathLike, *, make_unique: bool, **rds: Any) -> Any:
+    """:func:`read` (or with ``rds``, :func:`read_rds` with those arguments, returning its log too), then
+    repeated cell names refused (:func:`harmonybridge._check.cell_names`): what every command reads with."""
+    if rds:
+        adata, log = read_rds(path, make_unique=make_unique, return_log=True, **rds)
+        _check.cell_names(adata, make_unique=make_unique)
+        return adata, log
+    adata = read(path, make_unique=make_unique)
+    _check.cell_names(adata, make_unique=make_unique)
+    return adata
+
+
 def _repeated_names(adata: AnnData, path: str | os.PathLike, make_unique: bool, log: Any = None) -> None:
     """What every reader does with repeated cell names: :func:`harmonybridge._check.cell_names` (kept, or
     suffixed with ``make_unique``), said in the log."""
