@@ -43,7 +43,7 @@ from ._compat import pkg_version, warn
 from ._neighbors import NeighborGraph, sample_cells
 from ._params import HarmonyParams
 from .engines import EngineResult, run_engine
-from .report import crosscheck_html, overrides_text, text_table
+from .report import crosscheck_html, engine_override_warnings, overrides_text, text_table
 
 logger = logging.getLogger("harmonybridge")
 
@@ -149,7 +149,7 @@ class CrossCheckReport:
             f"  harmonypy {v.get('harmonypy')}, R harmony {v.get('harmony')} (R {v.get('R')};"
             f" {v.get('harmony_precision', 'unknown')} precision, from {v.get('harmony_library', '?')})"
             + (f", Seurat {v.get('Seurat')}" if "seurat" in self.engines else ""),
-            f"  {overrides_text(m.get('overrides', {}))}",
+            f"  {overrides_text(m.get('overrides', {}), m.get('engine_overrides', {}))}",
             *([f"  Seurat path: {m['seurat_path']}"] if m.get("seurat_path") else []),
             *(f"  WARNING: {w}" for w in self.warnings),
         ]
@@ -349,7 +349,11 @@ def cross_check(
     for engine in engines:
         versions.update({k: str(v) for k, v in first[engine].record["versions"].items()})
     versions.update({"harmonybridge": pkg_version("harmonybridge") or "", "scanpy": pkg_version("scanpy") or ""})
-    records = {engine: first[engine].record["params"] for engine in engines}
+    records = {engine: first[engine].record["params"] for engine in engines}  # what each engine really ran
+    by_engine = {engine: dict(first[engine].record.get("overrides") or {}) for engine in engines}
+    for text in engine_override_warnings(by_engine, ENGINE_LABELS):  # once per cause, not once per seed
+        warn(text)
+        spread.insert(0, text)
     report = CrossCheckReport(
         passed=passed,
         table=table,
@@ -381,6 +385,7 @@ def cross_check(
             "score_cells": min(SCORE_CELLS, adata.n_obs),
             "sample_seed": 0,
             "overrides": applied,
+            "engine_overrides": by_engine,
             **({"seurat_path": seurat_path.note} if seurat_path is not None and seurat_path.note else {}),
         },
         convergence={

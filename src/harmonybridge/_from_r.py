@@ -28,7 +28,7 @@ import pandas as pd
 
 from ._compat import pkg_version
 from ._params import R_ARGS, R_OPTIONS, HarmonyParams
-from .engines import EngineResult, import_harmonypy
+from .engines import EngineResult, import_harmonypy, r_overrides
 
 _INTEGERS = {"nclust", "max_iter", "ncores", "max_iter_kmeans", "random_state"}
 
@@ -171,6 +171,7 @@ def _r_engine(
             objective_kmeans=np.atleast_1d(np.asarray(out["objective_kmeans"], dtype=np.float64)),
             seconds=seconds,
             params=params,
+            overrides=r_overrides(params, n_cells),
         )
 
     return engine

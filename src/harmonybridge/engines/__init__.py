@@ -13,6 +13,7 @@ from harmonybridge import _check
 from harmonybridge._params import HarmonyParams
 
 from ._python import MIN_HARMONYPY, check_harmonypy_version, import_harmonypy, run_python
+from ._r import r_overrides
 from ._result import EngineResult
 
 BACKENDS = ("python", "r")
@@ -23,6 +24,7 @@ __all__ = [
     "EngineResult",
     "check_harmonypy_version",
     "import_harmonypy",
+    "r_overrides",
     "run_engine",
     "run_python",
 ]

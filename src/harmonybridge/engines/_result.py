@@ -23,6 +23,13 @@ class EngineResult:
     seconds: float
     params: HarmonyParams
     extra: dict[str, Any] = field(default_factory=dict)
+    #: parameters the engine changed by itself: name -> {"asked": value, "ran": value, "why": text}
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def effective_params(self) -> HarmonyParams:
+        """The parameters the engine really ran: those it was given, with its own silent changes applied."""
+        return self.params.replace(**{k: v["ran"] for k, v in self.overrides.items()})
 
     @property
     def n_iter(self) -> int:
@@ -44,7 +51,8 @@ class EngineResult:
             "engine": self.engine,
             "engine_version": self.versions.get(self.engine.split()[-1], ""),
             "versions": dict(self.versions),
-            "params": self.params.to_record(),
+            "params": self.effective_params.to_record(),  # what ran; what was asked differs only in overrides
+            "overrides": {k: dict(v) for k, v in self.overrides.items()},
             "n_iter": self.n_iter,
             "converged": self.converged,
             "objective": np.asarray(self.objective, dtype=np.float64),
