@@ -77,6 +77,13 @@ class Voice:
             return "recompute the embedding or drop those cells from the input file"
         return "recompute the PCA or drop those cells"
 
+    def drop_batch(self, key: str, value: str) -> str:
+        if self.kind == "seurat":
+            return f"obj <- subset(obj, cells = colnames(obj)[obj${key} != {value!r}])"
+        if self.kind == "cli":
+            return f"drop the cells of {key} {value!r} from the input file"
+        return f"adata = adata[adata.obs[{key!r}] != {value!r}].copy()"
+
     def make_unique(self) -> str:
         if self.kind == "cli":
             return (
@@ -187,6 +194,18 @@ def distinct_keys(
     raise ValueError(msg)
 
 
+def converged(engine: str, why: str | None) -> None:
+    """Warn, in the caller's terms, when a Harmony run did not converge (``why``, from the engine's result)."""
+    if why is None:
+        return
+    v = voice()
+    flags = ("--max-iter", "--theta") if v.kind == "cli" else ("max_iter", "theta")
+    warn(
+        f"Harmony ({engine}) did not converge: {why}. The corrected embedding may not be settled: raise "
+        f"{flags[0]}, or check {flags[1]} (a very large diversity penalty keeps the objective from settling)."
+    )
+
+
 def key_list(batch_key: str | Sequence[str]) -> list[str]:
     """``batch_key`` as a list of distinct column names (one name or a sequence of them)."""
     keys = [batch_key] if isinstance(batch_key, str) else list(batch_key) if isinstance(batch_key, Sequence) else None
@@ -253,11 +272,10 @@ def batch_frame(adata: AnnData, keys: list[str]) -> pd.DataFrame:
             )
             more = f" and {len(small) - 5} more" if len(small) > 5 else ""
             warn(
-                f"adata.obs[{key!r}] has {len(small)} batch(es) with fewer than {MIN_CELLS_PER_BATCH} cells: "
+                f"{v.obs(key)} has {len(small)} batch(es) with fewer than {MIN_CELLS_PER_BATCH} cells: "
                 f"{shown}{more}. "
                 "Harmony corrects each batch from its own cells, so their correction rests on too few cells; merge "
-                "them with a similar batch or drop them "
-                f"(adata = adata[adata.obs[{key!r}] != {str(small.index[0])!r}].copy())."
+                f"them with a similar batch or drop them ({v.drop_batch(key, str(small.index[0]))})."
             )
     return frame
 

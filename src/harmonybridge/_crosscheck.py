@@ -39,7 +39,7 @@ from ._agreement import (
     plain_value,
     spread_warnings,
 )
-from ._compat import pkg_version, warn
+from ._compat import pkg_version, said_once, warn
 from ._neighbors import NeighborGraph, sample_cells
 from ._params import HarmonyParams
 from .engines import EngineResult, run_engine
@@ -169,6 +169,7 @@ class CrossCheckReport:
         return crosscheck_html(self)
 
 
+@said_once  # a cause is said once, not once per engine run and seed
 def cross_check(
     adata: AnnData,
     batch_key: str | Sequence[str],

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import stat
 import tempfile
@@ -18,6 +19,7 @@ from anndata import AnnData
 
 from . import _durable
 
+logger = logging.getLogger("harmonybridge")
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 READABLE = (".h5ad", ".rds", ".rdata", ".rda")
 WRITABLE = (".h5ad", ".rds")
@@ -111,10 +113,21 @@ def _final_mode(path: Path) -> int:
         return 0o666 & ~current_umask()
 
 
+def _through_link(path: Path) -> Path:
+    """A symbolic link's target (said on the log): an output written to a link replaces the file it points
+    to and keeps the link, as writing to it in the shell does, rather than turning the link into a file."""
+    if not path.is_symlink():
+        return path
+    target = path.resolve()
+    logger.info("%s is a symbolic link: writing its target %s (the link is kept)", path, target)
+    return target
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
 
+    A symbolic link is written through: its target is replaced and the link kept (said on the log).
     The file is flushed to disk (fsync) before the rename and the folder after it. Hidden
     ``.part`` files that killed runs of this package left for ``path`` are removed first
     (see :func:`harmonybridge._durable.remove_stale_parts` for the rule).
@@ -124,7 +137,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     on the way are created (parents included); if the block fails, the folders it created are
     removed again when empty.
     """
-    path = Path(path)
+    path = _through_link(Path(path))
     folder = path.parent if str(path.parent) else Path(".")
     created = []
     probe = folder

@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._compat import ConversionWarning, HarmonyBridgeWarning
+from ._compat import ConversionWarning, HarmonyBridgeWarning, once_per_cause
 from ._console import error_text, one_line_warnings
 from ._params import HarmonyParams
 
@@ -406,8 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter(
             "default", HarmonyBridgeWarning
         )  # shown (once per place), never an error, at the command line
-        try:
-            with speaking(Voice("cli", source=str(getattr(args, "input", None) or "the input"))):
+        try:  # each warning once per command, however many engine runs share its cause
+            with once_per_cause(), speaking(Voice("cli", source=str(getattr(args, "input", None) or "the input"))):
                 return args.func(args)
         except (KeyError, ValueError, TypeError, OSError, ImportError, RuntimeError) as err:
             print(f"harmonybridge: error: {error_text(err)}", file=sys.stderr)

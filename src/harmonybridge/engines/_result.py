@@ -38,12 +38,32 @@ class EngineResult:
 
     @property
     def converged(self) -> bool:
-        """Whether the objective's last relative change fell below ``epsilon_harmony``."""
+        """Whether the objective's last relative change fell below ``epsilon_harmony`` (a rise at the
+        ``max_iter`` cap is not convergence: see :meth:`not_converged`)."""
         obj = self.objective
         if len(obj) < 2:
             return False
         change = (obj[-2] - obj[-1]) / abs(obj[-2]) if obj[-2] != 0 else 0.0
-        return bool(change < self.params.epsilon_harmony)
+        return bool(change < self.params.epsilon_harmony) and self.not_converged() is None
+
+    def not_converged(self) -> str | None:
+        """Why the run did not converge, or None: it stopped before ``max_iter`` (by the engine's own
+        criterion), or at the cap its last step lowered the objective by less than ``epsilon_harmony``
+        (a rising or non-finite objective is not convergence)."""
+        obj = np.asarray(self.objective, dtype=np.float64)
+        if len(obj) == 0:
+            return None  # an engine without a trace (Seurat's IntegrateLayers)
+        if not np.isfinite(obj).all():
+            return "its objective is not finite"
+        if self.n_iter < self.params.max_iter or len(obj) < 2:
+            return None
+        change = (obj[-2] - obj[-1]) / abs(obj[-2]) if obj[-2] != 0 else 0.0
+        if 0 <= change < self.params.epsilon_harmony:
+            return None
+        return (
+            f"it ran all {self.params.max_iter} iterations and its last step changed the objective by "
+            f"{-change:+.2%} (convergence is a decrease below epsilon_harmony {self.params.epsilon_harmony:g})"
+        )
 
     def record(self) -> dict[str, Any]:
         """What ``uns['harmony']`` holds (only types an ``.h5ad`` can store)."""
