@@ -253,6 +253,7 @@ def test_errors_leave_adata_unchanged(small, make, kwargs, error, match):
     assert_unchanged(adata, snap)
 
 
+@pytest.mark.filterwarnings("ignore:Harmony \\(harmonypy\\) did not converge")  # 300 one-cell batches, 1 iteration
 def test_continuous_looking_key_warns(small):
     adata = small.copy()
     adata.obs["depth"] = np.arange(adata.n_obs, dtype=float)

@@ -117,7 +117,7 @@ def run_harmony(
     _check.distinct_keys(basis, key_added)
     keys = _check.batch_keys(adata, batch_key)
     result = run_engine(adata, keys, basis, backend, params, verbose)
-    _check.converged(result.engine, result.not_converged())
+    _check.converged(result.engine, result.convergence_warning())
     target = adata.copy() if copy else adata
     store_result(target, result, backend=backend, keys=keys, basis=basis, key_added=key_added)
     return target if copy else None

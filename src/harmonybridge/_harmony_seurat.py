@@ -51,7 +51,7 @@ def run_harmony_seurat(
     cells.obsm["X_pca"] = emb
     with _check.speaking(_check.Voice("seurat", reductions={"X_pca": reduction})):
         result = run_engine(cells, batch_keys, "X_pca", backend, params, verbose)
-        _check.converged(result.engine, result.not_converged())
+        _check.converged(result.engine, result.convergence_warning())
     record = result.record()
     record.update(backend=backend, batch_key=batch_keys, reduction=reduction, reduction_save=reduction_save)
     record_json = json.dumps(record, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))

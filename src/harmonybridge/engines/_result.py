@@ -65,6 +65,17 @@ class EngineResult:
             f"{-change:+.2%} (convergence is a decrease below epsilon_harmony {self.params.epsilon_harmony:g})"
         )
 
+    def convergence_warning(self) -> str | None:
+        """What to warn about convergence, or None: a run that did not converge (:meth:`not_converged`) is
+        worth a warning when its objective rose or is not finite, or when it stopped at the default cap; a
+        run capped at a ``max_iter`` the caller chose and still decreasing is only recorded (converged=False)."""
+        why = self.not_converged()
+        if why is None:
+            return None
+        obj = np.asarray(self.objective, dtype=np.float64)
+        rose = not np.isfinite(obj).all() or obj[-1] > obj[-2]
+        return why if rose or self.params.max_iter == HarmonyParams().max_iter else None
+
     def record(self) -> dict[str, Any]:
         """What ``uns['harmony']`` holds (only types an ``.h5ad`` can store)."""
         return {
