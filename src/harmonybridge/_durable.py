@@ -106,7 +106,8 @@ def _write(adata: Any, tmp: Path, compression: str | None) -> None:
 def write_h5ad_isolated(adata: Any, tmp: Path, target: str, *, compression: str | None = None) -> None:
     """Write ``adata`` to ``tmp`` as an ``.h5ad``; any failure is one ``OSError`` (or the error anndata
     raised), never a crash of this process. On POSIX a forked child writes it; elsewhere this process."""
-    if not hasattr(os, "fork") or os.environ.get("HARMONYBRIDGE_NO_FORK"):
+    # a backed AnnData's open HDF5 file would be shared with the child: written here, as before
+    if not hasattr(os, "fork") or os.environ.get("HARMONYBRIDGE_NO_FORK") or getattr(adata, "isbacked", False):
         _write(adata, tmp, compression)
         return
     rfd, wfd = os.pipe()
