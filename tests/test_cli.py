@@ -216,7 +216,7 @@ def test_run_on_counts_computes_the_pca_as_check_does(tmp_path, caplog):
     assert "no X_pca in" in caplog.text and "computing it from the counts" in caplog.text
     adata = hb.read(out)
     assert {"X_pca", "X_pca_harmony"} <= set(adata.obsm) and adata.n_obs == 1200  # no cell dropped
-    assert adata.uns["harmonybridge_preprocess"]["scale"] is True
+    assert adata.uns["pca"]["preprocess"]["scale"] is True
 
 
 def test_run_and_check_refuse_a_file_without_pca_or_counts_the_same_way(tmp_path, capsys):
@@ -316,3 +316,41 @@ def test_help_does_not_start_r():
         check=True,
     )
     assert proc.stdout.strip() == "False"
+
+
+def test_run_on_counts_keeps_x_as_given(tmp_path, caplog):
+    """The PCA's own preprocessing works on a copy: X and layers come out as they went in (issue 19)."""
+    adata = synthetic(n_genes=200)
+    del adata.obsm["X_pca"]
+    adata.layers["spliced"] = adata.X.copy()
+    src, out = tmp_path / "counts.h5ad", tmp_path / "o.h5ad"
+    hb.write(adata, src)
+    with caplog.at_level("INFO", logger="harmonybridge"):
+        assert main(["run", str(src), "--batch", "batch", "--out", str(out)]) == 0
+    assert "X and layers are kept as given" in caplog.text
+    got = hb.read(out)
+    assert (got.X != adata.X).nnz == 0 and got.X.dtype == adata.X.dtype  # the counts, not log-normalized
+    assert set(got.layers) == {"spliced"} and (got.layers["spliced"] != adata.X).nnz == 0
+    assert got.obsm["X_pca"].shape[0] == 300 and got.varm["PCs"].shape == (200, got.obsm["X_pca"].shape[1])
+    assert {"variance", "variance_ratio", "preprocess"} <= set(got.uns["pca"])
+    assert {"log1p", "hvg", "harmonybridge_preprocess"}.isdisjoint(got.uns)
+    assert list(got.var.columns) == list(adata.var.columns)
+
+
+@pytest.mark.parametrize("extra", [[], ["--backend", "both", "--basis", "X_pca_harmony_py"]], ids=["one", "both"])
+def test_run_refuses_key_added_equal_to_basis(small_h5ad, tmp_path, capsys, extra):
+    out = tmp_path / "o.h5ad"
+    key = "X_pca" if not extra else "X_pca_harmony"
+    assert main(["run", str(small_h5ad), "--batch", "batch", "--key-added", key, "--out", str(out), *extra]) == 2
+    err = capsys.readouterr().err
+    assert "error: --key-added " in err and "would overwrite the uncorrected embedding" in err
+    assert "choose another --key-added" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_run_rds_refuses_key_added_naming_the_basis_reduction(tmp_path, capsys):
+    src, out = tmp_path / "in.rds", tmp_path / "o.rds"
+    src.write_bytes(b"")  # refused before it is read
+    assert main(["run", str(src), "--batch", "batch", "--key-added", "pca", "--out", str(out)]) == 2
+    assert "--key-added pca is --basis X_pca" in capsys.readouterr().err
+    assert not out.exists()

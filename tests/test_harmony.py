@@ -253,6 +253,7 @@ def test_errors_leave_adata_unchanged(small, make, kwargs, error, match):
     assert_unchanged(adata, snap)
 
 
+@pytest.mark.filterwarnings("ignore:Harmony \\(harmonypy\\) did not converge")  # 300 one-cell batches, 1 iteration
 def test_continuous_looking_key_warns(small):
     adata = small.copy()
     adata.obs["depth"] = np.arange(adata.n_obs, dtype=float)
@@ -303,3 +304,17 @@ def test_batch_with_few_cells_warns(small):
     with pytest.warns(hb.HarmonyBridgeWarning, match=match):
         hb.run_harmony(adata, "batch")
     assert "X_pca_harmony" in adata.obsm  # a warning, not an error; the unused category is not a batch
+
+
+@pytest.mark.parametrize("call", ["run_harmony", "harmony_integrate"])
+def test_key_added_equal_to_basis_refused(call):
+    """Harmony's result must never silently replace the uncorrected PCA (issue 19)."""
+    adata = synthetic()
+    before = adata.obsm["X_pca"].copy()
+    with pytest.raises(ValueError, match=r"'X_pca' is the basis 'X_pca'.*overwrite the uncorrected adata.obsm"):
+        if call == "run_harmony":
+            hb.run_harmony(adata, "batch", key_added="X_pca")
+        else:
+            hb.harmony_integrate(adata, "batch", adjusted_basis="X_pca")
+    np.testing.assert_array_equal(adata.obsm["X_pca"], before)
+    assert "harmony" not in adata.uns

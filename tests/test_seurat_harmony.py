@@ -102,3 +102,10 @@ def test_seurat_errors_name_cells_in_r_terms(pbmc3500, fixtures):
         r"rerun RunPCA, or drop those cells: obj <- subset",
     ):
         hb.run_harmony(obj, "donor")
+
+
+def test_key_added_naming_the_basis_reduction_refused(seurat_pbmc):
+    """key_added='X_pca' (or 'pca') on a Seurat object would replace reduction 'pca' itself (issue 19)."""
+    for key in ("X_pca", "pca"):
+        with pytest.raises(ValueError, match=r"names reduction 'pca', the one Harmony reads.*choose another key_added"):
+            hb.run_harmony(seurat_pbmc, "donor", key_added=key)

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from harmonybridge._core.warnings import pkg_version
-from harmonybridge.harmony.engines import EngineResult, run_python
+from harmonybridge.harmony.engines import EngineResult, r_overrides, run_python
 from harmonybridge.harmony.params import R_ARGS, R_OPTIONS, HarmonyParams
 
 _INTEGERS = {"nclust", "max_iter", "ncores", "max_iter_kmeans", "random_state"}
@@ -162,6 +162,7 @@ def _r_engine(
             objective_kmeans=np.atleast_1d(np.asarray(out["objective_kmeans"], dtype=np.float64)),
             seconds=seconds,
             params=params,
+            overrides=r_overrides(params, n_cells),
         )
 
     return engine

@@ -77,6 +77,13 @@ class Voice:
             return "recompute the embedding or drop those cells from the input file"
         return "recompute the PCA or drop those cells"
 
+    def drop_batch(self, key: str, value: str) -> str:
+        if self.kind == "seurat":
+            return f"obj <- subset(obj, cells = colnames(obj)[obj${key} != {value!r}])"
+        if self.kind == "cli":
+            return f"drop the cells of {key} {value!r} from the input file"
+        return f"adata = adata[adata.obs[{key!r}] != {value!r}].copy()"
+
     def make_unique(self) -> str:
         if self.kind == "cli":
             return (
@@ -133,11 +140,70 @@ def unique_cells(names: pd.Index) -> None:
     raise ValueError(msg)
 
 
-def make_unique(names: pd.Index) -> pd.Index:
-    """``names`` with repeats suffixed ``-1``, ``-2``, ... (anndata's ``obs_names_make_unique``)."""
+def cell_names(adata: AnnData, *, make_unique: bool, refuse: bool = True) -> int:
+    """The one rule for repeated cell names, for every reader and command: suffixed ``-1``, ``-2``, ...
+    with ``make_unique`` (anndata's ``obs_names_make_unique``), else refused (:func:`unique_cells`) when
+    ``refuse``, else kept. Returns how many names were changed (``adata.obs_names`` is set in place)."""
+    if adata.obs_names.is_unique:
+        return 0
+    if not make_unique:
+        if refuse:
+            unique_cells(adata.obs_names)
+        return 0
+    n = int(adata.obs_names.duplicated().sum())
+    adata.obs_names = _suffix_repeats(adata.obs_names)
+    return n
+
+
+def _suffix_repeats(names: pd.Index) -> pd.Index:
     from anndata.utils import make_index_unique
 
     return make_index_unique(pd.Index(names).astype(str))
+
+
+def make_unique(names: pd.Index) -> pd.Index:
+    """``names`` with repeats suffixed ``-1``, ``-2``, ... (anndata's ``obs_names_make_unique``)."""
+    return _suffix_repeats(names)
+
+
+def distinct_keys(
+    basis: str, key_added: str, *, arg: str = "key_added", reductions: tuple[str, str] | None = None
+) -> None:
+    """Refuse a result key that is the embedding's own key: Harmony's output would silently replace
+    the uncorrected PCA. For a Seurat object, ``reductions`` gives the two keys' reduction names."""
+    seurat = reductions is not None
+    same = reductions[0] == reductions[1] if reductions is not None else key_added == basis
+    if not same:
+        return
+    v = voice()
+    if v.kind == "cli":
+        msg = (
+            f"--key-added {key_added} is --basis {basis}: Harmony's result would overwrite the uncorrected "
+            "embedding it reads; choose another --key-added (default X_pca_harmony)"
+        )
+    elif seurat:
+        msg = (
+            f"{arg} {key_added!r} names reduction {reductions[1]!r}, the one Harmony reads (basis "
+            f"{basis!r}): the uncorrected embedding would be replaced; choose another {arg} (default 'X_pca_harmony')"
+        )
+    else:
+        msg = (
+            f"{arg} {key_added!r} is the basis {basis!r}: Harmony's result would overwrite the uncorrected "
+            f"adata.obsm[{basis!r}]; choose another {arg} (default 'X_pca_harmony')"
+        )
+    raise ValueError(msg)
+
+
+def converged(engine: str, why: str | None) -> None:
+    """Warn, in the caller's terms, when a Harmony run did not converge (``why``, from the engine's result)."""
+    if why is None:
+        return
+    v = voice()
+    flags = ("--max-iter", "--theta") if v.kind == "cli" else ("max_iter", "theta")
+    warn(
+        f"Harmony ({engine}) did not converge: {why}. The corrected embedding may not be settled: raise "
+        f"{flags[0]}, or check {flags[1]} (a very large diversity penalty keeps the objective from settling)."
+    )
 
 
 def key_list(batch_key: str | Sequence[str]) -> list[str]:
@@ -206,11 +272,10 @@ def batch_frame(adata: AnnData, keys: list[str]) -> pd.DataFrame:
             )
             more = f" and {len(small) - 5} more" if len(small) > 5 else ""
             warn(
-                f"adata.obs[{key!r}] has {len(small)} batch(es) with fewer than {MIN_CELLS_PER_BATCH} cells: "
+                f"{v.obs(key)} has {len(small)} batch(es) with fewer than {MIN_CELLS_PER_BATCH} cells: "
                 f"{shown}{more}. "
                 "Harmony corrects each batch from its own cells, so their correction rests on too few cells; merge "
-                "them with a similar batch or drop them "
-                f"(adata = adata[adata.obs[{key!r}] != {str(small.index[0])!r}].copy())."
+                f"them with a similar batch or drop them ({v.drop_batch(key, str(small.index[0]))})."
             )
     return frame
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import stat
 import tempfile
@@ -16,6 +17,9 @@ from pathlib import Path
 import anndata as ad
 from anndata import AnnData
 
+from . import durable as _durable
+
+logger = logging.getLogger("harmonybridge")
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 READABLE = (".h5ad", ".rds", ".rdata", ".rda")
 WRITABLE = (".h5ad", ".rds")
@@ -109,16 +113,31 @@ def _final_mode(path: Path) -> int:
         return 0o666 & ~current_umask()
 
 
+def _through_link(path: Path) -> Path:
+    """A symbolic link's target (said on the log): an output written to a link replaces the file it points
+    to and keeps the link, as writing to it in the shell does, rather than turning the link into a file."""
+    if not path.is_symlink():
+        return path
+    target = path.resolve()
+    logger.info("%s is a symbolic link: writing its target %s (the link is kept)", path, target)
+    return target
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
+
+    A symbolic link is written through: its target is replaced and the link kept (said on the log).
+    The file is flushed to disk (fsync) before the rename and the folder after it. Hidden
+    ``.part`` files that killed runs of this package left for ``path`` are removed first
+    (see :func:`harmonybridge._core.durable.remove_stale_parts` for the rule).
 
     The file keeps the mode of the file it replaces, or gets the one the umask gives a new file
     (``tempfile.mkstemp`` makes 0600, which would hide results from colleagues). Missing folders
     on the way are created (parents included); if the block fails, the folders it created are
     removed again when empty.
     """
-    path = Path(path)
+    path = _through_link(Path(path))
     folder = path.parent if str(path.parent) else Path(".")
     created = []
     probe = folder
@@ -126,14 +145,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         created.append(probe)
         probe = probe.parent
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part{path.suffix}", dir=folder)
+    _durable.remove_stale_parts(path)
+    fd, tmp = tempfile.mkstemp(prefix=_durable.part_prefix(path), suffix=f".part{path.suffix}", dir=folder)
     os.close(fd)
     tmp_path = Path(tmp)
     ok = False
     try:
         yield tmp_path
         os.chmod(tmp_path, _final_mode(path))
+        _durable.fsync_file(tmp_path)  # the data on disk before the name points at it
         os.replace(tmp_path, path)
+        _durable.fsync_folder(folder)
         ok = True
     finally:
         if tmp_path.exists():
@@ -151,7 +173,7 @@ def write_h5ad(adata: AnnData, path: str | os.PathLike, *, compression: str | No
         # anndata turns the caller's string columns into categoricals in place: put them back
         kept = None if adata.is_view else (adata.obs.copy(deep=False), adata.var.copy(deep=False))
         try:
-            adata.write_h5ad(tmp, compression=compression)
+            _durable.write_h5ad_isolated(adata, tmp, str(path), compression=compression)
         finally:
             if kept is not None:
                 adata.obs, adata.var = kept

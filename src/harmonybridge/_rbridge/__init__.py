@@ -31,6 +31,7 @@ from ._rhalf import (
     seurat_harmony_path,
     seurat_integrate,
     seurat_meta,
+    seurat_numeric,
     write_rds,
 )
 from ._session import (
@@ -72,6 +73,7 @@ __all__ = [
     "seurat_calls",
     "write_rds",
     "seurat_meta",
+    "seurat_numeric",
     "seurat_embedding",
     "seurat_harmony_path",
     "seurat_integrate",

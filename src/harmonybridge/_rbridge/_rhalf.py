@@ -115,6 +115,16 @@ def seurat_meta(obj: Any, keys: list[str]) -> dict[str, list[str | None]]:
     return {k: str_list(get(meta, k)) for k in keys}
 
 
+def seurat_numeric(obj: Any, keys: list[str]) -> dict[str, bool]:
+    """Which of a Seurat object's meta.data columns ``keys`` are numeric in R (``is.numeric``)."""
+    from ._calls import RFunction
+
+    ro = robjects()
+    md = call(RFunction("SeuratObject", "FetchData"), obj, vars=ro.StrVector(keys), what="reading the Seurat meta.data")
+    flags = call(_base("vapply"), md, "is.numeric", True, what="reading the meta.data column types")
+    return dict(zip(names(flags), (bool(v) for v in flags), strict=True))
+
+
 def seurat_add_harmony(
     obj: Any, embedding: np.ndarray, *, record_json: str, reduction: str, reduction_save: str, project_dim: bool
 ) -> Any:

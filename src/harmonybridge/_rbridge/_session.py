@@ -45,13 +45,22 @@ R_INSTALL_HINTS = {
 }
 
 
+def _quiet_rpy2() -> None:
+    """rpy2's start-up notes ("cffi mode ...", "R home found ...") are not the user's business: its
+    logger is set to WARNING before any rpy2 module is imported (console() imports one before R starts)."""
+    logging.getLogger("rpy2").setLevel(logging.WARNING)
+
+
+_quiet_rpy2()  # here, as this package is imported: every path into rpy2 (call(), console(), ...) goes through it
+
+
 @functools.cache
 def robjects() -> Any:
     """``rpy2.robjects``, starting R; or an :class:`RBridgeError` naming the fix."""
     if pkg_version("rpy2") is None and pkg_version("rpy2-robjects") is None:
         msg = "rpy2 is not installed; the R parts need it: pip install 'harmonybridge[r]' (or make setup)"
         raise RBridgeError(msg)
-    logging.getLogger("rpy2").setLevel(logging.WARNING)  # its start-up notes are not the user's business
+    _quiet_rpy2()
     try:
         import rpy2.robjects as ro
     except (ImportError, OSError, RuntimeError, ValueError) as err:
@@ -155,6 +164,7 @@ def package_version(package: str) -> str:
 @contextlib.contextmanager
 def console() -> Iterator[list[str]]:
     """Send what R prints to the ``harmonybridge.R`` logger; yield the captured lines."""
+    _quiet_rpy2()
     from rpy2.rinterface_lib import callbacks
 
     lines: list[str] = []

@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from harmonybridge._core.warnings import ConversionWarning, HarmonyBridgeWarning
+from harmonybridge._core.warnings import ConversionWarning, HarmonyBridgeWarning, once_per_cause
 from harmonybridge.harmony.engines import BACKENDS, ENGINES
 from harmonybridge.harmony.params import HELP, HarmonyParams, cli_flag
 
@@ -52,14 +52,12 @@ def _params_from(args: argparse.Namespace) -> dict:
     return out
 
 
-def _read_cells(src: str | Path, args: argparse.Namespace):
-    """Read the input; repeated cell names are made unique (--make-unique) or refused before any work."""
+def _read_cells(src: str | Path, args: argparse.Namespace, **rds: object):
+    """Read the input; repeated cell names made unique (--make-unique) or refused before any work (the one
+    rule on every command). ``rds``: read_rds's arguments (an .rds input), and its log is returned too."""
     from harmonybridge import convert
-    from harmonybridge._core import checks as _check
 
-    adata = convert.read(src, make_unique=args.make_unique)
-    _check.unique_cells(adata.obs_names)
-    return adata
+    return convert.read_cells(src, make_unique=args.make_unique, **rds)
 
 
 def _default_out(path: Path, suffix: str) -> Path:
@@ -75,7 +73,9 @@ def _backend_keys(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from harmonybridge import convert
+    from harmonybridge._core import checks as _check
     from harmonybridge._core import files as _io
+    from harmonybridge.convert import reduction_name
     from harmonybridge.harmony import run_harmony
     from harmonybridge.workflow import pca_if_missing
 
@@ -88,8 +88,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = _io.check_output(args.out or _default_out(src, default_suffix))
     params = _params_from(args)
     HarmonyParams(**params)  # validate before reading a large file
+    seurat = src.suffix.lower() in (".rds", ".rdata", ".rda") and out.suffix.lower() == ".rds"
+    for _, key, _ in _backend_keys(args):  # refused before reading: --key-added must not overwrite --basis
+        names = (reduction_name(args.basis), reduction_name(key)) if seurat else None
+        _check.distinct_keys(args.basis, key, reductions=names)
     logger.info("reading %s", src)
-    if src.suffix.lower() in (".rds", ".rdata", ".rda") and out.suffix.lower() == ".rds":
+    if seurat:
         return _run_seurat_file(args, src, out, params)
     adata = pca_if_missing(_read_cells(src, args), args.batch, args.basis, src)
     logger.info("%d cells x %d genes", adata.n_obs, adata.n_vars)
@@ -116,7 +120,7 @@ def _run_seurat_file(args: argparse.Namespace, src: Path, out: Path, params: dic
 
     t0 = time.perf_counter()
     logger.info("reading %s (%.0f MiB) with readRDS", src, src.stat().st_size / 2**20)
-    obj = convert.read_seurat(src)
+    obj = convert.seurat_cell_names(convert.read_seurat(src), make_unique=args.make_unique)
     logger.info("read in %.1f s", time.perf_counter() - t0)
     for backend, key, _ in _backend_keys(args):
         t0 = time.perf_counter()
@@ -251,7 +255,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             adata, out, assay=args.assay, assay_version=args.assay_version, raw=args.raw, return_log=True
         )
     elif kinds == (".rds", ".h5ad"):
-        adata, log = convert.read_rds(src, assay=args.assay_in, return_log=True)
+        adata, log = _read_cells(src, args, assay=args.assay_in)
         _io.write_h5ad(adata, out)
     else:
         msg = f"convert goes .h5ad -> .rds or .rds (.RData) -> .h5ad, not {src.suffix} -> {out.suffix}"
@@ -397,8 +401,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter(
             "default", HarmonyBridgeWarning
         )  # shown (once per place), never an error, at the command line
-        try:
-            with speaking(Voice("cli", source=str(getattr(args, "input", None) or "the input"))):
+        try:  # each warning once per command, however many engine runs share its cause
+            with once_per_cause(), speaking(Voice("cli", source=str(getattr(args, "input", None) or "the input"))):
                 return args.func(args)
         except (KeyError, ValueError, TypeError, OSError, ImportError, RuntimeError) as err:
             print(f"harmonybridge: error: {error_text(err)}", file=sys.stderr)

@@ -15,7 +15,8 @@ def error_text(err: BaseException) -> str:
     if isinstance(err, OSError) and err.strerror:
         where = f" {str(err.filename)!r}" if err.filename is not None else ""
         where += f" -> {str(err.filename2)!r}" if err.filename2 is not None else ""
-        return f"{err.strerror.lower()}:{where}" if where else err.strerror.lower()
+        text = err.strerror[:1].lower() + err.strerror[1:]  # R's and our own messages keep their paths' case
+        return f"{text}:{where}" if where else text
     return re.sub(r"^\[Errno \d+\] ", "", str(err))
 
 

@@ -54,7 +54,7 @@ modality and back), :mod:`._files` (files). Only
 """
 
 from ._extras import assays
-from ._files import read, read_rds, read_seurat, write, write_rds, write_seurat
+from ._files import read, read_cells, read_rds, read_seurat, seurat_cell_names, write, write_rds, write_seurat
 from ._log import ConversionLog, LogEntry
 from ._mudata import from_mudata, to_mudata
 from ._names import NAME_MAP, OBSM_OF, REDUCTIONS, obsm_key, reduction_name, seurat_feature_name
@@ -77,8 +77,10 @@ __all__ = [
     "from_mudata",
     "from_seurat",
     "read",
+    "read_cells",
     "read_rds",
     "read_seurat",
+    "seurat_cell_names",
     "to_mudata",
     "to_seurat",
     "write",

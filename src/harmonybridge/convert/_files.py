@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
 from anndata import AnnData
 
 from harmonybridge import _rbridge
@@ -47,18 +48,25 @@ def read_rds(
     assay: str | None = None,
     join_layers: bool = True,
     mudata: bool = False,
+    make_unique: bool = False,
     return_log: bool = False,
 ) -> Any:
     """Read an ``.rds`` holding a Seurat object (or an ``.RData``/``.rda`` holding exactly one) as an AnnData
     (see :func:`from_seurat`), or with ``mudata=True`` as a MuData with one modality per assay
     (see :func:`to_mudata`; needs ``pip install mudata``).
 
+    Repeated cell names (an object built in R with names set by hand) are kept, or suffixed
+    ``-1``, ``-2``, ... with ``make_unique=True``, as :func:`read` does.
+
     Returns the AnnData (or MuData), or ``(result, ConversionLog)`` with ``return_log=True``.
     """
     if mudata:
         _mudata.check_installed()
     obj = read_seurat(path)
-    adata, log = from_seurat(obj, assay=assay, join_layers=join_layers, return_log=True)
+    with warnings.catch_warnings():  # anndata's own warning of repeated names: the rule below deals with them
+        warnings.filterwarnings("ignore", message=".*names are not unique", category=UserWarning)
+        adata, log = from_seurat(obj, assay=assay, join_layers=join_layers, return_log=True)
+    _repeated_names(adata, path, make_unique, log)
     out = _mudata.to_mudata(adata) if mudata else adata
     return (out, log) if return_log else out
 
@@ -119,6 +127,21 @@ def read_seurat(path: str | os.PathLike) -> Any:
     return held[seurat[0]]
 
 
+def seurat_cell_names(obj: Any, *, make_unique: bool) -> Any:
+    """The rule of :func:`harmonybridge._core.checks.cell_names` on a Seurat object (an rpy2 object): repeated
+    cell names refused, or with ``make_unique`` renamed in R (``RenameCells``) to the names
+    :func:`read_rds` would give; returns the object (a new one when renamed)."""
+    names = pd.Index(_rbridge.str_list(_rbridge.call(_rbridge.RFunction("base", "colnames"), obj, what="cell names")))
+    if names.is_unique:
+        return obj
+    if not make_unique:
+        _check.unique_cells(names)
+    new = _check.make_unique(names)
+    logger.info("%d repeated cell name(s) made unique (suffixes -1, -2, ...)", int(names.duplicated().sum()))
+    rename = _rbridge.RFunction("SeuratObject", "RenameCells")
+    return _rbridge.call(rename, obj, what="renaming repeated cells", **{"new.names": _rbridge.r_strings(list(new))})
+
+
 def write_seurat(obj: Any, path: str | os.PathLike) -> Any:
     """Save a Seurat object (an rpy2 object) to an ``.rds``, atomically."""
     path = _io.check_output(path, (".rds",))
@@ -136,16 +159,36 @@ def read(path: str | os.PathLike, *, make_unique: bool = False) -> AnnData:
     """
     path = _io.check_input(path)
     if path.suffix.lower() in SEURAT_FILES:
-        adata = read_rds(path)
-    else:
-        with warnings.catch_warnings():  # anndata warns of repeats; they are dealt with below
-            warnings.filterwarnings("ignore", message=".*names are not unique", category=UserWarning)
-            adata = _io.read_h5ad(path)
-    if make_unique and not adata.obs_names.is_unique:
-        n = int(adata.obs_names.duplicated().sum())
-        adata.obs_names = _check.make_unique(adata.obs_names)
-        logger.info("%s: %d repeated cell name(s) made unique (suffixes -1, -2, ...)", path, n)
+        return read_rds(path, make_unique=make_unique)
+    with warnings.catch_warnings():  # anndata warns of repeats; they are dealt with below
+        warnings.filterwarnings("ignore", message=".*names are not unique", category=UserWarning)
+        adata = _io.read_h5ad(path)
+    _repeated_names(adata, path, make_unique)
     return adata
+
+
+def read_cells(path: str | os.PathLike, *, make_unique: bool, **rds: Any) -> Any:
+    """:func:`read` (or with ``rds``, :func:`read_rds` with those arguments, returning its log too), then
+    repeated cell names refused (:func:`harmonybridge._core.checks.cell_names`): what every command reads with."""
+    if rds:
+        adata, log = read_rds(path, make_unique=make_unique, return_log=True, **rds)
+        _check.cell_names(adata, make_unique=make_unique)
+        return adata, log
+    adata = read(path, make_unique=make_unique)
+    _check.cell_names(adata, make_unique=make_unique)
+    return adata
+
+
+def _repeated_names(adata: AnnData, path: str | os.PathLike, make_unique: bool, log: Any = None) -> None:
+    """What every reader does with repeated cell names: :func:`harmonybridge._core.checks.cell_names` (kept, or
+    suffixed with ``make_unique``), said in the log."""
+    with warnings.catch_warnings():  # anndata warns of repeats while the names are set
+        warnings.filterwarnings("ignore", message=".*names are not unique", category=UserWarning)
+        n = _check.cell_names(adata, make_unique=make_unique, refuse=False)
+    if n:
+        logger.info("%s: %d repeated cell name(s) made unique (suffixes -1, -2, ...)", path, n)
+        if log is not None:
+            log.add("renamed", "cell names", f"{n} repeated", "suffixed -1, -2, ...", "--make-unique / make_unique")
 
 
 def write(adata: AnnData, path: str | os.PathLike) -> Any:

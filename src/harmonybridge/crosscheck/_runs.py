@@ -28,11 +28,11 @@ from anndata import AnnData
 from harmonybridge import _rbridge
 from harmonybridge import metrics as _metrics
 from harmonybridge._core import checks as _check
-from harmonybridge._core.warnings import pkg_version, warn
+from harmonybridge._core.warnings import pkg_version, said_once, warn
 from harmonybridge.harmony.engines import EngineResult, run_engine
 from harmonybridge.harmony.params import HarmonyParams
 from harmonybridge.metrics import NeighborGraph, sample_cells
-from harmonybridge.report import crosscheck_html, overrides_text, text_table
+from harmonybridge.report import crosscheck_html, engine_override_warnings, overrides_text, text_table
 
 from ._agreement import (
     ENGINE_LABELS,
@@ -138,7 +138,7 @@ class CrossCheckReport:
             f"({m['n_cells']} cells x {m['n_pcs']} PCs, batch {m['batch_key']!r}, {m['n_seeds']} seeds per engine)",
             f"  {names}",
             "  " + engine_versions(v, self.engines),
-            f"  {overrides_text(m.get('overrides', {}))}",
+            f"  {overrides_text(m.get('overrides', {}), m.get('engine_overrides', {}))}",
             *([f"  Seurat path: {m['seurat_path']}"] if m.get("seurat_path") else []),
             *(f"  WARNING: {w}" for w in self.warnings),
         ]
@@ -158,6 +158,7 @@ class CrossCheckReport:
         return crosscheck_html(self)
 
 
+@said_once  # a cause is said once, not once per engine run and seed
 def cross_check(
     adata: AnnData,
     batch_key: str | Sequence[str],
@@ -340,7 +341,11 @@ def cross_check(
     for engine in engines:
         versions.update({k: str(v) for k, v in first[engine].record["versions"].items()})
     versions.update({"harmonybridge": pkg_version("harmonybridge") or "", "scanpy": pkg_version("scanpy") or ""})
-    records = {engine: first[engine].record["params"] for engine in engines}
+    records = {engine: first[engine].record["params"] for engine in engines}  # what each engine really ran
+    by_engine = {engine: dict(first[engine].record.get("overrides") or {}) for engine in engines}
+    for text in engine_override_warnings(by_engine, ENGINE_LABELS):  # once per cause, not once per seed
+        warn(text)
+        spread.insert(0, text)
     report = CrossCheckReport(
         passed=passed,
         table=table,
@@ -372,6 +377,7 @@ def cross_check(
             "score_cells": min(SCORE_CELLS, adata.n_obs),
             "sample_seed": 0,
             "overrides": applied,
+            "engine_overrides": by_engine,
             **({"seurat_path": seurat_path.note} if seurat_path is not None and seurat_path.note else {}),
         },
         convergence={

@@ -53,8 +53,8 @@ def _run_engine(
             )
             raise ValueError(msg)
         return run_engine(adata, keys, basis, backend, params, verbose)
-    from ._params import available_cores
     from ._scheduler import use_scheduler
+    from .params import available_cores
 
     ncores = params.ncores or available_cores()
     with use_scheduler(scheduler, ncores=ncores) as sched:
@@ -139,6 +139,7 @@ def run_harmony(
 
         from ._seurat import run_harmony_seurat
 
+        _check.distinct_keys(basis, key_added, reductions=(reduction_name(basis), reduction_name(key_added)))
         return run_harmony_seurat(
             adata,
             _check.key_list(batch_key),
@@ -148,8 +149,10 @@ def run_harmony(
             reduction_save=reduction_name(key_added),
             verbose=verbose,
         )
+    _check.distinct_keys(basis, key_added)
     keys = _check.batch_keys(adata, batch_key)
     result = _run_engine(adata, keys, basis, backend, params, verbose, scheduler)
+    _check.converged(result.engine, result.convergence_warning())
     target = adata.copy() if copy else adata
     store_result(target, result, backend=backend, keys=keys, basis=basis, key_added=key_added)
     return target if copy else None

@@ -37,12 +37,16 @@ def run_harmony_seurat(
     """
     emb, cell_names = _rbridge.seurat_embedding(obj, reduction)
     meta = _rbridge.seurat_meta(obj, batch_keys)
-    obs = pd.DataFrame({k: pd.Categorical(meta[k]) for k in batch_keys})
+    numeric = _rbridge.seurat_numeric(obj, batch_keys)  # kept numeric: the same continuous-batch check as AnnData's
+    obs = pd.DataFrame(
+        {k: pd.to_numeric(pd.Series(meta[k])) if numeric.get(k) else pd.Categorical(meta[k]) for k in batch_keys}
+    )
     obs.index = pd.Index(cell_names, dtype=str)  # errors name cells as Seurat does
     cells = AnnData(obs=obs)
     cells.obsm["X_pca"] = emb
     with _check.speaking(_check.Voice("seurat", reductions={"X_pca": reduction})):
         result = run_engine(cells, batch_keys, "X_pca", backend, params, verbose)
+        _check.converged(result.engine, result.convergence_warning())
     record = result.record()
     record.update(backend=backend, batch_key=batch_keys, reduction=reduction, reduction_save=reduction_save)
     record_json = json.dumps(record, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))

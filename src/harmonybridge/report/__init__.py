@@ -10,13 +10,14 @@ from ._figures import (
     umap_grid,
     umap_panels,
 )
-from ._html import crosscheck_html, overrides_text, text_table
+from ._html import crosscheck_html, engine_override_warnings, overrides_text, text_table
 
 __all__ = [
     "clusters_vs_labels",
     "convergence",
     "convergence_figure",
     "crosscheck_html",
+    "engine_override_warnings",
     "lisi_boxes",
     "markers_dotplot",
     "markers_umap",

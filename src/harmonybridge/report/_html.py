@@ -20,18 +20,36 @@ def text_table(df: pd.DataFrame, float_fmt: str) -> str:
     return "\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells)
 
 
-def overrides_text(overrides: dict[str, dict[str, Any]]) -> str:
-    """One line saying which parameters were set for one engine only (python_params / r_params)."""
+def engine_override_warnings(by_engine: dict[str, dict[str, dict]], labels: dict[str, str]) -> list[str]:
+    """One warning per parameter an engine changed by itself (R harmony's block_size on few cells)."""
+    return [
+        f"{labels.get(engine, engine)} ran {name}={o['ran']}, not {o['asked']}: {o['why']}; the engines did not run "
+        "the same parameters"
+        for engine, changed in by_engine.items()
+        for name, o in changed.items()
+    ]
+
+
+def overrides_text(overrides: dict[str, dict[str, Any]], by_engine: dict[str, dict[str, dict]] | None = None) -> str:
+    """One line saying which parameters were set for one engine only (python_params / r_params) and which
+    an engine changed by itself (``by_engine``, :attr:`EngineResult.overrides`)."""
     parts = []
+    itself = [
+        f"{engine} engine changed {k} {o['asked']} -> {o['ran']} itself"
+        for engine, changed in (by_engine or {}).items()
+        for k, o in changed.items()
+    ]
     for engine, name in (("python", "Python engine"), ("r", "R engine"), ("seurat", "Seurat engine")):
         changed = overrides.get(engine) or {}
         if changed:
             parts.append(
                 f"{name} " + ", ".join(f"{k}={v['engine']} (shared: {v['shared']})" for k, v in changed.items())
             )
-    if not parts:
+    if not parts and not itself:
         return "overrides: none (every engine ran the same parameters)"
-    return "overrides applied to one engine only: " + "; ".join(parts)
+    if not parts:
+        return "overrides: none set by you, but " + "; ".join(itself)
+    return "overrides applied to one engine only: " + "; ".join(parts + itself)
 
 
 def _crosscheck_figures(report: Any) -> dict[str, str]:
@@ -98,7 +116,7 @@ img{{max-width:100%}} .note{{color:#555;font-size:90%}}
 .warn{{background:#fff4ce;border-left:4px solid #c98a00;padding:.5em .8em}}</style></head><body>
 <h1>Engines {report.verdict.upper()}</h1>
 {"".join(f'<p class="warn"><b>Warning:</b> {html.escape(w)}</p>' for w in report.warnings)}
-<p>{html.escape(overrides_text(m.get("overrides", {})))}</p>
+<p>{html.escape(overrides_text(m.get("overrides", {}), m.get("engine_overrides", {})))}</p>
 <p>{m["n_cells"]} cells x {m["n_pcs"]} PCs ({html.escape(m["basis"])}),
 batch <b>{html.escape(str(m["batch_key"]))}</b>{labels};
 {m["n_seeds"]} seeds per engine ({", ".join(map(str, report.params["seeds"]))}).</p>

@@ -153,7 +153,12 @@ def preprocess(
 
 def pca_if_missing(adata: AnnData, batch: list[str], basis: str, src: str | Path) -> AnnData:
     """For ``run`` and ``check`` alike: a counts file without ``X_pca`` gets one as ``demo`` computes it
-    (saying so, no cell or gene dropped); without counts either, an error naming both fixes."""
+    (saying so, no cell or gene dropped); without counts either, an error naming both fixes.
+
+    The PCA's preprocessing (normalize, log1p, HVGs, scaling) runs on a copy: ``X`` and the layers
+    stay as given, and only what ``sc.pp.pca`` stores is added: ``obsm['X_pca']``, ``varm['PCs']``
+    and ``uns['pca']`` (with the recipe in ``uns['pca']['preprocess']``).
+    """
     if basis in adata.obsm or basis != "X_pca":
         return adata
     _check.batch_frame(adata, _check.batch_keys(adata, batch))
@@ -171,7 +176,27 @@ def pca_if_missing(adata: AnnData, batch: list[str], basis: str, src: str | Path
         src,
         batch[0],
     )
-    return preprocess(adata, batch[0], min_genes=0, min_cells=0, max_pct_mt=100.0)
+    pre = preprocess(adata, batch[0], min_genes=0, min_cells=0, max_pct_mt=100.0)
+    if pre.n_obs != adata.n_obs:
+        empty = adata.obs_names[~adata.obs_names.isin(pre.obs_names)]
+        first = ", ".join(repr(str(c)) for c in empty[:3])
+        msg = (
+            f"{len(empty)} cells of {str(src)!r} have no counts (first: {first}); a PCA cannot place them: "
+            "drop them from the input file, or compute the PCA first and pass --basis"
+        )
+        raise ValueError(msg)
+    adata.obsm["X_pca"] = pre.obsm["X_pca"]
+    adata.varm["PCs"] = pre.varm["PCs"]
+    adata.uns["pca"] = {**pre.uns["pca"], "preprocess": pre.uns["harmonybridge_preprocess"]}
+    rec = pre.uns["harmonybridge_preprocess"]
+    logger.info(
+        "stored obsm['X_pca'] (%d PCs of %d genes variable within %r, log-normalized and scaled on a copy), "
+        "varm['PCs'] and uns['pca']; X and layers are kept as given",
+        rec["n_comps"],
+        rec["n_top_genes"],
+        batch[0],
+    )
+    return adata
 
 
 @dataclass

@@ -17,6 +17,7 @@ from harmonybridge.harmony.params import HarmonyParams
 
 from ._dask import CHUNK_CELLS, cleanup_scratch, harmonize
 from ._python import MIN_HARMONYPY, check_harmonypy_version, import_harmonypy, run_python
+from ._r import r_overrides
 from ._result import EngineResult
 from ._seurat import SeuratPathUnavailable, require_seurat_path, run_seurat, seurat_defaults
 
@@ -62,6 +63,7 @@ __all__ = [
     "EngineResult",
     "check_harmonypy_version",
     "import_harmonypy",
+    "r_overrides",
     "run_engine",
     "run_python",
 ]

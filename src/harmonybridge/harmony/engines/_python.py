@@ -64,6 +64,7 @@ def run_python(
         objective_kmeans=np.asarray(ho.objective_kmeans, dtype=np.float64),
         seconds=seconds,
         params=params,
+        overrides={},  # harmonypy 2.1 runs every value it is given (harmony.py: nclust/sigma/theta only when None)
     )
     logger.info("harmony (python): %d iterations in %.1f s, converged=%s", result.n_iter, seconds, result.converged)
     return result

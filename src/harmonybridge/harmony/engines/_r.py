@@ -30,6 +30,22 @@ def r_arguments(params: HarmonyParams) -> dict[str, Any]:
     return {**r["args"], **r["options"], "seed": r["seed"]}
 
 
+#: R harmony's setup (src/harmony.cpp, ``harmony::setup``, in 1.x and 2.0.4) replaces block.size by 0.2
+#: for fewer than this many cells, with only an R warning ("Too few cells. Setting block_size to 0.2").
+R_SMALL_N, R_SMALL_BLOCK = 40, 0.2
+
+
+def r_overrides(params: HarmonyParams, n_cells: int) -> dict[str, dict[str, Any]]:
+    """The parameters R harmony changes by itself, found by reading harmony 2.0.4's source (R/ui.R,
+    R/harmony_option.R, src/harmony.cpp): only block.size, for fewer than 40 cells. (Its other
+    automatic values, nclust, theta and lambda, are resolved before the call and passed explicitly;
+    theta's scaling by tau is the same in harmonypy.)"""
+    if n_cells < R_SMALL_N and params.block_size != R_SMALL_BLOCK:
+        why = f"R harmony uses block_size {R_SMALL_BLOCK} with fewer than {R_SMALL_N} cells ({n_cells} here)"
+        return {"block_size": {"asked": params.block_size, "ran": R_SMALL_BLOCK, "why": why}}
+    return {}
+
+
 def run_r(Z: np.ndarray, meta: pd.DataFrame, keys: list[str], params: HarmonyParams, *, verbose: bool) -> EngineResult:
     """Harmony by R's harmony package; ``set.seed(random_state)`` first."""
     _rbridge.require("harmony")
@@ -59,6 +75,7 @@ def run_r(Z: np.ndarray, meta: pd.DataFrame, keys: list[str], params: HarmonyPar
         objective_kmeans=out["objective_kmeans"],
         seconds=seconds,
         params=params,
+        overrides=r_overrides(params, n_cells),
     )
     logger.info("harmony (r): %d iterations in %.1f s, converged=%s", result.n_iter, seconds, result.converged)
     return result

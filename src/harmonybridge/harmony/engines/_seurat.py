@@ -26,6 +26,7 @@ import pandas as pd
 from harmonybridge import _rbridge
 from harmonybridge.harmony.params import INTEGRATION_ARGS, HarmonyParams
 
+from ._r import r_overrides
 from ._result import EngineResult
 
 logger = logging.getLogger("harmonybridge")
@@ -160,4 +161,5 @@ def run_seurat(
         seconds=seconds,
         params=effective.resolve(n_cells, 1),
         extra={"defaults": "seurat" if params is None else "harmonybridge"},
+        overrides=r_overrides(effective, n_cells),  # HarmonyIntegration runs R harmony underneath
     )
