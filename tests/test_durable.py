@@ -12,7 +12,8 @@ import pytest
 from helpers import needs_r, synthetic
 
 import harmonybridge as hb
-from harmonybridge import _durable, _io
+from harmonybridge._core import durable as _durable
+from harmonybridge._core import files as _io
 
 EXE = [sys.executable, "-m", "harmonybridge.cli"]
 
