@@ -141,3 +141,17 @@ def _defined(code: str):
     env = ri.baseenv["new.env"]()
     ri.evalr(code, envir=env)
     return env
+
+
+@needs_r()
+def test_a_python_started_after_r_imports_ssl():
+    """Starting R must not leave R's library path for child Pythons (Dask's worker processes): with
+    it they loaded the system's libpython under this interpreter and failed in _ssl."""
+    import subprocess
+    import sys
+
+    from harmonybridge._rbridge import robjects
+
+    robjects()
+    child = subprocess.run([sys.executable, "-c", "import ssl"], capture_output=True, text=True, check=False)
+    assert child.returncode == 0, child.stderr[-500:]

@@ -61,6 +61,12 @@ def robjects() -> Any:
         msg = "rpy2 is not installed; the R parts need it: pip install 'harmonybridge[r]' (or make setup)"
         raise RBridgeError(msg)
     _quiet_rpy2()
+    # Starting R puts R's library folders (with the system's libpython beside them) into
+    # LD_LIBRARY_PATH; a Python started from this process later (multiprocessing's spawn, Dask's
+    # worker processes) would then load the system libpython under this interpreter and fail
+    # ("undefined symbol" in _ssl). R is loaded by now and the loader read the variable at start,
+    # so the variable goes back to what it was.
+    ld_path = os.environ.get("LD_LIBRARY_PATH")
     try:
         import rpy2.robjects as ro
     except (ImportError, OSError, RuntimeError, ValueError) as err:
@@ -77,6 +83,11 @@ def robjects() -> Any:
                 "is R installed (apt-get install r-base-dev) and R_HOME right?"
             )
         raise RBridgeError(msg) from err
+    finally:
+        if ld_path is None:
+            os.environ.pop("LD_LIBRARY_PATH", None)
+        else:
+            os.environ["LD_LIBRARY_PATH"] = ld_path
     return ro
 
 
