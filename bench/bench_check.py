@@ -189,6 +189,7 @@ def bench_cli(args: argparse.Namespace) -> int:
         cmd = [
             str(exe), "check", str(src), "--batch", "batch", "--label", "cell_type", "--report", str(report_dir),
             "--seeds", str(args.seeds), "--seed", str(args.seed), "--ncores", str(args.ncores),
+            *(["--engines", *args.engines] if args.engines else []),
         ]  # fmt: skip
         progress("running: " + " ".join(cmd))
         t0 = time.perf_counter()
@@ -205,7 +206,8 @@ def bench_cli(args: argparse.Namespace) -> int:
     engines = sum(v for k, v in timings.items() if k.startswith("harmony_"))
     print(
         f"== harmonybridge check: {args.cells:,} cells x {args.pcs} PCs, {args.batches} batches, "
-        f"--seeds {args.seeds}, --ncores {args.ncores}, .h5ad {size:.0f} MB =="
+        f"--seeds {args.seeds}, --ncores {args.ncores}, engines {' '.join(args.engines or ['(default)'])}, "
+        f".h5ad {size:.0f} MB =="
     )
     print(f"{'part (report.json timings)':<28}{'seconds':>10}{'share of wall':>15}")
     for k, v in timings.items():
@@ -241,6 +243,12 @@ def main(argv: list[str] | None = None) -> int:
         "--no-sample-check",
         action="store_true",
         help="skip comparing the sampled graph metrics with the same metrics on every cell",
+    )
+    p.add_argument(
+        "--engines",
+        nargs="+",
+        default=None,
+        help="with --cli: the command's --engines (default: its default, python and r); e.g. python dask",
     )
     p.add_argument(
         "--cli",
