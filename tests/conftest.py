@@ -68,3 +68,15 @@ def seurat_objects() -> Path:
         pytest.skip(f"{DATA_MISSING}: {SEURAT_COUNTS} (expected in {DATA})")
     root = os.environ.get("HARMONYBRIDGE_TEST_CACHE") or Path(tempfile.gettempdir()) / "harmonybridge-tests"
     return build_seurat_objects(Path(root))
+
+
+@pytest.fixture(autouse=True)
+def _environment_kept():
+    """Every test leaves os.environ as it found it: distributed's Nanny sets OMP_NUM_THREADS=1 (and
+    more) in the process that starts a LocalCluster, and R harmony in a later Rscript then refused
+    ncores=2 ("Maximum available cores: 1")."""
+    before = dict(os.environ)
+    yield
+    for key in set(os.environ) - set(before):
+        del os.environ[key]
+    os.environ.update(before)

@@ -40,6 +40,7 @@ def fuzz(n: int) -> settings:
     return settings(
         max_examples=max(1, int(n * SCALE)),
         deadline=None,
+        derandomize=True,  # the same cases on every run: CI is reproducible (HB_FUZZ_EXAMPLES for more)
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
     )
 

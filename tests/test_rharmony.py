@@ -28,7 +28,7 @@ def run_in_rscript(adata, keys, tmp_path: Path, **kwargs) -> np.ndarray:
     Z.tofile(tmp_path / "pcs.f64")
     adata.obs[keys].astype(str).to_csv(tmp_path / "meta.tsv", sep="\t", index=False)
     (tmp_path / "p.json").write_text(json.dumps(spec))
-    subprocess.run(
+    proc = subprocess.run(
         [
             shutil.which("Rscript"),
             str(DIRECT),
@@ -38,10 +38,11 @@ def run_in_rscript(adata, keys, tmp_path: Path, **kwargs) -> np.ndarray:
             str(tmp_path / "p.json"),
             str(tmp_path / "out.f64"),
         ],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
     )
+    assert proc.returncode == 0, f"Rscript {DIRECT.name} failed:\n{proc.stderr[-2000:]}"
     return np.fromfile(tmp_path / "out.f64", dtype=np.float64).reshape(Z.shape)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +93,14 @@ def _active_client() -> Any:
         return None
 
 
+def _restore_environ(environ: dict[str, str]) -> None:
+    """Give the caller's process its environment back: starting a LocalCluster's Nannies leaves
+    OMP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1 and more in it, which later R and BLAS calls read."""
+    for key in set(os.environ) - set(environ):
+        del os.environ[key]
+    os.environ.update(environ)
+
+
 def _local_cluster(ncores: int) -> tuple[Any, Any]:
     """A LocalCluster sized to this machine: one single-threaded worker process per core."""
     import psutil
@@ -158,6 +167,8 @@ def use_scheduler(scheduler: Any = None, *, ncores: int) -> Iterator[Scheduler]:
             return
         if scheduler == "local":
             logger.info("starting a local Dask cluster: %d worker processes, 1 thread each", ncores)
+            environ = dict(os.environ)  # distributed's Nanny sets OMP_NUM_THREADS=1 etc. in this process
+            stack.callback(_restore_environ, environ)
             cluster, client = _local_cluster(ncores)
             stack.callback(cluster.close)
             stack.callback(client.close)
