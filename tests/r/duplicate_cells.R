@@ -2,6 +2,7 @@
 # object): cells 101..122 named c1..c22 in every slot. Saved as dup.rds, dup.RData and, with a
 # PCA, dup_pca.rds in the folder given.
 suppressMessages(library(Seurat))
+options(Seurat.object.assay.version = "v3") # a v4 Assay on SeuratObject 5 too: old objects are v4
 out <- commandArgs(trailingOnly = TRUE)[1]
 set.seed(1)
 m <- matrix(rpois(200 * 30, 2), 30, 200, dimnames = list(paste0("g", 1:30), paste0("c", 1:200)))
