@@ -79,10 +79,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harmonybridge.harmony import run_harmony
     from harmonybridge.workflow import pca_if_missing
 
-    from . import _zarr
+    from . import _run
 
-    if _zarr.is_store_run(args):  # zarr in or out: the dask engine, chunk by chunk
-        return _zarr.run_command(args, _params_from(args))
+    if _run.is_store_run(args):  # zarr in or out: the dask engine, chunk by chunk
+        return _run.run_command(args, _params_from(args))
     src = _io.check_input(args.input)
     default_suffix = ".rds" if src.suffix.lower() in (".rds", ".rdata", ".rda") else src.suffix
     out = _io.check_output(args.out or _default_out(src, default_suffix))
