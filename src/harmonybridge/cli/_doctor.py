@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 
 from harmonybridge._core.warnings import pkg_version, version_tuple
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("doctor", help="check Python, R, Seurat, harmony and rpy2; say how to fix what is wrong")
+    p.set_defaults(func=cmd_doctor)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    checks = run_checks()
+    print(f"{'component':<22} {'version':<14} {'status':<8} note")
+    for c in checks:
+        print(c.line())
+    core = {"Python", "anndata", "scanpy", "harmonypy"}
+    bad = [c for c in checks if not c.ok]
+    print(
+        f"{len(checks) - len(bad)} of {len(checks)} OK"
+        + (f"; problems: {', '.join(c.name for c in bad)}" if bad else "")
+    )
+    return 1 if any(c.name in core for c in bad) else 0
 
 
 @dataclass
