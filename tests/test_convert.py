@@ -236,6 +236,18 @@ def test_x_and_counts_sparse(version):
     assert_exact(a, back)
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_one_cell_one_gene_nan_is_data_not_the_empty_placeholder(version):
+    """SeuratObject's IsMatrixEmpty takes a 1 x 1 NA matrix for a v4 assay's unset slot (``matrix()``):
+    a real 1-cell, 1-gene X holding NaN came back as "neither a data nor a counts layer" (found by the
+    fuzz suite)."""
+    a = AnnData(
+        X=np.array([[np.nan]], dtype=np.float32), obs=pd.DataFrame(index=["c1"]), var=pd.DataFrame(index=["g1"])
+    )
+    back = from_seurat(to_seurat(a, assay_version=version))
+    assert back.shape == (1, 1) and np.isnan(back.X[0, 0])
+
+
 def test_float32_comes_back_float32_and_dense_dense():
     a = small()
     a.X = a.X.toarray()

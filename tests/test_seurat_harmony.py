@@ -109,3 +109,31 @@ def test_key_added_naming_the_basis_reduction_refused(seurat_pbmc):
     for key in ("X_pca", "pca"):
         with pytest.raises(ValueError, match=r"names reduction 'pca', the one Harmony reads.*choose another key_added"):
             hb.run_harmony(seurat_pbmc, "donor", key_added=key)
+
+
+def test_r_engine_on_seurat_keeps_the_embedding_in_r(seurat_pbmc, fixtures, monkeypatch):
+    """backend="r" on a Seurat object: the reduction is corrected where it is; no cells x PCs matrix crosses
+    between R and Python either way (issue 20: before, it crossed R -> Python -> R -> Python -> R)."""
+    from harmonybridge._rbridge import _rhalf
+
+    crossed = []
+    to_py, to_r = _rhalf.matrix_to_numpy, _rhalf.float_matrix
+
+    def spy_to_py(vec, dtype=None):
+        out = to_py(vec, dtype)
+        crossed.append(("R -> Python", out.shape))
+        return out
+
+    def spy_to_r(values, nrow, ncol):
+        crossed.append(("Python -> R", (ncol, nrow)))
+        return to_r(values, nrow, ncol)
+
+    monkeypatch.setattr(_rhalf, "matrix_to_numpy", spy_to_py)
+    monkeypatch.setattr(_rhalf, "float_matrix", spy_to_r)
+    ours = hb.run_harmony(seurat_pbmc, "donor", backend="r", random_state=3, ncores=1)
+    assert crossed == []
+    theirs = fixtures["direct_runharmony"](seurat_pbmc, "donor", 3, 2.0, 100, 1)
+    np.testing.assert_array_equal(_embedding(ours, "harmony"), _embedding(theirs, "harmony"))
+    # a Python engine needs the cells in Python: the embedding crosses once each way
+    hb.run_harmony(seurat_pbmc, "donor", backend="python", max_iter=2)
+    assert [way for way, _ in crossed] == ["R -> Python", "Python -> R"]

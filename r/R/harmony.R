@@ -52,7 +52,16 @@ hb_seurat_embedding <- function(object, reduction = "pca") {
       reduction, if (length(available)) paste(available, collapse = ", ") else "none"
     ), call. = FALSE)
   }
-  t(SeuratObject::Embeddings(object, reduction = reduction))
+  emb <- t(SeuratObject::Embeddings(object, reduction = reduction))
+  storage.mode(emb) <- "double"
+  emb
+}
+
+#' Which cells (columns of a components x cells matrix) hold NaN, NA or Inf, 0-based: the
+#' embedding checks name them without the matrix leaving R.
+#' @noRd
+hb_nonfinite_cells <- function(embedding) {
+  which(colSums(!is.finite(embedding)) > 0) - 1L
 }
 
 #' Metadata columns of a Seurat object as character vectors (NA kept), for the batch checks.

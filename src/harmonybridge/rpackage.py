@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harmonybridge._core import checks as _check
 from harmonybridge._core.warnings import pkg_version
-from harmonybridge.harmony.engines import EngineResult, r_overrides, run_python
+from harmonybridge.harmony.engines import EngineResult, HarmonyInput, r_overrides, run_engine
 from harmonybridge.harmony.params import R_ARGS, R_OPTIONS, HarmonyParams
 
 _INTEGERS = {"nclust", "max_iter", "ncores", "max_iter_kmeans", "random_state"}
@@ -123,8 +124,12 @@ def run_harmonypy(
     keys = [vars_use] if isinstance(vars_use, str) else list(vars_use)
     Z = np.ascontiguousarray(matrix_from_r(data_mat))
     params = params_from_r(args, options, seed).replace(batch_prop_cutoff=batch_prop_cutoff)
-    params = params.resolve(Z.shape[0], len(keys))
-    result = run_python(Z, _batch_frame(meta, keys), keys, params, verbose=verbose, early_stop=early_stop)
+    obs = _batch_frame(meta, keys)
+    obs.index = obs.index.astype(str)  # cells by number: R's checks named them already
+    with _check.speaking(_check.Voice("seurat", reductions={"X_pca": "data_mat"})):
+        cells = HarmonyInput.check(Z, obs, keys, "X_pca")
+        result = run_engine(cells, "python", params, verbose=verbose, early_stop=early_stop)
+    params = result.params  # resolved for these cells
     return {
         "embedding": matrix_to_r(result.embedding),
         "objective": [float(v) for v in result.objective],

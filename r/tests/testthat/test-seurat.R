@@ -187,3 +187,14 @@ test_that("a layer in the assay's own order is set without SetAssayData's copy, 
   shuffled <- counts[c(2, 1, 3:6), ]
   expect_identical(.hb_set_layer(a, "counts", shuffled), .hb_set_layer(a, "counts", counts))
 })
+
+test_that("a 1 cell x 1 feature layer holding NaN is a layer, not the empty placeholder", {
+  skip_if_not_installed("SeuratObject")
+  expect_true(.hb_matrix_empty(matrix()))
+  expect_true(.hb_matrix_empty(new("matrix")))
+  m <- matrix(NaN, 1, 1, dimnames = list("g1", "c1"))
+  expect_false(.hb_matrix_empty(m))
+  expect_false(.hb_matrix_empty(matrix(NA_real_, 1, 1)))
+  a <- SeuratObject::CreateAssayObject(data = m)
+  expect_true("data" %in% .hb_layers(a))
+})

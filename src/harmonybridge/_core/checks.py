@@ -6,6 +6,7 @@ import contextlib
 import contextvars
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -237,9 +238,11 @@ def batch_keys(adata: AnnData, batch_key: str | Sequence[str]) -> list[str]:
     return keys
 
 
-def batch_frame(adata: AnnData, keys: list[str]) -> pd.DataFrame:
-    """The batch columns, checked: labels everywhere, at least two batches, categorical-looking."""
-    frame = adata.obs[keys].copy()
+def batch_frame(cells: AnnData | pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The batch columns (of an AnnData's obs, or of a frame with one row per cell), checked: labels
+    everywhere, at least two batches, categorical-looking."""
+    obs = cells.obs if isinstance(cells, AnnData) else cells
+    frame = obs[keys].copy()
     v = voice()
     for key in keys:
         col = frame[key]
@@ -282,6 +285,12 @@ def batch_frame(adata: AnnData, keys: list[str]) -> pd.DataFrame:
 
 def embedding(adata: AnnData, basis: str) -> np.ndarray:
     """``adata.obsm[basis]`` as a 2-D finite array (not copied)."""
+    return embedding_values(obsm_array(adata, basis), adata.obs_names, basis)
+
+
+def obsm_array(adata: AnnData, basis: str) -> np.ndarray:
+    """``adata.obsm[basis]`` as an array (not copied, not yet checked: :func:`embedding_values`), or an
+    error listing what obsm holds."""
     v = voice()
     if basis not in adata.obsm:
         hint = " Run sc.pp.pca(adata) first." if basis == "X_pca" else ""
@@ -290,33 +299,43 @@ def embedding(adata: AnnData, basis: str) -> np.ndarray:
             hint = " Compute a PCA first (scanpy: sc.pp.pca; Seurat: RunPCA)." if basis == "X_pca" else ""
             msg = f"--basis {basis}: {v.source} has no obsm[{basis!r}]; available: {list(adata.obsm.keys())}.{hint}"
         raise KeyError(msg)
-    where = v.obsm(basis)
     Z = adata.obsm[basis]
-    if isinstance(Z, pd.DataFrame):
-        Z = Z.to_numpy()
-    Z = np.asarray(Z)
-    if Z.ndim != 2 or Z.shape[1] < 2:
-        msg = f"{where} must be cells x components with at least 2 components, got shape {Z.shape}"
+    return np.asarray(Z.to_numpy() if isinstance(Z, pd.DataFrame) else Z)
+
+
+def embedding_values(Z: Any, cell_names: Sequence[object], basis: str) -> Any:
+    """An embedding (cells x components, ``basis`` naming it) checked: 2-D, at least 2 components, numeric,
+    finite; the cells with NaN or inf are named. ``Z`` is a NumPy array or an embedding held elsewhere
+    that says which of its rows are not finite (``nonfinite_rows()``: an R matrix checks itself in R)."""
+    where = voice().obsm(basis)
+    shape = tuple(Z.shape)
+    if len(shape) != 2 or shape[1] < 2:
+        msg = f"{where} must be cells x components with at least 2 components, got shape {shape}"
         raise ValueError(msg)
     if Z.dtype.kind not in "fiu":
         msg = f"{where} must be numeric, got dtype {Z.dtype}"
         raise TypeError(msg)
-    if np.isfinite(Z).all():  # the common case, one pass; the per-cell check only to name culprits
+    elsewhere = getattr(Z, "nonfinite_rows", None)
+    if elsewhere is not None:
+        bad = np.asarray(elsewhere(), dtype=np.int64)
+    elif np.isfinite(Z).all():  # the common case, one pass; the per-cell check only to name culprits
         return Z
-    bad = ~np.isfinite(Z).all(axis=1)
-    if bad.any():
-        first = _names(list(adata.obs_names[np.flatnonzero(bad)]), 3)
-        msg = f"{where} has NaN or inf in {int(bad.sum())} cells (first: {first}); {v.drop_cells()}"
+    else:
+        bad = np.flatnonzero(~np.isfinite(Z).all(axis=1))
+    if len(bad):
+        first = _names([cell_names[i] for i in bad], 3)
+        msg = f"{where} has NaN or inf in {len(bad)} cells (first: {first}); {voice().drop_cells()}"
         raise ValueError(msg)
     return Z
 
 
-def n_cells(adata: AnnData) -> int:
-    """The number of cells, at least MIN_CELLS."""
-    if adata.n_obs < MIN_CELLS:
-        msg = f"Harmony needs at least {MIN_CELLS} cells, got {adata.n_obs}"
+def n_cells(cells: AnnData | int) -> int:
+    """The number of cells (of an AnnData, or a count), at least MIN_CELLS."""
+    n = cells.n_obs if isinstance(cells, AnnData) else int(cells)
+    if n < MIN_CELLS:
+        msg = f"Harmony needs at least {MIN_CELLS} cells, got {n}"
         raise ValueError(msg)
-    return adata.n_obs
+    return n
 
 
 def cells_for_neighbors(n_cells: int, k: int, what: str = "neighbours") -> None:

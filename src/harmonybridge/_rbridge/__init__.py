@@ -21,6 +21,7 @@ from ._install import INSTALLED_STAMP, shipped_stamp
 from ._install import PACKAGE as R_PACKAGE
 from ._lists import attr, get, is_null, is_r_object, names, null, r_list, rclass, rtype, set_attr, set_class
 from ._rhalf import (
+    REmbedding,
     batch_frame,
     load_rdata,
     read_rds,
@@ -67,6 +68,7 @@ from ._vectors import (
 )
 
 __all__ = [
+    "REmbedding",
     "INSTALLED_STAMP",
     "R_PACKAGE",
     "shipped_stamp",

@@ -63,14 +63,39 @@ def _base(name: str) -> Any:
     return RFunction("base", name)
 
 
+class REmbedding:
+    """A cells x components embedding that stays in R, held as its components x cells double matrix
+    (harmony's layout, the bytes of NumPy's cells x components).
+
+    The R engine runs on it where it is, so a Seurat object's reduction corrected by R harmony never
+    leaves R; anything else gets NumPy by ``np.asarray`` (one copy). The embedding checks ask R which
+    cells are not finite (:meth:`nonfinite_rows`).
+    """
+
+    dtype = np.dtype(np.float64)
+
+    def __init__(self, robj: Any) -> None:
+        self.robj = robj
+        dim = [int(v) for v in robj.do_slot("dim")]
+        self.shape = (dim[1], dim[0])
+
+    def nonfinite_rows(self) -> np.ndarray:
+        """The 0-based cells (rows) holding NaN, NA or Inf, found in R."""
+        return to_numpy(call("hb_nonfinite_cells", self.robj, what="checking the embedding"), np.int64)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return matrix_to_numpy(self.robj, dtype or np.float64)
+
+
 def run_harmony(
-    Z: np.ndarray, meta: pd.DataFrame, keys: list[str], r_args: dict[str, Any], *, verbose: bool
+    Z: np.ndarray | REmbedding, meta: pd.DataFrame, keys: list[str], r_args: dict[str, Any], *, verbose: bool
 ) -> dict[str, Any]:
     """``hb_run_harmony`` (``harmony::RunHarmony`` after ``set.seed``) on cells x PCs ``Z``.
 
-    ``r_args`` holds R's argument names and values (``HarmonyParams.to_r()`` flattened); the
-    embedding crosses once, in harmony's PCs x cells layout. Returns the corrected cells x PCs
-    and the trace (objective, k-means rounds, versions).
+    ``r_args`` holds R's argument names and values (``HarmonyParams.to_r()`` flattened). A NumPy
+    embedding crosses once each way, in harmony's PCs x cells layout; an :class:`REmbedding` does
+    not cross at all, and the corrected embedding comes back as one. Returns the corrected cells x
+    PCs and the trace (objective, k-means rounds, versions).
     """
     require("harmony")
     n_cells, n_pcs = Z.shape
@@ -83,9 +108,10 @@ def run_harmony(
         msg = f"the installed R half's hb_run_harmony takes none of {unknown}; reinstall it (make setup)"
         raise RBridgeError(msg)
     kwargs = {k: (ro.FloatVector(v) if isinstance(v, list) else v) for k, v in r_args.items() if k in accepted}
+    in_r = isinstance(Z, REmbedding)
     out = call(
         fn,
-        float_matrix(Z, n_pcs, n_cells),
+        Z.robj if in_r else float_matrix(Z, n_pcs, n_cells),
         batch_frame(meta, keys),
         ro.StrVector(keys),
         verbose=verbose,
@@ -93,8 +119,9 @@ def run_harmony(
         **kwargs,
     )
     versions = get(out, "versions")
+    embedding = get(out, "embedding")
     return {
-        "embedding": matrix_to_numpy(get(out, "embedding"), np.float64),
+        "embedding": REmbedding(embedding) if in_r else matrix_to_numpy(embedding, np.float64),
         "objective": to_numpy(get(out, "objective"), np.float64),
         "kmeans_rounds": to_numpy(get(out, "kmeans_rounds"), np.int64),
         "objective_kmeans": to_numpy(get(out, "objective_kmeans"), np.float64),
@@ -102,10 +129,10 @@ def run_harmony(
     }
 
 
-def seurat_embedding(obj: Any, reduction: str) -> tuple[np.ndarray, list[str]]:
-    """A Seurat reduction's cells x dims embedding and its cell names."""
+def seurat_embedding(obj: Any, reduction: str) -> tuple[REmbedding, list[str]]:
+    """A Seurat reduction's cells x dims embedding, left in R (:class:`REmbedding`), and its cell names."""
     emb = call("hb_seurat_embedding", obj, reduction, what="reading the Seurat reduction")
-    return matrix_to_numpy(emb, np.float64), str_list(attr(emb, "dimnames")[1])
+    return REmbedding(emb), str_list(attr(emb, "dimnames")[1])
 
 
 def seurat_meta(obj: Any, keys: list[str]) -> dict[str, list[str | None]]:
@@ -126,14 +153,20 @@ def seurat_numeric(obj: Any, keys: list[str]) -> dict[str, bool]:
 
 
 def seurat_add_harmony(
-    obj: Any, embedding: np.ndarray, *, record_json: str, reduction: str, reduction_save: str, project_dim: bool
+    obj: Any,
+    embedding: np.ndarray | REmbedding,
+    *,
+    record_json: str,
+    reduction: str,
+    reduction_save: str,
+    project_dim: bool,
 ) -> Any:
-    """A new Seurat object with ``embedding`` (cells x dims) as reduction ``reduction_save``."""
+    """A new Seurat object with ``embedding`` (cells x dims; NumPy, or already in R) as reduction ``reduction_save``."""
     n, d = embedding.shape
     return call(
         "hb_seurat_add_harmony",
         obj,
-        float_matrix(embedding, d, n),
+        embedding.robj if isinstance(embedding, REmbedding) else float_matrix(np.asarray(embedding), d, n),
         record=record_json,
         what="storing the harmony reduction",
         **{"reduction.use": reduction, "reduction.save": reduction_save, "project.dim": project_dim},

@@ -29,7 +29,7 @@ from harmonybridge import _rbridge
 from harmonybridge import metrics as _metrics
 from harmonybridge._core import checks as _check
 from harmonybridge._core.warnings import pkg_version, said_once, warn
-from harmonybridge.harmony.engines import EngineResult, run_engine
+from harmonybridge.harmony.engines import EngineResult, from_anndata, run_engine
 from harmonybridge.harmony.params import HarmonyParams
 from harmonybridge.metrics import NeighborGraph, sample_cells
 from harmonybridge.report import crosscheck_html, engine_override_warnings, overrides_text, text_table
@@ -267,7 +267,7 @@ def cross_check(
                 _check.embedding(adata, basis)
                 res = r_engine(p.resolve(adata.n_obs, len(keys)))
             else:
-                res = run_engine(adata, keys, basis, engine, p, False)
+                res = run_engine(from_anndata(adata, keys, basis), engine, p)
             runs[engine].append(Run(engine, p.random_state, np.asarray(res.embedding, dtype=np.float64), res.record()))
         timings[f"harmony_{engine}"] = time.perf_counter() - t0
     every = [run for engine in engines for run in runs[engine]]

@@ -9,7 +9,7 @@ from anndata import AnnData
 
 from harmonybridge._core import checks as _check
 
-from .engines import BACKENDS, Backend, EngineResult, run_engine
+from .engines import BACKENDS, Backend, EngineResult, from_anndata, run_engine
 from .params import HarmonyParams
 
 __all__ = ["BACKENDS", "harmony_integrate", "run_harmony", "store_result"]
@@ -40,27 +40,6 @@ def store_result(
         record["scheduler"] = result.extra["scheduler_record"]
         record["chunking"] = {k: int(result.extra[k]) for k in ("chunk_cells", "n_chunks") if k in result.extra}
     adata.uns[uns_key] = record
-
-
-def _run_engine(
-    adata: AnnData, keys: list[str], basis: str, backend: str, params: HarmonyParams, verbose: bool, scheduler: Any
-) -> EngineResult:
-    """run_engine, on the scheduler the caller chose when the engine is dask."""
-    if backend != "dask":
-        if scheduler is not None:
-            msg = (
-                f"scheduler (--scheduler) is for the dask backend only, got backend {backend!r}; remove it or use dask"
-            )
-            raise ValueError(msg)
-        return run_engine(adata, keys, basis, backend, params, verbose)
-    from ._scheduler import use_scheduler
-    from .params import available_cores
-
-    ncores = params.ncores or available_cores()
-    with use_scheduler(scheduler, ncores=ncores) as sched:
-        result = run_engine(adata, keys, basis, backend, params, verbose)
-    result.extra["scheduler_record"] = sched.record()
-    return result
 
 
 def run_harmony(
@@ -148,10 +127,11 @@ def run_harmony(
             reduction=reduction_name(basis),
             reduction_save=reduction_name(key_added),
             verbose=verbose,
+            scheduler=scheduler,
         )
     _check.distinct_keys(basis, key_added)
     keys = _check.batch_keys(adata, batch_key)
-    result = _run_engine(adata, keys, basis, backend, params, verbose, scheduler)
+    result = run_engine(from_anndata(adata, keys, basis), backend, params, verbose=verbose, scheduler=scheduler)
     _check.converged(result.engine, result.convergence_warning())
     target = adata.copy() if copy else adata
     store_result(target, result, backend=backend, keys=keys, basis=basis, key_added=key_added)

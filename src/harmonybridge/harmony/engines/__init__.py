@@ -1,21 +1,21 @@
 """The Harmony engines and the one way to run them.
 
 Each engine takes a checked embedding, batch columns and resolved parameters and returns an
-:class:`EngineResult`; none of them sees the AnnData. :func:`run_engine` checks the input,
-resolves the parameters and runs one engine; everything that runs Harmony goes through it.
+:class:`EngineResult`; none of them sees the AnnData. The front ends build one checked
+:class:`HarmonyInput` (an AnnData's by :func:`from_anndata`, a Seurat object's with its embedding
+left in R, the R package's); :func:`run_engine` resolves the parameters and runs one engine on it;
+everything that runs Harmony goes through it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from anndata import AnnData
-
-from harmonybridge._core import checks as _check
 from harmonybridge.harmony.params import HarmonyParams
 
 from ._dask import CHUNK_CELLS, cleanup_scratch, harmonize
+from ._input import HarmonyInput, from_anndata
 from ._python import MIN_HARMONYPY, check_harmonypy_version, import_harmonypy, run_python
 from ._r import r_overrides
 from ._result import EngineResult
@@ -61,6 +61,8 @@ __all__ = [
     "run_seurat",
     "seurat_defaults",
     "EngineResult",
+    "HarmonyInput",
+    "from_anndata",
     "check_harmonypy_version",
     "import_harmonypy",
     "r_overrides",
@@ -70,23 +72,42 @@ __all__ = [
 
 
 def run_engine(
-    adata: AnnData, keys: list[str], basis: str, backend: str, params: HarmonyParams, verbose: bool
+    cells: HarmonyInput,
+    backend: str,
+    params: HarmonyParams,
+    *,
+    verbose: bool = False,
+    scheduler: Any = None,
+    early_stop: bool = True,
 ) -> EngineResult:
-    """Check the input and run one engine; the AnnData is read, never written."""
+    """Resolve the parameters for these cells and run one engine on them: the one way every front end
+    (AnnData, Seurat object, ``.rds``, the R package, the cross-check) runs Harmony.
+
+    ``scheduler`` is the dask engine's (see ``run_harmony``); ``early_stop=False`` runs ``max_iter``
+    iterations whatever the objective does (R's ``early_stop = FALSE``; the python engine only).
+    """
     if backend not in BACKENDS:
         msg = f"backend must be one of {list(BACKENDS)}, got {backend!r}"
         raise ValueError(msg)
-    _check.unique_cells(adata.obs_names)
-    Z = _check.embedding(adata, basis)
-    n = _check.n_cells(adata)
-    meta = _check.batch_frame(adata, keys)
-    resolved = params.resolve(n, len(keys))
+    if scheduler is not None and backend != "dask":
+        msg = f"scheduler (--scheduler) is for the dask backend only, got backend {backend!r}; remove it or use dask"
+        raise ValueError(msg)
+    if not early_stop and backend != "python":
+        msg = f"early_stop=False is for the python backend only, got backend {backend!r}"
+        raise ValueError(msg)
+    resolved = params.resolve(cells.n_cells, len(cells.keys))
     if backend == "python":
-        return run_python(Z, meta, keys, resolved, verbose=verbose)
+        return run_python(cells.array(), cells.batches, cells.keys, resolved, verbose=verbose, early_stop=early_stop)
     if backend == "dask":
-        from ._dask import run_dask  # dask is imported only when asked for
+        from harmonybridge.harmony._scheduler import use_scheduler  # dask is imported only when asked for
+        from harmonybridge.harmony.params import available_cores
 
-        return run_dask(Z, meta, keys, resolved, verbose=verbose)
+        from ._dask import run_dask
+
+        with use_scheduler(scheduler, ncores=params.ncores or available_cores()) as sched:
+            result = run_dask(cells.array(), cells.batches, cells.keys, resolved, verbose=verbose)
+        result.extra["scheduler_record"] = sched.record()
+        return result
     from ._r import run_r  # R is started only when asked for
 
-    return run_r(Z, meta, keys, resolved, verbose=verbose)
+    return run_r(cells.embedding, cells.batches, cells.keys, resolved, verbose=verbose)

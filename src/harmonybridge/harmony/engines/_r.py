@@ -12,7 +12,6 @@ import logging
 import time
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from harmonybridge import _rbridge
@@ -46,8 +45,9 @@ def r_overrides(params: HarmonyParams, n_cells: int) -> dict[str, dict[str, Any]
     return {}
 
 
-def run_r(Z: np.ndarray, meta: pd.DataFrame, keys: list[str], params: HarmonyParams, *, verbose: bool) -> EngineResult:
-    """Harmony by R's harmony package; ``set.seed(random_state)`` first."""
+def run_r(Z: Any, meta: pd.DataFrame, keys: list[str], params: HarmonyParams, *, verbose: bool) -> EngineResult:
+    """Harmony by R's harmony package; ``set.seed(random_state)`` first. ``Z`` is NumPy, or held in R
+    (``_rbridge.REmbedding``: it is read there, and the result stays there)."""
     _rbridge.require("harmony")
     n_cells, n_pcs = Z.shape
     if n_cells == n_pcs:

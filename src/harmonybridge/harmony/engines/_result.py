@@ -14,7 +14,9 @@ from harmonybridge.harmony.params import HarmonyParams
 class EngineResult:
     """What one Harmony run gives back: the corrected cells x PCs and its trace."""
 
-    embedding: np.ndarray
+    #: cells x PCs: NumPy, or left in R (``_rbridge.REmbedding``) when R harmony ran on an embedding held
+    #: in R; ``np.asarray`` gives NumPy either way
+    embedding: Any
     engine: str
     versions: dict[str, str]
     objective: np.ndarray
