@@ -139,7 +139,7 @@ class CrossCheckReport:
             f"({m['n_cells']} cells x {m['n_pcs']} PCs, batch {m['batch_key']!r}, {m['n_seeds']} seeds per engine)",
             f"  {names}",
             "  " + engine_versions(v, self.engines),
-            f"  {overrides_text(m.get('overrides', {}), m.get('engine_overrides', {}))}",
+            f"  {overrides_text(m.get('overrides', {}), m['engine_labels'], m.get('engine_overrides', {}))}",
             *([f"  Seurat path: {m['seurat_path']}"] if m.get("seurat_path") else []),
             *(f"  WARNING: {w}" for w in self.warnings),
         ]
