@@ -325,8 +325,7 @@ def test_overrides_text_names_every_engine_it_is_given():
     labels = {name: e.label for name, e in ENGINES.items()}
     overrides = {"python": {}, "dask": {"theta": {"engine": 0.5, "shared": 2}}}
     assert (
-        overrides_text(overrides, labels)
-        == "overrides applied to one engine only: Dask engine theta=0.5 (shared: 2)"
+        overrides_text(overrides, labels) == "overrides applied to one engine only: Dask engine theta=0.5 (shared: 2)"
     )
     both = {"dask": {"lamb": {"engine": 1, "shared": "automatic"}}, "python": {"theta": {"engine": 0, "shared": 2}}}
     by_engine = {"r": {"block_size": {"asked": 0.05, "ran": 0.2}}}
