@@ -316,6 +316,40 @@ def test_cross_check_catches_a_planted_difference(pbmc3500):
     assert head.startswith("  harmonypy 2.1") and "dask 20" in head and "R harmony" not in head
 
 
+def test_overrides_text_names_every_engine_it_is_given():
+    """The report's overrides line takes the engines' labels from the caller (the registry's), so the
+    dask engine's overrides are said (they were not: the line spelled python, r and seurat itself)."""
+    from harmonybridge.harmony.engines import ENGINES
+    from harmonybridge.report import overrides_text
+
+    labels = {name: e.label for name, e in ENGINES.items()}
+    overrides = {"python": {}, "dask": {"theta": {"engine": 0.5, "shared": 2}}}
+    assert (
+        overrides_text(overrides, labels) == "overrides applied to one engine only: Dask engine theta=0.5 (shared: 2)"
+    )
+    both = {"dask": {"lamb": {"engine": 1, "shared": "automatic"}}, "python": {"theta": {"engine": 0, "shared": 2}}}
+    by_engine = {"r": {"block_size": {"asked": 0.05, "ran": 0.2}}}
+    assert overrides_text(both, labels, by_engine) == (
+        "overrides applied to one engine only: Dask engine lamb=1 (shared: automatic); Python engine theta=0 "
+        "(shared: 2); r engine changed block_size 0.05 -> 0.2 itself"
+    )
+    assert overrides_text({"dask": {}}, labels) == "overrides: none (every engine ran the same parameters)"
+
+
+@pytest.mark.slow
+def test_cross_check_report_says_the_dask_override():
+    from helpers import synthetic
+
+    import harmonybridge as hb
+
+    report = hb.cross_check(
+        synthetic(), "batch", engines=("python", "dask"), n_seeds=2, dask_params={"theta": 0.5}, figures=False
+    )
+    assert report.meta["overrides"] == {"python": {}, "dask": {"theta": {"engine": 0.5, "shared": 2}}}
+    said = "overrides applied to one engine only: Dask engine theta=0.5 (shared: 2)"
+    assert said in repr(report) and said in report.to_html()
+
+
 def test_entropy_from_the_softmax_totals_matches_r_log_r():
     Z, _, codes, B = _cells()
     rng = np.random.default_rng(4)

@@ -30,18 +30,30 @@ def engine_override_warnings(by_engine: dict[str, dict[str, dict]], labels: dict
     ]
 
 
-def overrides_text(overrides: dict[str, dict[str, Any]], by_engine: dict[str, dict[str, dict]] | None = None) -> str:
-    """One line saying which parameters were set for one engine only (python_params / r_params) and which
-    an engine changed by itself (``by_engine``, :attr:`EngineResult.overrides`)."""
+def _short_label(label: str) -> str:
+    """An engine's label without its parenthesis ("Python (harmonypy)" -> "Python")."""
+    return label.split(" (")[0]
+
+
+def overrides_text(
+    overrides: dict[str, dict[str, Any]],
+    labels: dict[str, str],
+    by_engine: dict[str, dict[str, dict]] | None = None,
+) -> str:
+    """One line saying which parameters were set for one engine only (``overrides``: engine ->
+    parameter -> {"engine": value, "shared": value}, e.g. from python_params / dask_params) and which
+    an engine changed by itself (``by_engine``, :attr:`EngineResult.overrides`). ``labels`` names
+    the engines (the report's ``meta["engine_labels"]``); every engine in ``overrides`` is said,
+    in its order, an unknown one by its name."""
     parts = []
     itself = [
         f"{engine} engine changed {k} {o['asked']} -> {o['ran']} itself"
         for engine, changed in (by_engine or {}).items()
         for k, o in changed.items()
     ]
-    for engine, name in (("python", "Python engine"), ("r", "R engine"), ("seurat", "Seurat engine")):
-        changed = overrides.get(engine) or {}
+    for engine, changed in overrides.items():
         if changed:
+            name = f"{_short_label(labels.get(engine, engine))} engine"
             parts.append(
                 f"{name} " + ", ".join(f"{k}={v['engine']} (shared: {v['shared']})" for k, v in changed.items())
             )
@@ -60,7 +72,7 @@ def _crosscheck_figures(report: Any) -> dict[str, str]:
     labels = report.meta["engine_labels"]
     runs = {labels[engine]: {"objective": obj} for engine, obj in report.convergence.items()}
     a, b = fd["engines"][:2]
-    short = {e: labels[e].split(" (")[0] for e in fd["engines"]}
+    short = {e: _short_label(labels[e]) for e in fd["engines"]}
     return {
         "umaps": png(engine_umaps(fd["umaps"], color_by, labels)),
         "scatter": png(per_pc_scatter(fd["embeddings"][a], fd["embeddings"][b], (short[a], short[b]))),
@@ -104,8 +116,8 @@ def crosscheck_html(report: Any) -> str:
     note = report.sampling_note()
     sampled = f'<p class="note">{html.escape(note)}.</p>' if note else ""
     seurat_path = f'<p class="note">Seurat path: {html.escape(m["seurat_path"])}.</p>' if m.get("seurat_path") else ""
-    a, b = (labels[e].split(" (")[0] for e in engines[:2])
-    labels = f", labels <b>{html.escape(m['label_key'])}</b>" if m["label_key"] else ""
+    a, b = (_short_label(labels[e]) for e in engines[:2])
+    label_note = f", labels <b>{html.escape(m['label_key'])}</b>" if m["label_key"] else ""
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>harmonybridge cross-check: {report.verdict}</title>
 <style>body{{font-family:sans-serif;max-width:1150px;margin:2em auto;color:#222}} h1{{color:{color}}}
@@ -116,9 +128,9 @@ img{{max-width:100%}} .note{{color:#555;font-size:90%}}
 .warn{{background:#fff4ce;border-left:4px solid #c98a00;padding:.5em .8em}}</style></head><body>
 <h1>Engines {report.verdict.upper()}</h1>
 {"".join(f'<p class="warn"><b>Warning:</b> {html.escape(w)}</p>' for w in report.warnings)}
-<p>{html.escape(overrides_text(m.get("overrides", {}), m.get("engine_overrides", {})))}</p>
+<p>{html.escape(overrides_text(m.get("overrides", {}), labels, m.get("engine_overrides", {})))}</p>
 <p>{m["n_cells"]} cells x {m["n_pcs"]} PCs ({html.escape(m["basis"])}),
-batch <b>{html.escape(str(m["batch_key"]))}</b>{labels};
+batch <b>{html.escape(str(m["batch_key"]))}</b>{label_note};
 {m["n_seeds"]} seeds per engine ({", ".join(map(str, report.params["seeds"]))}).</p>
 <p>Engines: {html.escape(names)}.</p>{sampled}{seurat_path}
 <p class="note">Rule: for each pair of engines and each metric, the gap between them (median over all seed pairs;
