@@ -86,7 +86,7 @@ def _backend_keys(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 
 
 def _run_seurat_file(args: argparse.Namespace, src: Path, out: Path, params: dict) -> int:
-    """A Seurat .rds in, a Seurat .rds out: only the reductions cross, nothing is converted."""
+    """A Seurat .rds in, a Seurat .rds out: nothing is converted; with --backend r the reduction never leaves R."""
     from harmonybridge import convert
     from harmonybridge.convert import reduction_name
     from harmonybridge.harmony import run_harmony
