@@ -236,11 +236,12 @@ def test_x_and_counts_sparse(version):
     assert_exact(a, back)
 
 
-@pytest.mark.parametrize("version", VERSIONS)
-def test_one_cell_one_gene_nan_is_data_not_the_empty_placeholder(version):
+def test_one_cell_one_gene_nan_is_data_not_the_empty_placeholder():
     """SeuratObject's IsMatrixEmpty takes a 1 x 1 NA matrix for a v4 assay's unset slot (``matrix()``):
     a real 1-cell, 1-gene X holding NaN came back as "neither a data nor a counts layer" (found by the
-    fuzz suite)."""
+    fuzz suite). A v5 assay lists its layers by name, so the placeholder is a v4 matter (and SeuratObject
+    before 5.4 builds no 1 x 1 Assay5: to_seurat refuses it with that reason)."""
+    version = "v4"
     a = AnnData(
         X=np.array([[np.nan]], dtype=np.float32), obs=pd.DataFrame(index=["c1"]), var=pd.DataFrame(index=["g1"])
     )
