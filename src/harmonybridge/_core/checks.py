@@ -219,16 +219,17 @@ def key_list(batch_key: str | Sequence[str]) -> list[str]:
     return keys
 
 
-def batch_keys(adata: AnnData, batch_key: str | Sequence[str]) -> list[str]:
-    """``batch_key`` as a list of existing ``obs`` columns."""
-    if not isinstance(adata, AnnData):
-        msg = f"expected an AnnData, got {type(adata).__name__}"
+def batch_keys(cells: AnnData | pd.DataFrame, batch_key: str | Sequence[str]) -> list[str]:
+    """``batch_key`` as a list of existing ``obs`` columns (of an AnnData, or of a frame with one row per cell)."""
+    if not isinstance(cells, AnnData | pd.DataFrame):
+        msg = f"expected an AnnData, got {type(cells).__name__}"
         raise TypeError(msg)
+    obs = cells.obs if isinstance(cells, AnnData) else cells
     keys = key_list(batch_key)
-    missing = [k for k in keys if k not in adata.obs.columns]
+    missing = [k for k in keys if k not in obs.columns]
     if missing:
         v = voice()
-        available = list(map(str, adata.obs.columns))
+        available = list(map(str, obs.columns))
         if v.kind == "python":
             msg = f"batch key {missing[0]!r} not in adata.obs; available columns: {available}"
         else:

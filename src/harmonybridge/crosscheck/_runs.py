@@ -30,7 +30,14 @@ from harmonybridge import _rbridge
 from harmonybridge import metrics as _metrics
 from harmonybridge._core import checks as _check
 from harmonybridge._core.warnings import pkg_version, said_once, warn
-from harmonybridge.harmony.engines import EngineResult, from_anndata, require_seurat_path, run_engine, run_seurat
+from harmonybridge.harmony.engines import (
+    EngineResult,
+    HarmonyInput,
+    from_anndata,
+    require_seurat_path,
+    run_engine,
+    run_seurat,
+)
 from harmonybridge.harmony.params import HarmonyParams
 from harmonybridge.metrics import NeighborGraph, sample_cells
 from harmonybridge.report import crosscheck_html, engine_override_warnings, overrides_text, text_table
@@ -161,11 +168,13 @@ class CrossCheckReport:
 
 @dataclass
 class _Context:
-    """What every step of one cross-check shares: the checked cells (``adata``, ``basis``, the
-    batch ``keys``), the labels, the engines and seeds, the seeded sample of cells the neighbour
-    graphs use (None: every cell), the Seurat path, the timings, and the clock the step log reads."""
+    """What every step of one cross-check shares: the cells (``adata``, ``basis``, the batch ``keys``,
+    and ``cells``, their Harmony input checked once), the labels, the engines and seeds, the seeded
+    sample of cells the neighbour graphs use (None: every cell), the Seurat path, the timings, and the
+    clock the step log reads."""
 
     adata: AnnData
+    cells: HarmonyInput
     basis: str
     keys: list[str]
     label_key: str | None
@@ -304,8 +313,7 @@ def _checked_inputs(
     not after the Python runs); the context the other steps share."""
     engines = check_engines(engines)
     keys = _check.batch_keys(adata, batch_key)
-    _check.unique_cells(adata.obs_names)
-    _check.batch_frame(adata, keys)
+    cells = from_anndata(adata, keys, basis)  # checked once here, the same input for every engine and seed
     labels = _check.obs_key(adata, label_key) if label_key is not None else None
     if n_seeds < 2:
         msg = f"n_seeds must be at least 2 to measure each engine's spread, got {n_seeds}"
@@ -327,6 +335,7 @@ def _checked_inputs(
         seurat_path = require_seurat_path()
     return _Context(
         adata=adata,
+        cells=cells,
         basis=basis,
         keys=keys,
         label_key=label_key,
@@ -367,7 +376,7 @@ def _run_engines(
     """Each engine under each seed: engine -> its runs, in seed order. The one place that runs
     Harmony (``run_engine``, ``run_seurat`` with Seurat's own defaults when ``seurat_defaults``,
     and the caller's ``r_engine`` in place of R harmony through rpy2)."""
-    cells = from_anndata(ctx.adata, ctx.keys, ctx.basis)  # checked once, the same input for every engine
+    cells = ctx.cells
     runs: dict[str, list[Run]] = {}
     for engine in ctx.engines:
         with ctx.timed(f"harmony_{engine}"):
@@ -450,7 +459,7 @@ def _integration(ctx: _Context, runs: dict[str, list[Run]]) -> pd.DataFrame:
     with ctx.timed("integration_metrics"):
         first, labels = _first(runs), ctx.labels
         conditions = {
-            "uncorrected": np.asarray(_check.embedding(ctx.adata, ctx.basis), dtype=np.float64),
+            "uncorrected": np.asarray(ctx.cells.array(), dtype=np.float64),
             **{engine: first[engine].embedding for engine in ctx.engines},
         }
         columns = {f"batch LISI ({ctx.keys[0]})": ctx.adata.obs[ctx.keys[0]]}

@@ -100,11 +100,10 @@ def run_engine(
         return run_python(cells.array(), cells.batches, cells.keys, resolved, verbose=verbose, early_stop=early_stop)
     if backend == "dask":
         from harmonybridge.harmony._scheduler import use_scheduler  # dask is imported only when asked for
-        from harmonybridge.harmony.params import available_cores
 
         from ._dask import run_dask
 
-        with use_scheduler(scheduler, ncores=params.ncores or available_cores()) as sched:
+        with use_scheduler(scheduler, ncores=resolved.ncores) as sched:
             result = run_dask(cells.array(), cells.batches, cells.keys, resolved, verbose=verbose)
         result.extra["scheduler_record"] = sched.record()
         return result

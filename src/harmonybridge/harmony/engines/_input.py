@@ -40,11 +40,7 @@ class HarmonyInput:
     def check(cls, embedding: Any, obs: pd.DataFrame, keys: Sequence[str], basis: str) -> HarmonyInput:
         """The checks every Harmony run makes, in the caller's voice: one name per cell, the embedding
         (``basis`` names it in errors) numeric and finite, enough cells, the batch columns labelled."""
-        keys = _check.key_list(list(keys))
-        missing = [k for k in keys if k not in obs.columns]
-        if missing:  # the front ends check their columns first; this keeps the input whole
-            msg = f"batch column {missing[0]!r} is not among the cells' columns {list(map(str, obs.columns))}"
-            raise KeyError(msg)
+        keys = _check.batch_keys(obs, list(keys))
         _check.unique_cells(obs.index)
         if embedding.shape[0] != len(obs):
             msg = f"the embedding has {embedding.shape[0]} cells but the batch columns have {len(obs)} rows"
